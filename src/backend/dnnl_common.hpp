@@ -1,0 +1,55 @@
+// Private to src/backend: the oneDNN engine and stream, descriptor helpers, and
+// FormatBridge, which lets a primitive use its preferred weight format while the rest of
+// imgcls keeps weights in plain layouts. Only src/backend/*.cpp include this file.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include "tensor/geometry.hpp"
+
+namespace imgcls::backend {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+// The one CPU engine and its in-order stream, created on first use.
+struct Context {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+Context& context();
+
+inline dnnl::memory::desc f32_desc(const dnnl::memory::dims& dims, tag format) {
+  return dnnl::memory::desc(dims, dt::f32, format);
+}
+
+// A user buffer viewed as oneDNN memory; the pointer is rebound on every call.
+inline dnnl::memory bind(dnnl::memory& memory, const float* data) {
+  memory.set_data_handle(const_cast<float*>(data));
+  return memory;
+}
+
+// Moves a tensor between the plain layout imgcls keeps (user) and the layout a primitive
+// chose (primitive). When both are equal no copy is made.
+class FormatBridge {
+ public:
+  FormatBridge() = default;
+  FormatBridge(const dnnl::memory::desc& user, const dnnl::memory::desc& primitive);
+  // Memory in the primitive's layout holding the values of `user_data`.
+  dnnl::memory to_primitive(const float* user_data);
+  // Memory the primitive writes into; call to_user() afterwards.
+  dnnl::memory primitive_output(float* user_data);
+  void to_user(float* user_data);
+
+ private:
+  bool same_ = true;
+  dnnl::memory user_, primitive_;
+  dnnl::reorder to_primitive_, to_user_;
+};
+
+inline dnnl::memory::dims spatial_strides(const Window2d& w) { return {w.stride_h, w.stride_w}; }
+inline dnnl::memory::dims spatial_kernel(const Window2d& w) { return {w.kernel_h, w.kernel_w}; }
+inline dnnl::memory::dims padding_before(const Window2d& w) { return {w.pad_top, w.pad_left}; }
+inline dnnl::memory::dims padding_after(const Window2d& w) { return {w.pad_bottom, w.pad_right}; }
+
+}  // namespace imgcls::backend

@@ -1,0 +1,70 @@
+// save_model / load_model over safetensors. Metadata: format "imgcls-model", version 1,
+// architecture (Sequential::config() as JSON text). Tensors: one per parameter, by name.
+#include <fmt/core.h>
+
+#include <cmath>
+
+#include "imgcls/error.hpp"
+#include "imgcls/io.hpp"
+#include "io/safetensors.hpp"
+
+namespace imgcls {
+
+namespace {
+constexpr const char* kFormat = "imgcls-model";
+constexpr const char* kVersion = "1";
+}  // namespace
+
+void save_model(Sequential& model, const std::string& path) {
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  for (const Param& p : model.params()) {
+    for (std::int64_t i = 0; i < p.value->size(); ++i)
+      if (!std::isfinite((*p.value)[i]))
+        throw InputError(path, "not saved: parameter " + p.name + " holds NaN or Inf",
+                         "training diverged; lower the learning rate");
+    tensors.emplace_back(p.name, p.value);
+  }
+  io::write_safetensors(path,
+                        {{"format", kFormat}, {"version", kVersion},
+                         {"architecture", model.config().dump()}},
+                        tensors);
+}
+
+Sequential load_model(const std::string& path) {
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  const auto format = file.metadata.find("format");
+  if (format == file.metadata.end() || format->second != kFormat)
+    throw InputError(path, "not an imgcls model file (no \"format\": \"imgcls-model\" metadata)");
+  if (file.metadata.at("format") != kFormat || !file.metadata.contains("version") ||
+      file.metadata.at("version") != kVersion)
+    throw InputError(path, "unsupported model file version", "this imgcls reads version 1");
+  if (!file.metadata.contains("architecture"))
+    throw InputError(path, "the model file has no architecture");
+  nlohmann::json architecture;
+  try {
+    architecture = nlohmann::json::parse(file.metadata.at("architecture"));
+  } catch (const std::exception& e) {
+    throw InputError(path, std::string("the architecture is not valid JSON: ") + e.what());
+  }
+  Sequential model = Sequential::from_config(architecture, path);
+  std::size_t used = 0;
+  for (const Param& p : model.params()) {
+    const auto found = file.tensors.find(p.name);
+    if (found == file.tensors.end()) throw InputError(path, "missing parameter " + p.name);
+    const io::StoredTensor& stored = found->second;
+    if (stored.dtype != "F32" || stored.shape != p.value->shape())
+      throw InputError(path, fmt::format("parameter {} is {} {}, the architecture needs F32 {}",
+                                         p.name, stored.dtype, to_string(stored.shape),
+                                         to_string(p.value->shape())));
+    for (float v : stored.f32)
+      if (!std::isfinite(v)) throw InputError(path, "parameter " + p.name + " holds NaN or Inf");
+    std::copy(stored.f32.begin(), stored.f32.end(), p.value->data());
+    ++used;
+  }
+  if (used != file.tensors.size())
+    throw InputError(path, fmt::format("{} tensors that the architecture does not use",
+                                       file.tensors.size() - used));
+  return model;
+}
+
+}  // namespace imgcls

@@ -1,0 +1,159 @@
+// safetensors reader and writer. Limits: header at most 16 MiB and JSON depth 16;
+// file at most 4 GiB; each tensor's byte range must match its shape, lie inside the data,
+// and the ranges must tile the data section exactly (no gaps, overlaps or trailing bytes).
+#include "io/safetensors.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.hpp"
+#include "imgcls/error.hpp"
+
+static_assert(std::endian::native == std::endian::little, "imgcls assumes a little-endian host");
+
+namespace imgcls::io {
+
+namespace {
+
+constexpr std::uint64_t kMaxHeaderBytes = 16u << 20;
+constexpr std::uint64_t kMaxFileBytes = std::uint64_t{4} << 30;
+constexpr int kMaxJsonDepth = 16;
+constexpr std::size_t kMaxRank = 8;
+
+std::string read_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path, "no such file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw InputError(path, "cannot read its size: " + ec.message());
+  if (size > kMaxFileBytes) throw InputError(path, "larger than 4 GiB; not a model imgcls will read");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot open the file for reading");
+  std::string bytes(size, '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size)))
+    throw InputError(path, "read failed");
+  return bytes;
+}
+
+nlohmann::json parse_header(const std::string& path, std::string_view text) {
+  const auto limit_depth = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > kMaxJsonDepth) throw std::out_of_range("nested deeper than 16 levels");
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text, limit_depth);
+  } catch (const std::exception& e) {
+    throw InputError(path, std::string("the safetensors header is not valid JSON: ") + e.what(),
+                     "the file is corrupt or not a safetensors file");
+  }
+}
+
+std::size_t element_size(const std::string& dtype) { return dtype == "F32" || dtype == "I32" ? 4 : 0; }
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  const std::string bytes = read_bytes(path);
+  if (bytes.size() < 8) throw InputError(path, "too short for a safetensors header");
+  std::uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes.data(), 8);
+  if (header_size > kMaxHeaderBytes || header_size > bytes.size() - 8)
+    throw InputError(path, fmt::format("header length {} does not fit the file ({} bytes)",
+                                       header_size, bytes.size()),
+                     "the file is truncated or not a safetensors file");
+  const nlohmann::json header = parse_header(path, std::string_view(bytes).substr(8, header_size));
+  if (!header.is_object()) throw InputError(path, "the safetensors header is not a JSON object");
+  const std::size_t data_start = 8 + header_size;
+  const std::uint64_t data_size = bytes.size() - data_start;
+
+  SafetensorsFile file;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object()) throw InputError(path, "__metadata__ is not an object");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) throw InputError(path, "__metadata__." + key + " is not a string");
+        file.metadata[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = "tensor \"" + name + "\"";
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+        !entry.contains("data_offsets") || entry.size() != 3)
+      throw InputError(path, where + " needs exactly dtype, shape and data_offsets");
+    StoredTensor tensor;
+    if (!entry["dtype"].is_string() || element_size(entry["dtype"].get<std::string>()) == 0)
+      throw InputError(path, where + ": dtype " + entry["dtype"].dump() + " is not F32 or I32");
+    tensor.dtype = entry["dtype"].get<std::string>();
+    const auto& shape = entry["shape"];
+    if (!shape.is_array() || shape.size() > kMaxRank)
+      throw InputError(path, where + ": shape must be a list of at most 8 dimensions");
+    std::uint64_t count = 1;
+    for (const auto& d : shape) {
+      if (!d.is_number_unsigned() || d.get<std::uint64_t>() > kMaxFileBytes)
+        throw InputError(path, where + ": bad dimension " + d.dump());
+      count *= d.get<std::uint64_t>();
+      if (count > kMaxFileBytes) throw InputError(path, where + ": shape is too large");
+      tensor.shape.push_back(d.get<std::int64_t>());
+    }
+    const auto& offsets = entry["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned())
+      throw InputError(path, where + ": data_offsets must be two non-negative integers");
+    const auto begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
+    if (begin > end || end > data_size)
+      throw InputError(path, fmt::format("{}: data_offsets [{}, {}] outside the {} data bytes",
+                                         where, begin, end, data_size), "the file is truncated or corrupt");
+    if (end - begin != count * 4)
+      throw InputError(path, fmt::format("{}: {} bytes for a shape of {} elements", where,
+                                         end - begin, count));
+    ranges.emplace_back(begin, end);
+    const char* data = bytes.data() + data_start + begin;
+    if (tensor.dtype == "F32") {
+      tensor.f32.resize(count);
+      std::memcpy(tensor.f32.data(), data, count * 4);
+    } else {
+      tensor.i32.resize(count);
+      std::memcpy(tensor.i32.data(), data, count * 4);
+    }
+    file.tensors.emplace(name, std::move(tensor));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  std::uint64_t covered = 0;
+  for (const auto& [begin, end] : ranges) {
+    if (begin != covered) throw InputError(path, "tensor data ranges overlap or leave gaps");
+    covered = end;
+  }
+  if (covered != data_size)
+    throw InputError(path, fmt::format("{} bytes after the last tensor", data_size - covered));
+  return file;
+}
+
+void write_safetensors(const std::string& path, const std::map<std::string, std::string>& metadata,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    const std::uint64_t bytes = static_cast<std::uint64_t>(tensor->size()) * 4;
+    header[name] = {{"dtype", "F32"}, {"shape", tensor->shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string header_text = header.dump();
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  const std::uint64_t header_size = header_text.size();
+  std::memcpy(out.data(), &header_size, 8);
+  out += header_text;
+  out.reserve(out.size() + offset);
+  for (const auto& item : tensors)
+    out.append(reinterpret_cast<const char*>(item.second->data()),
+               static_cast<std::size_t>(item.second->size()) * 4);
+  write_file_atomically(path, out);
+}
+
+}  // namespace imgcls::io

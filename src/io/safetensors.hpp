@@ -1,0 +1,36 @@
+// The safetensors container (https://github.com/huggingface/safetensors): an 8-byte
+// little-endian header length, a JSON header naming each tensor's dtype, shape and byte
+// range, then the raw little-endian data. imgcls uses it for model files and test
+// fixtures. The reader bounds and checks everything before it allocates.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "imgcls/tensor.hpp"
+
+namespace imgcls::io {
+
+struct StoredTensor {
+  std::string dtype;                // "F32" or "I32"
+  Shape shape;
+  std::vector<float> f32;           // filled when dtype == "F32"
+  std::vector<std::int32_t> i32;    // filled when dtype == "I32"
+  Tensor to_tensor() const { return Tensor(shape, f32); }
+};
+
+struct SafetensorsFile {
+  std::map<std::string, std::string> metadata;
+  std::map<std::string, StoredTensor> tensors;
+};
+
+SafetensorsFile read_safetensors(const std::string& path);
+
+// Writes F32 tensors in the given order, atomically.
+void write_safetensors(const std::string& path, const std::map<std::string, std::string>& metadata,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors);
+
+}  // namespace imgcls::io

@@ -1,0 +1,95 @@
+// Shape-preserving and reshaping layers without weights: ReLU and Flatten.
+#include "core/check.hpp"
+#include "layers/common.hpp"
+#include "ref/ops.hpp"
+
+namespace imgcls::layers {
+
+namespace {
+
+// ReLU: dst = max(src, 0), any shape. A memory-bound loop; a Conv2D or Dense with
+// activation "relu" fuses it instead.
+class ReLULayer final : public Layer {
+ public:
+  std::string kind() const override { return "ReLU"; }
+  Shape build(const Shape& input_shape) override { return input_shape; }
+
+  void forward(const Tensor& src, Tensor& dst, Mode /*mode*/) override {
+    dst.resize(src.shape());
+    ref::relu_forward(src.size(), src.data(), dst.data());
+  }
+
+  void backward(const Tensor& /*src*/, const Tensor& dst, const Tensor& diff_dst,
+                Tensor* diff_src) override {
+    if (!diff_src) return;
+    diff_src->resize(dst.shape());
+    ref::relu_backward(dst.size(), dst.data(), diff_dst.data(), diff_src->data());
+  }
+
+  nlohmann::json config() const override { return {{"type", kind()}}; }
+};
+
+// Flatten: src [N, H, W, C] -> dst [N, H*W*C] in NHWC order; the bytes do not move.
+class FlattenLayer final : public Layer {
+ public:
+  std::string kind() const override { return "Flatten"; }
+  Shape build(const Shape& input_shape) override { return {element_count(input_shape)}; }
+
+  void forward(const Tensor& src, Tensor& dst, Mode /*mode*/) override {
+    dst.resize({src.dim(0), src.size() / std::max<std::int64_t>(src.dim(0), 1)});
+    std::copy(src.data(), src.data() + src.size(), dst.data());
+  }
+
+  void backward(const Tensor& src, const Tensor& /*dst*/, const Tensor& diff_dst,
+                Tensor* diff_src) override {
+    if (!diff_src) return;
+    diff_src->resize(src.shape());
+    std::copy(diff_dst.data(), diff_dst.data() + diff_dst.size(), diff_src->data());
+  }
+
+  nlohmann::json config() const override { return {{"type", kind()}}; }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> ReLU() { return std::make_unique<ReLULayer>(); }
+std::unique_ptr<Layer> Flatten() { return std::make_unique<FlattenLayer>(); }
+
+std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::string& where) {
+  detail::OptionReader read(config, where);
+  if (!config.contains("type") || !config.at("type").is_string())
+    throw InputError(where, "a layer needs a string \"type\"",
+                     "one of Conv2D, MaxPool2D, Dense, ReLU, Flatten");
+  const std::string type = config.at("type").get<std::string>();
+  std::unique_ptr<Layer> layer;
+  if (type == "Conv2D") {
+    Conv2DOptions options;
+    options.filters = read.positive_int("filters", 0, true);
+    options.kernel_size = read.positive_int("kernel_size", 3, false);
+    options.strides = read.positive_int("strides", 1, false);
+    options.padding = read.padding("padding");
+    options.activation = read.activation("activation");
+    layer = Conv2D(options);
+  } else if (type == "MaxPool2D") {
+    Pool2DOptions options;
+    options.pool_size = read.positive_int("pool_size", 2, false);
+    options.strides = read.positive_int("strides", options.pool_size, false);
+    layer = MaxPool2D(options);
+  } else if (type == "Dense") {
+    DenseOptions options;
+    options.units = read.positive_int("units", 0, true);
+    options.activation = read.activation("activation");
+    layer = Dense(options);
+  } else if (type == "ReLU") {
+    layer = ReLU();
+  } else if (type == "Flatten") {
+    layer = Flatten();
+  } else {
+    throw InputError(where, "unknown layer type \"" + type + "\"",
+                     "one of Conv2D, MaxPool2D, Dense, ReLU, Flatten");
+  }
+  read.finish();
+  return layer;
+}
+
+}  // namespace imgcls::layers
