@@ -54,6 +54,17 @@ class Layer {
                         Tensor* diff_src) = 0;
 
   virtual std::vector<Param> params() { return {}; }
+
+  // Training-time fusion, arranged by Sequential::add. Max pooling of a ReLU output sends
+  // gradient only to window maxima, so masking the pooled gradient where the pooled output
+  // is 0 equals masking the full-size gradient afterwards, at a quarter of the memory
+  // traffic. ends_with_relu(): this layer's output is a fused ReLU. absorb_input_relu_backward():
+  // asked of the next layer; returns true if it will apply that mask from now on.
+  // skip_relu_backward(): the previous layer's answer was yes, so drop the own mask.
+  virtual bool ends_with_relu() const { return false; }
+  virtual bool absorb_input_relu_backward() { return false; }
+  virtual void skip_relu_backward() {}
+
   // The options that rebuild this layer: {"type": kind(), ...options}.
   virtual nlohmann::json config() const = 0;
 

@@ -23,6 +23,17 @@ inline dnnl::memory::desc f32_desc(const dnnl::memory::dims& dims, tag format) {
   return dnnl::memory::desc(dims, dt::f32, format);
 }
 
+// Attributes for every primitive: the scratchpad is owned by the primitive's wrapper
+// (allocated once, passed at every execution) instead of being allocated by the library.
+inline dnnl::primitive_attr owned_scratchpad_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+inline dnnl::memory scratchpad_for(const dnnl::primitive_desc_base& pd) {
+  return dnnl::memory(pd.scratchpad_desc(), context().engine);
+}
+
 // A user buffer viewed as oneDNN memory; the pointer is rebound on every call.
 inline dnnl::memory bind(dnnl::memory& memory, const float* data) {
   memory.set_data_handle(const_cast<float*>(data));

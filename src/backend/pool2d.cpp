@@ -11,11 +11,11 @@ struct Pool2d::Impl {
   dnnl::memory::desc src_md, dst_md;
   dnnl::pooling_forward::primitive_desc forward_pd;
   dnnl::pooling_forward forward;
-  dnnl::memory src, dst, workspace;
+  dnnl::memory src, dst, workspace, forward_scratchpad;
 
   bool backward_ready = false;
   dnnl::pooling_backward backward;
-  dnnl::memory diff_src, diff_dst;
+  dnnl::memory diff_src, diff_dst, backward_scratchpad;
 
   Impl(const Pool2dGeometry& geometry, PoolKind kind) : g(geometry) {
     auto& engine = context().engine;
@@ -27,7 +27,8 @@ struct Pool2d::Impl {
                                            dst_md, spatial_strides(g.window),
                                            spatial_kernel(g.window), padding_before(g.window),
                                            padding_after(g.window));
-    forward_pd = dnnl::pooling_forward::primitive_desc(desc, engine);
+    forward_pd = dnnl::pooling_forward::primitive_desc(desc, owned_scratchpad_attr(), engine);
+    forward_scratchpad = scratchpad_for(forward_pd);
     forward = dnnl::pooling_forward(forward_pd);
     src = dnnl::memory(src_md, engine, DNNL_MEMORY_NONE);
     dst = dnnl::memory(dst_md, engine, DNNL_MEMORY_NONE);
@@ -40,7 +41,8 @@ struct Pool2d::Impl {
     const dnnl::pooling_backward::desc desc(algorithm, src_md, dst_md, spatial_strides(g.window),
                                             spatial_kernel(g.window), padding_before(g.window),
                                             padding_after(g.window));
-    const dnnl::pooling_backward::primitive_desc pd(desc, engine, forward_pd);
+    const dnnl::pooling_backward::primitive_desc pd(desc, owned_scratchpad_attr(), engine, forward_pd);
+    backward_scratchpad = scratchpad_for(pd);
     backward = dnnl::pooling_backward(pd);
     diff_src = dnnl::memory(src_md, engine, DNNL_MEMORY_NONE);
     diff_dst = dnnl::memory(dst_md, engine, DNNL_MEMORY_NONE);
@@ -57,7 +59,8 @@ void Pool2d::forward(const float* src, float* dst) {
   auto& stream = context().stream;
   s.forward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
                              {DNNL_ARG_DST, bind(s.dst, dst)},
-                             {DNNL_ARG_WORKSPACE, s.workspace}});
+                             {DNNL_ARG_WORKSPACE, s.workspace},
+                             {DNNL_ARG_SCRATCHPAD, s.forward_scratchpad}});
   stream.wait();
 }
 
@@ -67,7 +70,8 @@ void Pool2d::backward(const float* diff_dst, float* diff_src) {
   auto& stream = context().stream;
   s.backward.execute(stream, {{DNNL_ARG_DIFF_DST, bind(s.diff_dst, diff_dst)},
                               {DNNL_ARG_DIFF_SRC, bind(s.diff_src, diff_src)},
-                              {DNNL_ARG_WORKSPACE, s.workspace}});
+                              {DNNL_ARG_WORKSPACE, s.workspace},
+                             {DNNL_ARG_SCRATCHPAD, s.forward_scratchpad}});
   stream.wait();
 }
 

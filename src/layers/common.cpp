@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "core/check.hpp"
-#include "ref/ops.hpp"
 
 namespace imgcls::layers::detail {
 
@@ -27,7 +26,13 @@ const Tensor& gradient_before_activation(Activation activation, const Tensor& ds
                                          const Tensor& diff_dst, Tensor& scratch) {
   if (activation == Activation::none) return diff_dst;
   scratch.resize(diff_dst.shape());
-  ref::relu_backward(diff_dst.size(), dst.data(), diff_dst.data(), scratch.data());
+  const std::int64_t count = diff_dst.size();
+  const float* out = dst.data();
+  const float* diff_in = diff_dst.data();
+  float* diff_out = scratch.data();
+  constexpr std::int64_t kParallelFrom = 1 << 16;  // below this, threads cost more than they save
+#pragma omp parallel for simd if (count >= kParallelFrom)
+  for (std::int64_t i = 0; i < count; ++i) diff_out[i] = out[i] > 0.0f ? diff_in[i] : 0.0f;
   return scratch;
 }
 

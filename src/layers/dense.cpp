@@ -45,7 +45,7 @@ class DenseLayer final : public Layer {
     IMGCLS_CHECK(diff_dst.shape() == dst.shape(), "{}: diff_dst {} vs dst {}", name(),
                  to_string(diff_dst.shape()), to_string(dst.shape()));
     const Tensor& diff_pre =
-        detail::gradient_before_activation(options_.activation, dst, diff_dst, scratch_);
+        detail::gradient_before_activation(backward_activation_, dst, diff_dst, scratch_);
     auto& prims = primitives(src.dim(0));
     prims.backward_weights(src.data(), diff_pre.data(), diff_weights_.data(), diff_bias_.data());
     if (diff_src) {
@@ -53,6 +53,9 @@ class DenseLayer final : public Layer {
       prims.backward_data(diff_pre.data(), weights_.data(), diff_src->data());
     }
   }
+
+  bool ends_with_relu() const override { return options_.activation == Activation::relu; }
+  void skip_relu_backward() override { backward_activation_ = Activation::none; }
 
   std::vector<Param> params() override {
     return {{name() + ".weight", &weights_, &diff_weights_},
@@ -76,6 +79,7 @@ class DenseLayer final : public Layer {
 
   DenseOptions options_;
   DenseGeometry geometry_;
+  Activation backward_activation_ = options_.activation;  // none when the next layer masks
   Tensor weights_, bias_, diff_weights_, diff_bias_, scratch_;
   detail::PerBatchSize<backend::Dense> cache_;
 };

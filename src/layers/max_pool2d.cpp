@@ -51,8 +51,15 @@ class MaxPool2DLayer final : public Layer {
     IMGCLS_CHECK(diff_dst.shape() == dst.shape(), "{}: diff_dst {} vs dst {}", name(),
                  to_string(diff_dst.shape()), to_string(dst.shape()));
     if (!diff_src) return;
+    const Tensor& diff =
+        detail::gradient_before_activation(input_relu_backward_, dst, diff_dst, scratch_);
     diff_src->resize(src.shape());
-    primitives(src.dim(0)).backward(diff_dst.data(), diff_src->data());
+    primitives(src.dim(0)).backward(diff.data(), diff_src->data());
+  }
+
+  bool absorb_input_relu_backward() override {
+    input_relu_backward_ = Activation::relu;
+    return true;
   }
 
   nlohmann::json config() const override {
@@ -70,6 +77,8 @@ class MaxPool2DLayer final : public Layer {
 
   Pool2DOptions options_;
   Pool2dGeometry geometry_;
+  Activation input_relu_backward_ = Activation::none;  // relu: mask diff_dst where dst == 0
+  Tensor scratch_;
   detail::PerBatchSize<backend::Pool2d> cache_;
 };
 

@@ -33,6 +33,8 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
   for (char& c : kind_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   layer->set_name(fmt::format("{}_{}", kind_lower, layers_.size()));
   output_shapes_.push_back(layer->build(output_shape()));
+  if (!layers_.empty() && layers_.back()->ends_with_relu() && layer->absorb_input_relu_backward())
+    layers_.back()->skip_relu_backward();
   param_counts_.push_back(count_params(*layer));
   layers_.push_back(std::move(layer));
   outputs_.resize(layers_.size());

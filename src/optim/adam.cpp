@@ -34,6 +34,8 @@ void Adam::step(const std::vector<Param>& params) {
     const std::int64_t n = params[i].value->size();
     IMGCLS_CHECK(static_cast<std::int64_t>(first_moment_[i].size()) == n,
                  "Adam state size changed for {}", params[i].name);
+    constexpr std::int64_t kParallelFrom = 1 << 14;
+#pragma omp parallel for simd if (n >= kParallelFrom)
     for (std::int64_t j = 0; j < n; ++j) {
       m[j] = b1 * m[j] + (1.0f - b1) * grad[j];
       v[j] = b2 * v[j] + (1.0f - b2) * grad[j] * grad[j];
