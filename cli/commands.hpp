@@ -14,5 +14,7 @@ using Action = std::function<int()>;
 
 Action add_run_command(CLI::App& app);
 Action add_summary_command(CLI::App& app);
+Action add_predict_command(CLI::App& app);
+Action add_show_command(CLI::App& app);
 
 }  // namespace imgcls::cli

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const Action run = add_run_command(app);
   const Action summary = add_summary_command(app);
+  const Action predict = add_predict_command(app);
+  const Action show = add_show_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -30,6 +32,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("run")) return run();
     if (app.got_subcommand("summary")) return summary();
+    if (app.got_subcommand("predict")) return predict();
+    if (app.got_subcommand("show")) return show();
     return kUsage;
   } catch (const imgcls::InputError& e) {
     fmt::print(stderr, "imgcls: error: {}\n", e.what());

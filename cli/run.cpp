@@ -1,5 +1,7 @@
-// imgcls run: the seed's job. Train the seed CNN on MNIST, evaluate on the test set,
-// write output_sample.png and model.safetensors into --out, print the results.
+// imgcls run: the seed's job. Train the seed CNN on MNIST, evaluate on the test set, print
+// the results, and write into --out the model (model.safetensors), its training history
+// (history.json) and three pictures: output_sample.png (a grid of classified test digits),
+// confusion.png and curves.png.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/loss.hpp"
+#include "imgcls/metrics.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
@@ -31,15 +34,8 @@ struct RunOptions {
   std::string data_dir = IMGCLS_DEFAULT_DATA_DIR;
   std::string out_dir = ".";
   bool json = false;
-  int sample_index = 0;
+  std::int64_t sample_index = 0;
 };
-
-nlohmann::json history_json(const History& history) {
-  nlohmann::json epochs = nlohmann::json::array();
-  for (const EpochStats& e : history.epochs)
-    epochs.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"accuracy", e.accuracy}, {"seconds", e.seconds}});
-  return epochs;
-}
 
 int run(const RunOptions& options) {
   std::FILE* log = options.json ? stderr : stdout;
@@ -61,7 +57,7 @@ int run(const RunOptions& options) {
 
   FitOptions fit_options{.epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed};
   if (interactive) {
-    fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss) {
+    fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double) {
       fmt::print(log, "\rEpoch {}/{}  {:>5}/{}  loss {:.4f}", epoch, options.epochs, step, steps, loss);
       std::fflush(log);
     };
@@ -80,16 +76,22 @@ int run(const RunOptions& options) {
 
   const auto out = std::filesystem::path(options.out_dir);
   const std::string model_path = (out / "model.safetensors").string();
+  const std::string history_path = (out / "history.json").string();
   const std::string sample_path = (out / "output_sample.png").string();
+  const std::string confusion_path = (out / "confusion.png").string();
+  const std::string curves_path = (out / "curves.png").string();
   save_model(model, model_path);
-  const std::int64_t i = options.sample_index;
-  const std::int64_t classes = test.probabilities.dim(1);
-  write_sample_png(sample_path,
-                   {.image = mnist.test.images.data() + i * 28 * 28,
-                    .predicted = test.predicted[static_cast<std::size_t>(i)],
-                    .truth = mnist.test.labels[static_cast<std::size_t>(i)],
-                    .confidence = test.probabilities[i * classes + test.predicted[static_cast<std::size_t>(i)]]});
-  fmt::print(log, "Wrote {} and {}\n", model_path, sample_path);
+  save_history(history, history_path);
+  const std::vector<std::string> names = class_names(model);
+  draw_sample_grid(mnist.test, test.probabilities, names, {.first = options.sample_index})
+      .save(sample_path);
+  draw_confusion_matrix(
+      confusion_matrix(mnist.test.labels, test.predicted, static_cast<std::int64_t>(names.size())),
+      names)
+      .save(confusion_path);
+  draw_training_curves(history).save(curves_path);
+  fmt::print(log, "Wrote {}, {}, {}, {} and {}\n", model_path, history_path, sample_path,
+             confusion_path, curves_path);
 
   if (options.json) {
     const nlohmann::json result = {
@@ -97,7 +99,9 @@ int run(const RunOptions& options) {
         {"epochs", options.epochs},       {"batch_size", options.batch_size},
         {"learning_rate", options.learning_rate}, {"seed", options.seed},
         {"threads", options.threads},     {"train_seconds", history.train_seconds},
-        {"history", history_json(history)}, {"model", model_path}, {"sample_picture", sample_path}};
+        {"history", history_to_json(history)["epochs"]}, {"model", model_path},
+        {"history_file", history_path}, {"sample_picture", sample_path},
+        {"confusion_picture", confusion_path}, {"curves_picture", curves_path}};
     std::cout << result.dump(2) << std::endl;
   }
   return kSuccess;
@@ -109,7 +113,7 @@ Action add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand(
       "run", "The seed job: train the seed CNN on MNIST, evaluate it on the test set, and write "
-             "output_sample.png and model.safetensors");
+             "the model, its training history and pictures (samples, confusion matrix, curves)");
   cmd->add_option("--epochs", options->epochs, "Passes over the 60,000 training images")
       ->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--batch-size", options->batch_size, "Images per training step")
@@ -122,9 +126,12 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--data", options->data_dir,
                   "Folder with the four MNIST IDX files (plain or .gz); default: the data scripts/setup.sh installed")
       ->capture_default_str();
-  cmd->add_option("--out", options->out_dir, "Folder for output_sample.png and model.safetensors")
+  cmd->add_option("--out", options->out_dir,
+                  "Folder for model.safetensors, history.json, output_sample.png, confusion.png "
+                  "and curves.png")
       ->capture_default_str();
-  cmd->add_option("--sample", options->sample_index, "Index of the test image drawn in output_sample.png")
+  cmd->add_option("--sample", options->sample_index,
+                  "Index of the first test image in the output_sample.png grid")
       ->capture_default_str()->check(CLI::Range(0, 9999));
   cmd->add_flag("--json", options->json,
                 "Print one JSON object with the results on stdout; progress goes to stderr");

@@ -16,6 +16,8 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev opencl-headers
   libcairo2-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
+  python3-pil python3-numpy fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-comic-neue
 )
 
 step() { printf '[setup] %s\n' "$*" >&2; }

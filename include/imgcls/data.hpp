@@ -32,5 +32,7 @@ struct MnistSplits {
 // dir holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
 // t10k-labels-idx1-ubyte, each either plain or with a .gz suffix.
 MnistSplits load_mnist(const std::string& dir);
+// Only the test split (t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, plain or .gz).
+Dataset load_mnist_test(const std::string& dir);
 
 }  // namespace imgcls

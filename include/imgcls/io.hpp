@@ -1,16 +1,60 @@
 // Model files: the architecture (as JSON, in the metadata) and every parameter, named and
-// shaped, in a safetensors container. Written atomically; read with every field checked.
+// shaped, in a safetensors container. Training histories: per-epoch statistics as JSON.
+// Both written atomically; read with every field checked.
 #pragma once
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "imgcls/model.hpp"
+#include "imgcls/train.hpp"
 
 namespace imgcls {
 
-void save_model(Sequential& model, const std::string& path);
+// Metadata: format, version, architecture, input_shape, class_names, preprocessing, the
+// caller's training summary (JSON), and data_crc32. Refuses weights holding NaN or Inf.
+void save_model(Sequential& model, const std::string& path,
+                const nlohmann::json& training_summary = nlohmann::json::object());
 // Throws InputError naming the file and the problem (bad container, unknown architecture,
 // missing, extra or misshapen parameters).
 Sequential load_model(const std::string& path);
+
+// Training history files (`imgcls run` writes history.json next to the model):
+//   {"format": "imgcls-history", "version": 1, "train_seconds": 81.2,
+//    "stopped_early": false, "interrupted": false,
+//    "epochs": [{"epoch": 1, "loss": 0.16, "accuracy": 0.95, "seconds": 16.3,
+//                "learning_rate": 0.001, "validation_loss": 0.06,
+//                "validation_accuracy": 0.98}, ...]}
+// The validation fields appear only for epochs that have them; reading, learning_rate,
+// stopped_early and interrupted may be absent (0, false).
+nlohmann::json history_to_json(const History& history);
+// Written atomically.
+void save_history(const History& history, const std::string& path);
+// Throws InputError naming the file and the problem (missing file, bad JSON, a missing or
+// mistyped field, no epochs).
+History load_history(const std::string& path);
+// The same checks on JSON already parsed; `path` names its source in errors.
+History history_from_json(const nlohmann::json& json, const std::string& path);
+
+// Checkpoints: everything needed to continue training exactly where it stopped: the model
+// (architecture and weights), the optimizer's kind, step count and buffers, the training
+// state (epoch, step, running sums, finished epochs, early-stopping best weights) and the
+// caller's run configuration (JSON; the CLI keeps its options there to check a resume).
+// Written atomically with a CRC-32 of the tensor data, so a crash mid-write leaves the
+// previous checkpoint intact and a damaged one is refused.
+void save_checkpoint(const std::string& path, Sequential& model, Optimizer& optimizer,
+                     const TrainingState& state, const nlohmann::json& run_config);
+
+struct LoadedCheckpoint {
+  Sequential model;
+  TrainingState state;
+  nlohmann::json run_config;
+  std::string optimizer_kind;
+  std::int64_t optimizer_steps = 0;
+  std::vector<std::vector<float>> optimizer_buffers;
+};
+// Throws InputError naming the file and the problem.
+LoadedCheckpoint load_checkpoint(const std::string& path);
 
 }  // namespace imgcls

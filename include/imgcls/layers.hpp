@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "imgcls/error.hpp"
 #include "imgcls/rng.hpp"
 #include "imgcls/tensor.hpp"
 
@@ -54,6 +55,9 @@ class Layer {
                         Tensor* diff_src) = 0;
 
   virtual std::vector<Param> params() { return {}; }
+  // Layers that draw random numbers in training (Dropout) take them from this seed, set
+  // before every training step, so a step can be replayed exactly.
+  virtual void set_noise_seed(std::uint64_t /*seed*/) {}
 
   // Training-time fusion, arranged by Sequential::add. Max pooling of a ReLU output sends
   // gradient only to window maxima, so masking the pooled gradient where the pooled output
@@ -94,6 +98,8 @@ struct DenseOptions {
 std::unique_ptr<Layer> Conv2D(const Conv2DOptions& options);
 // src [N, H, W, C] -> dst [N, floor((H - p) / s) + 1, ..., C]
 std::unique_ptr<Layer> MaxPool2D(const Pool2DOptions& options = {});
+// Same shapes as MaxPool2D; each output is the mean of its window.
+std::unique_ptr<Layer> AvgPool2D(const Pool2DOptions& options = {});
 // src [N, F] -> dst [N, units]; weights [units, F], bias [units].
 std::unique_ptr<Layer> Dense(const DenseOptions& options);
 // Elementwise max(x, 0), any shape.

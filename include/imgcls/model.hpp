@@ -36,12 +36,23 @@ class Sequential {
   void backward(const Tensor& diff_output);
 
   std::vector<Param> params();
+  // Seeds the random layers (Dropout) for the next training step; each layer gets its own
+  // stream derived from `seed` and its position.
+  void set_noise_seed(std::uint64_t seed);
   std::int64_t parameter_count() const;
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return output_shapes_.empty() ? input_shape_ : output_shapes_.back(); }
   std::size_t layer_count() const { return layers_.size(); }
   const Layer& layer(std::size_t i) const { return *layers_.at(i); }
   Layer& layer(std::size_t i) { return *layers_.at(i); }
+
+  // What the outputs mean and how single images are prepared for the input; saved in model
+  // files. Class names default to "0", "1", ...; preprocessing to "mnist-digit" (see
+  // preprocess.hpp) — "none" means a plain resize.
+  void set_class_names(std::vector<std::string> names);
+  const std::vector<std::string>& declared_class_names() const { return class_names_; }
+  void set_preprocessing(std::string name);
+  const std::string& preprocessing() const { return preprocessing_; }
 
   // A table like Keras's model.summary(): layer, output shape, parameter count, totals.
   std::string summary() const;
@@ -56,10 +67,17 @@ class Sequential {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> output_shapes_;
   std::vector<std::int64_t> param_counts_;
+  std::vector<std::string> class_names_;
+  std::string preprocessing_ = "mnist-digit";
   const Tensor* last_input_ = nullptr;
   std::vector<Tensor> outputs_;  // outputs_[i]: layer i's dst of the last forward
   std::vector<Tensor> diffs_;    // diffs_[i]: d(loss)/d(src of layer i + 1)
 };
+
+// The names of the model's output classes, one per output unit, in output order: those the
+// model declares (set_class_names; kept in model files), else "0", "1", ... Every picture and
+// report takes its names from here.
+std::vector<std::string> class_names(const Sequential& model);
 
 namespace presets {
 // The seed model: Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2, Flatten,

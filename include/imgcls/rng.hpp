@@ -7,6 +7,10 @@
 
 namespace imgcls {
 
+// A seed for an independent stream: derive_seed(seed, epoch, step) gives each (epoch, step)
+// its own numbers, so any step can be replayed without running the ones before it.
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0);
+
 class Rng {
  public:
   explicit Rng(std::uint64_t seed);

@@ -1,23 +1,97 @@
-// Pictures, drawn with cairo.
+// Pictures, drawn with cairo: classified images in a grid, the most confident mistakes, a
+// confusion matrix and training curves. Each draw_* function returns a Picture, which
+// encodes as PNG or SVG and saves atomically, choosing the format from the file name.
+//
+//   const Dataset test = load_mnist_test("data/mnist");
+//   const Evaluation result = evaluate(model, test);
+//   const std::vector<std::string> names = class_names(model);
+//   draw_sample_grid(test, result.probabilities, names).save("samples.png");
+//   draw_confusion_matrix(confusion_matrix(test.labels, result.predicted, 10), names)
+//       .save("confusion.svg");
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "imgcls/data.hpp"
+#include "imgcls/metrics.hpp"
 #include "imgcls/tensor.hpp"
+#include "imgcls/train.hpp"
 
 namespace imgcls {
 
-struct SamplePicture {
-  const float* image = nullptr;  // [height, width] grey values in [0, 1]
-  std::int64_t height = 28, width = 28;
-  int predicted = 0;
-  int truth = 0;
-  float confidence = 0.0f;
+enum class PictureFormat { png, svg };
+
+// svg when the path ends in ".svg" (any case), png otherwise.
+PictureFormat picture_format_for(const std::string& path);
+
+// A finished drawing, not yet encoded. Copies share the drawing.
+class Picture {
+ public:
+  struct Drawing;  // the recorded cairo drawing, defined in src/viz/draw.hpp
+  explicit Picture(std::shared_ptr<const Drawing> drawing);
+
+  int width() const;  // pixels in a PNG, CSS pixels in an SVG
+  int height() const;
+  // The whole file: PNG (8-bit RGB) or SVG 1.1 text.
+  std::string encode(PictureFormat format) const;
+  // encode(picture_format_for(path)), written atomically; throws InputError naming the path.
+  void save(const std::string& path) const;
+
+ private:
+  std::shared_ptr<const Drawing> drawing_;
 };
 
-// A PNG with the digit drawn large (nearest-neighbour pixels) and, above it, the predicted
-// label with its confidence and the true label; a wrong prediction is written in red.
-void write_sample_png(const std::string& path, const SamplePicture& sample);
+// The image pictures (sample grid, error gallery) take
+//   data           images [N, H, W, C] with C = 1 or 3, values in [0, 1], and labels [N];
+//   probabilities  the model's output for them, [N, classes];
+//   class_names    [classes], e.g. class_names(model).
+// A one-channel image is drawn as dark ink on white when `invert_grey` (MNIST digits are
+// stored white on black); three channels are drawn as they are.
+
+// Which images the sample grid shows: the `rows * columns - mistakes` images from index
+// `first` on, in order, then the first `mistakes` wrong predictions after them, so that a
+// grid of a good model still shows some mistakes. When fewer mistakes exist, the next
+// images in order fill their cells; near the end of the data the grid has fewer cells.
+struct SampleGridOptions {
+  std::int64_t first = 0;
+  int rows = 4;
+  int columns = 6;
+  int mistakes = 4;
+  bool invert_grey = true;
+};
+
+// Each image drawn large in a cell captioned with the predicted class and its probability,
+// the true class and the image's index; a wrong prediction has a thick red frame on a pink
+// cell.
+Picture draw_sample_grid(const Dataset& data, const Tensor& probabilities,
+                         const std::vector<std::string>& class_names,
+                         const SampleGridOptions& options = {});
+
+struct ErrorGalleryOptions {
+  int count = 12;  // mistakes shown, at most
+  int columns = 3;
+  bool invert_grey = true;
+};
+
+// The `count` wrong predictions with the highest predicted probability, most confident first,
+// each with its predicted and true class and the model's three most probable classes as
+// bars. Says so when there is no mistake.
+Picture draw_error_gallery(const Dataset& data, const Tensor& probabilities,
+                           const std::vector<std::string>& class_names,
+                           const ErrorGalleryOptions& options = {});
+
+// A heat map of the confusion matrix: true label down the side, predicted label along the
+// bottom, the count written in every cell (when the cells are big enough for the digits),
+// the colour the cell's share of its row, so that a good model has a dark diagonal.
+// Requires class_names.size() == matrix.classes.
+Picture draw_confusion_matrix(const ConfusionMatrix& matrix,
+                              const std::vector<std::string>& class_names);
+
+// Loss and accuracy per epoch, for training and, when the history has them, validation:
+// two panels with axes, ticks, axis titles and a legend. Requires at least one epoch.
+Picture draw_training_curves(const History& history);
 
 }  // namespace imgcls

@@ -16,6 +16,15 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 }  // namespace
 
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
+  std::uint64_t x = seed;
+  std::uint64_t h = splitmix64(x);
+  x = h ^ (a * 0xd1342543de82ef95ULL);
+  h = splitmix64(x);
+  x = h ^ (b * 0x9e3779b97f4a7c15ULL);
+  return splitmix64(x);
+}
+
 Rng::Rng(std::uint64_t seed) {
   for (auto& s : state_) s = splitmix64(seed);
 }

@@ -133,8 +133,12 @@ std::string find_idx_file(const std::string& dir, const std::string& name) {
 MnistSplits load_mnist(const std::string& dir) {
   return {read_idx_dataset(find_idx_file(dir, "train-images-idx3-ubyte"),
                            find_idx_file(dir, "train-labels-idx1-ubyte")),
-          read_idx_dataset(find_idx_file(dir, "t10k-images-idx3-ubyte"),
-                           find_idx_file(dir, "t10k-labels-idx1-ubyte"))};
+          load_mnist_test(dir)};
+}
+
+Dataset load_mnist_test(const std::string& dir) {
+  return read_idx_dataset(find_idx_file(dir, "t10k-images-idx3-ubyte"),
+                          find_idx_file(dir, "t10k-labels-idx1-ubyte"));
 }
 
 }  // namespace imgcls

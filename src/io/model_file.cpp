@@ -2,6 +2,7 @@
 // architecture (Sequential::config() as JSON text). Tensors: one per parameter, by name.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "imgcls/error.hpp"
@@ -15,7 +16,7 @@ constexpr const char* kFormat = "imgcls-model";
 constexpr const char* kVersion = "1";
 }  // namespace
 
-void save_model(Sequential& model, const std::string& path) {
+void save_model(Sequential& model, const std::string& path, const nlohmann::json& training_summary) {
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (const Param& p : model.params()) {
     for (std::int64_t i = 0; i < p.value->size(); ++i)
@@ -25,8 +26,13 @@ void save_model(Sequential& model, const std::string& path) {
     tensors.emplace_back(p.name, p.value);
   }
   io::write_safetensors(path,
-                        {{"format", kFormat}, {"version", kVersion},
-                         {"architecture", model.config().dump()}},
+                        {{"format", kFormat},
+                         {"version", kVersion},
+                         {"architecture", model.config().dump()},
+                         {"input_shape", nlohmann::json(model.input_shape()).dump()},
+                         {"class_names", nlohmann::json(class_names(model)).dump()},
+                         {"preprocessing", model.preprocessing()},
+                         {"training", training_summary.dump()}},
                         tensors);
 }
 
@@ -47,6 +53,19 @@ Sequential load_model(const std::string& path) {
     throw InputError(path, std::string("the architecture is not valid JSON: ") + e.what());
   }
   Sequential model = Sequential::from_config(architecture, path);
+  if (const auto names = file.metadata.find("class_names"); names != file.metadata.end()) {
+    nlohmann::json list;
+    try {
+      list = nlohmann::json::parse(names->second);
+    } catch (const std::exception& e) {
+      throw InputError(path, std::string("class_names is not valid JSON: ") + e.what());
+    }
+    if (!list.is_array() || !std::all_of(list.begin(), list.end(), [](const auto& v) { return v.is_string(); }))
+      throw InputError(path, "class_names must be a list of strings");
+    model.set_class_names(list.get<std::vector<std::string>>());
+  }
+  if (const auto pre = file.metadata.find("preprocessing"); pre != file.metadata.end())
+    model.set_preprocessing(pre->second);
   std::size_t used = 0;
   for (const Param& p : model.params()) {
     const auto found = file.tensors.find(p.name);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "core/atomic_file.hpp"
 #include "imgcls/error.hpp"
@@ -24,6 +25,7 @@ constexpr std::uint64_t kMaxHeaderBytes = 16u << 20;
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{4} << 30;
 constexpr int kMaxJsonDepth = 16;
 constexpr std::size_t kMaxRank = 8;
+constexpr const char* kCrcKey = "data_crc32";
 
 std::string read_bytes(const std::string& path) {
   std::error_code ec;
@@ -50,6 +52,16 @@ nlohmann::json parse_header(const std::string& path, std::string_view text) {
     throw InputError(path, std::string("the safetensors header is not valid JSON: ") + e.what(),
                      "the file is corrupt or not a safetensors file");
   }
+}
+
+std::string data_crc32(std::string_view data) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  constexpr std::size_t kChunk = 1u << 30;  // crc32 takes a uInt length
+  for (std::size_t at = 0; at < data.size(); at += kChunk) {
+    const std::size_t n = std::min(kChunk, data.size() - at);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + at), static_cast<uInt>(n));
+  }
+  return fmt::format("{:08x}", crc);
 }
 
 std::size_t element_size(const std::string& dtype) { return dtype == "F32" || dtype == "I32" ? 4 : 0; }
@@ -130,13 +142,25 @@ SafetensorsFile read_safetensors(const std::string& path) {
   }
   if (covered != data_size)
     throw InputError(path, fmt::format("{} bytes after the last tensor", data_size - covered));
+  if (const auto crc = file.metadata.find(kCrcKey); crc != file.metadata.end()) {
+    const std::string actual = data_crc32(std::string_view(bytes).substr(data_start));
+    if (crc->second != actual)
+      throw InputError(path, fmt::format("the tensor data fails its CRC-32 check (stored {}, computed {})",
+                                         crc->second, actual),
+                       "the file was damaged after it was written; use another copy");
+  }
   return file;
 }
 
-void write_safetensors(const std::string& path, const std::map<std::string, std::string>& metadata,
+void write_safetensors(const std::string& path, std::map<std::string, std::string> metadata,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors) {
+  std::string data;
+  for (const auto& item : tensors)
+    data.append(reinterpret_cast<const char*>(item.second->data()),
+                static_cast<std::size_t>(item.second->size()) * 4);
+  metadata[kCrcKey] = data_crc32(data);
   nlohmann::ordered_json header;
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  header["__metadata__"] = metadata;
   std::uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
     const std::uint64_t bytes = static_cast<std::uint64_t>(tensor->size()) * 4;
@@ -149,10 +173,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, std:
   const std::uint64_t header_size = header_text.size();
   std::memcpy(out.data(), &header_size, 8);
   out += header_text;
-  out.reserve(out.size() + offset);
-  for (const auto& item : tensors)
-    out.append(reinterpret_cast<const char*>(item.second->data()),
-               static_cast<std::size_t>(item.second->size()) * 4);
+  out += data;
   write_file_atomically(path, out);
 }
 

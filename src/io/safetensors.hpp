@@ -27,10 +27,12 @@ struct SafetensorsFile {
   std::map<std::string, StoredTensor> tensors;
 };
 
+// When the metadata holds "data_crc32" (8 hex digits), the data section must match it.
 SafetensorsFile read_safetensors(const std::string& path);
 
-// Writes F32 tensors in the given order, atomically.
-void write_safetensors(const std::string& path, const std::map<std::string, std::string>& metadata,
+// Writes F32 tensors in the given order, atomically, adding "data_crc32" (the CRC-32 of
+// the data section) to the metadata.
+void write_safetensors(const std::string& path, std::map<std::string, std::string> metadata,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors);
 
 }  // namespace imgcls::io

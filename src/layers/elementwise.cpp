@@ -59,7 +59,7 @@ std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::stri
   detail::OptionReader read(config, where);
   if (!config.contains("type") || !config.at("type").is_string())
     throw InputError(where, "a layer needs a string \"type\"",
-                     "one of Conv2D, MaxPool2D, Dense, ReLU, Flatten");
+                     "one of Conv2D, MaxPool2D, AvgPool2D, Dense, ReLU, Flatten");
   const std::string type = config.at("type").get<std::string>();
   std::unique_ptr<Layer> layer;
   if (type == "Conv2D") {
@@ -70,11 +70,11 @@ std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::stri
     options.padding = read.padding("padding");
     options.activation = read.activation("activation");
     layer = Conv2D(options);
-  } else if (type == "MaxPool2D") {
+  } else if (type == "MaxPool2D" || type == "AvgPool2D") {
     Pool2DOptions options;
     options.pool_size = read.positive_int("pool_size", 2, false);
     options.strides = read.positive_int("strides", options.pool_size, false);
-    layer = MaxPool2D(options);
+    layer = type == "MaxPool2D" ? MaxPool2D(options) : AvgPool2D(options);
   } else if (type == "Dense") {
     DenseOptions options;
     options.units = read.positive_int("units", 0, true);
@@ -86,7 +86,7 @@ std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::stri
     layer = Flatten();
   } else {
     throw InputError(where, "unknown layer type \"" + type + "\"",
-                     "one of Conv2D, MaxPool2D, Dense, ReLU, Flatten");
+                     "one of Conv2D, MaxPool2D, AvgPool2D, Dense, ReLU, Flatten");
   }
   read.finish();
   return layer;

@@ -80,6 +80,10 @@ std::vector<Param> Sequential::params() {
   return all;
 }
 
+void Sequential::set_noise_seed(std::uint64_t seed) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_noise_seed(derive_seed(seed, i));
+}
+
 std::int64_t Sequential::parameter_count() const {
   std::int64_t count = 0;
   for (std::int64_t c : param_counts_) count += c;

@@ -1,5 +1,6 @@
-// MaxPool2D: src [N, H, W, C] -> dst [N, floor((H - p) / s) + 1, floor((W - p) / s) + 1, C].
-// The oneDNN primitive keeps the argmax workspace of the last forward for backward.
+// MaxPool2D and AvgPool2D: src [N, H, W, C] -> dst [N, floor((H - p) / s) + 1,
+// floor((W - p) / s) + 1, C]. Max pooling's primitive keeps the argmax workspace of the
+// last forward for backward; average pooling divides by the window size.
 #include <fmt/core.h>
 
 #include "core/check.hpp"
@@ -9,17 +10,19 @@ namespace imgcls::layers {
 
 namespace {
 
-class MaxPool2DLayer final : public Layer {
+class Pool2DLayer final : public Layer {
  public:
-  explicit MaxPool2DLayer(const Pool2DOptions& options) : options_(options) {
+  Pool2DLayer(const Pool2DOptions& options, backend::PoolKind kind) : options_(options), kind_(kind) {
     if (options_.strides == 0) options_.strides = options_.pool_size;
   }
 
-  std::string kind() const override { return "MaxPool2D"; }
+  std::string kind() const override {
+    return kind_ == backend::PoolKind::max ? "MaxPool2D" : "AvgPool2D";
+  }
 
   Shape build(const Shape& input_shape) override {
     if (input_shape.size() != 3)
-      throw InputError(name(), "MaxPool2D needs an image input [H, W, C], got " +
+      throw InputError(name(), kind() + " needs an image input [H, W, C], got " +
                                    to_string(input_shape));
     if (options_.pool_size < 1 || options_.strides < 1)
       throw InputError(name(), "pool_size and strides must be positive");
@@ -57,7 +60,9 @@ class MaxPool2DLayer final : public Layer {
     primitives(src.dim(0)).backward(diff.data(), diff_src->data());
   }
 
+  // Only max pooling passes gradient to the window maxima alone.
   bool absorb_input_relu_backward() override {
+    if (kind_ != backend::PoolKind::max) return false;
     input_relu_backward_ = Activation::relu;
     return true;
   }
@@ -71,11 +76,12 @@ class MaxPool2DLayer final : public Layer {
     return cache_.get(batch, [&] {
       Pool2dGeometry g = geometry_;
       g.batch = batch;
-      return std::make_unique<backend::Pool2d>(g, backend::PoolKind::max);
+      return std::make_unique<backend::Pool2d>(g, kind_);
     });
   }
 
   Pool2DOptions options_;
+  backend::PoolKind kind_;
   Pool2dGeometry geometry_;
   Activation input_relu_backward_ = Activation::none;  // relu: mask diff_dst where dst == 0
   Tensor scratch_;
@@ -85,7 +91,11 @@ class MaxPool2DLayer final : public Layer {
 }  // namespace
 
 std::unique_ptr<Layer> MaxPool2D(const Pool2DOptions& options) {
-  return std::make_unique<MaxPool2DLayer>(options);
+  return std::make_unique<Pool2DLayer>(options, backend::PoolKind::max);
+}
+
+std::unique_ptr<Layer> AvgPool2D(const Pool2DOptions& options) {
+  return std::make_unique<Pool2DLayer>(options, backend::PoolKind::average);
 }
 
 }  // namespace imgcls::layers

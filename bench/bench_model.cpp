@@ -1,0 +1,60 @@
+// End-to-end benchmarks of the seed model: one training step (forward, loss, backward,
+// Adam) at batch 32, 128 and 256, and inference at batch 1 and over 10,000 images in
+// batches of 1000. Random data: the cost does not depend on the values.
+#include <benchmark/benchmark.h>
+
+#include "imgcls/loss.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/optim.hpp"
+#include "imgcls/train.hpp"
+
+namespace {
+
+using namespace imgcls;
+
+constexpr double kTrainFlopsPerImage = 14.78e6;   // forward + both backward passes
+constexpr double kForwardFlopsPerImage = 5.06e6;
+
+Tensor random_images(std::int64_t n) {
+  Rng rng(3);
+  Tensor images({n, 28, 28, 1});
+  for (std::int64_t i = 0; i < images.size(); ++i) images[i] = rng.uniform(0.0f, 1.0f);
+  return images;
+}
+
+void BM_TrainStep(benchmark::State& state) {
+  const std::int64_t batch = state.range(0);
+  Sequential model = presets::seed();
+  model.initialize(1);
+  Adam adam;
+  const auto params = model.params();
+  const Tensor images = random_images(batch);
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(i % 10);
+  Tensor diff;
+  for (auto _ : state) {
+    const Tensor& logits = model.forward(images, Mode::train);
+    benchmark::DoNotOptimize(softmax_cross_entropy(logits, labels, &diff));
+    model.backward(diff);
+    adam.step(params);
+  }
+  state.counters["images/s"] = benchmark::Counter(double(batch * state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] = benchmark::Counter(kTrainFlopsPerImage * 1e-9 * double(batch * state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
+void BM_Inference(benchmark::State& state) {
+  const std::int64_t total = state.range(0), batch = state.range(1);
+  Sequential model = presets::seed();
+  model.initialize(1);
+  const Tensor images = random_images(total);
+  for (auto _ : state) benchmark::DoNotOptimize(predict(model, images, batch));
+  state.counters["images/s"] = benchmark::Counter(double(total * state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] = benchmark::Counter(kForwardFlopsPerImage * 1e-9 * double(total * state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_TrainStep)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Inference)->Args({1, 1})->Args({10000, 1000})->Unit(benchmark::kMicrosecond);
+
+}  // namespace

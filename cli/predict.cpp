@@ -1,0 +1,264 @@
+// imgcls predict: classify the user's own pictures with a trained model. Each PATH is a
+// picture or a folder (its pictures, sorted by name). Pictures are preprocessed into MNIST
+// form (imgcls/preprocess.hpp) unless --no-preprocess is given or the model file declares
+// preprocessing "none"; they are classified in chunks and printed one line each, in order.
+// A picture that cannot be used is reported on stderr and skipped; the others are still
+// classified, and the exit code is then 1.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
+
+#include "commands.hpp"
+#include "imgcls/error.hpp"
+#include "imgcls/image.hpp"
+#include "imgcls/io.hpp"
+#include "imgcls/preprocess.hpp"
+#include "imgcls/train.hpp"
+
+namespace imgcls::cli {
+
+namespace {
+
+constexpr std::size_t kChunkSize = 256;  // pictures held in memory and classified together
+constexpr double kMnistDigitFraction = 20.0 / 28.0;  // MNIST: a 20 px digit in a 28 px field
+constexpr double kJsonRounding = 1e6;                // probabilities in JSON keep 6 decimals
+
+struct PredictOptions {
+  std::string model_path;
+  std::vector<std::string> paths;
+  int top = 1;
+  bool json = false;
+  bool no_preprocess = false;
+  std::string save_dir;
+};
+
+struct Ranked {
+  std::int32_t label = 0;
+  float probability = 0.0f;
+};
+
+void report(const InputError& error) { fmt::print(stderr, "imgcls: error: {}\n", error.what()); }
+
+// How pictures become model inputs.
+struct InputPlan {
+  std::int64_t height = 0, width = 0;  // the model takes [height, width, 1]
+  bool resize_only = false;            // a plain resize instead of preprocess_digit
+};
+
+InputPlan plan_inputs(const Sequential& model, const PredictOptions& options) {
+  const Shape& shape = model.input_shape();
+  const bool resize_only = options.no_preprocess || model.preprocessing() == "none";
+  if (shape.size() != 3 || shape[2] != 1)
+    throw InputError(options.model_path, "the model takes " + to_string(shape) +
+                                             ", not single-channel pictures [H, W, 1]");
+  if (!resize_only && shape[0] != shape[1])
+    throw InputError(options.model_path,
+                     "the model takes " + to_string(shape) + "; preprocessing makes square digits",
+                     "use --no-preprocess to resize pictures to the model's input as they are");
+  return {shape[0], shape[1], resize_only};
+}
+
+// The pictures in `folder`, by name; reports a folder without any.
+std::vector<std::string> pictures_in_folder(const std::string& folder, bool& failed) {
+  std::error_code ec;
+  const std::filesystem::directory_iterator listing(folder, ec);
+  if (ec) {
+    report(InputError(folder, "cannot list the folder: " + ec.message()));
+    failed = true;
+    return {};
+  }
+  std::vector<std::string> files;
+  for (const auto& entry : listing) {
+    std::error_code entry_ec;
+    if (entry.is_regular_file(entry_ec) && has_image_extension(entry.path().string()))
+      files.push_back(entry.path().string());
+  }
+  if (files.empty()) {
+    report(InputError(folder, "no pictures in this folder",
+                      "imgcls reads .png .jpg .jpeg .bmp .pgm .ppm .pnm files"));
+    failed = true;
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// PATH arguments -> picture files: a file as given, a folder as its pictures.
+std::vector<std::string> list_pictures(const std::vector<std::string>& paths, bool& failed) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      const std::vector<std::string> found = pictures_in_folder(path, failed);
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::exists(path, ec)) {
+      files.push_back(path);
+    } else {
+      report(InputError(path, "no such file or folder"));
+      failed = true;
+    }
+  }
+  return files;
+}
+
+// Names for --save-preprocessed: the picture's stem + ".png", or stem-2.png, stem-3.png,
+// ... when that name was already given out in this run.
+class PreprocessedNames {
+ public:
+  explicit PreprocessedNames(std::string dir) : dir_(std::move(dir)) {}
+  std::string path_for(const std::string& file) {
+    const std::string stem = std::filesystem::path(file).stem().string();
+    std::string name = stem + ".png";
+    for (int n = 2; !used_.insert(name).second; ++n) name = fmt::format("{}-{}.png", stem, n);
+    return (std::filesystem::path(dir_) / name).string();
+  }
+
+ private:
+  std::string dir_;
+  std::set<std::string> used_;
+};
+
+GreyImage model_input(const std::string& file, const InputPlan& plan) {
+  const GreyImage picture = read_image(file);
+  if (plan.resize_only) return resize_image(picture, plan.height, plan.width);
+  const PreprocessOptions layout{.canvas_side = plan.height,
+                                 .digit_side = std::max<std::int64_t>(
+                                     1, std::lround(kMnistDigitFraction * double(plan.height)))};
+  return preprocess_digit(picture, layout, file);
+}
+
+// The k most probable classes, best first.
+std::vector<Ranked> top_classes(const float* probabilities, std::int64_t classes, std::int64_t k) {
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(classes));
+  std::iota(labels.begin(), labels.end(), 0);
+  const auto end = labels.begin() + std::min(k, classes);
+  std::partial_sort(labels.begin(), end, labels.end(), [&](std::int32_t a, std::int32_t b) {
+    return probabilities[a] > probabilities[b];
+  });
+  std::vector<Ranked> ranked;
+  for (auto it = labels.begin(); it != end; ++it) ranked.push_back({*it, probabilities[*it]});
+  return ranked;
+}
+
+double rounded_for_json(float probability) {
+  return std::round(double(probability) * kJsonRounding) / kJsonRounding;
+}
+
+// "digit.png  7  0.9987" and, with --top, "  1 0.0010  2 0.0002" after it (class names).
+std::string text_line(const std::string& file, const std::vector<Ranked>& ranked,
+                      const std::vector<std::string>& names) {
+  const auto name = [&](const Ranked& r) { return names[static_cast<std::size_t>(r.label)]; };
+  std::string line = fmt::format("{}  {}  {:.4f}", file, name(ranked[0]), ranked[0].probability);
+  for (std::size_t i = 1; i < ranked.size(); ++i)
+    line += fmt::format("  {} {:.4f}", name(ranked[i]), ranked[i].probability);
+  return line;
+}
+
+// {"file", "label" (class index), "class" (its name), "confidence", "probabilities": [one
+// per class]} and, with --top > 1, "top": [{"label", "probability"}, ...].
+std::string json_line(const std::string& file, const float* probabilities, std::int64_t classes,
+                      const std::vector<Ranked>& ranked, const std::vector<std::string>& names) {
+  nlohmann::json all = nlohmann::json::array();
+  for (std::int64_t c = 0; c < classes; ++c) all.push_back(rounded_for_json(probabilities[c]));
+  nlohmann::json line = {{"file", file},
+                         {"label", ranked[0].label},
+                         {"class", names[static_cast<std::size_t>(ranked[0].label)]},
+                         {"confidence", rounded_for_json(ranked[0].probability)},
+                         {"probabilities", all}};
+  if (ranked.size() > 1) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const Ranked& r : ranked)
+      top.push_back({{"label", r.label}, {"probability", rounded_for_json(r.probability)}});
+    line["top"] = top;
+  }
+  return line.dump();
+}
+
+void print_predictions(Sequential& model, const std::vector<std::string>& files,
+                       const std::vector<GreyImage>& inputs, const PredictOptions& options) {
+  if (inputs.empty()) return;
+  const Tensor probabilities = predict(model, to_batch(inputs));
+  const std::int64_t classes = probabilities.dim(1);
+  const std::vector<std::string> names = class_names(model);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const float* row = probabilities.data() + static_cast<std::int64_t>(i) * classes;
+    const std::vector<Ranked> ranked = top_classes(row, classes, options.top);
+    const std::string line = options.json ? json_line(files[i], row, classes, ranked, names)
+                                          : text_line(files[i], ranked, names);
+    fmt::print("{}\n", line);
+  }
+  std::fflush(stdout);
+}
+
+void create_save_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw InputError(dir, "cannot create the folder for --save-preprocessed: " + ec.message());
+}
+
+int predict_pictures(const PredictOptions& options) {
+  Sequential model = load_model(options.model_path);
+  const InputPlan plan = plan_inputs(model, options);
+  if (!options.save_dir.empty()) create_save_dir(options.save_dir);
+  PreprocessedNames names(options.save_dir);
+
+  bool failed = false;
+  const std::vector<std::string> files = list_pictures(options.paths, failed);
+  std::vector<std::string> chunk_files;
+  std::vector<GreyImage> chunk_inputs;
+  for (const std::string& file : files) {
+    try {
+      GreyImage input = model_input(file, plan);
+      if (!options.save_dir.empty()) write_png(names.path_for(file), input);
+      chunk_files.push_back(file);
+      chunk_inputs.push_back(std::move(input));
+    } catch (const InputError& error) {
+      report(error);
+      failed = true;
+    }
+    if (chunk_inputs.size() == kChunkSize) {
+      print_predictions(model, chunk_files, chunk_inputs, options);
+      chunk_files.clear();
+      chunk_inputs.clear();
+    }
+  }
+  print_predictions(model, chunk_files, chunk_inputs, options);
+  return failed ? kBadInput : kSuccess;
+}
+
+}  // namespace
+
+Action add_predict_command(CLI::App& app) {
+  auto options = std::make_shared<PredictOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "predict",
+      "Classify your own pictures of digits (PNG, JPEG, BMP, PGM, PPM) with a trained model; "
+      "prints one line per picture: file, label, confidence");
+  cmd->add_option("model", options->model_path,
+                  "A model file written by imgcls (model.safetensors)")
+      ->required();
+  cmd->add_option("paths", options->paths,
+                  "Pictures, or folders whose pictures (by extension, sorted by name) are read")
+      ->required();
+  cmd->add_option("--top", options->top,
+                  "Also list the K most probable classes with their probabilities")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_flag("--json", options->json,
+                "One JSON object per line: file, label, confidence, probabilities");
+  cmd->add_flag("--no-preprocess", options->no_preprocess,
+                "Only resize to the model's input (no inversion, cropping or centring): for "
+                "pictures already in MNIST form, white digit on black. Models whose file declares "
+                "preprocessing \"none\" are always fed this way");
+  cmd->add_option("--save-preprocessed", options->save_dir,
+                  "Write the image the model saw, as PNG, into this folder (created if needed)");
+  return [options] { return predict_pictures(*options); };
+}
+
+}  // namespace imgcls::cli

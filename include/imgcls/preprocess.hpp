@@ -1,0 +1,60 @@
+// Preprocessing: turning a picture of one digit (a photo, a scan, a drawing) into the
+// form MNIST's digits have, so that an MNIST-trained model sees what it was trained on.
+//
+// MNIST's construction (LeCun et al.): white ink on black; the digit's bounding box scaled,
+// keeping its aspect ratio and anti-aliased, so the longer side is 20 px; placed in a
+// 28x28 field with its centre of mass at the centre. preprocess_digit rebuilds that:
+//   1. background: the median of the picture's border ring; a light one (> 0.5) means dark
+//      ink on light paper, and the picture is inverted so ink is bright;
+//   2. contrast: the paper level (the median) and its noise (1.4826 * median absolute
+//      deviation) set a noise floor 5 noise widths above the paper; the ink level is the
+//      90th percentile of the pixels above it; the floor is then raised to at least 8% of
+//      the way from paper to ink. Values are stretched so floor -> 0 and ink level -> 1,
+//      clamped: paper grain, JPEG haze and light shading become 0;
+//   3. specks: connected ink regions (8-neighbours) holding under 1% of the total ink are
+//      erased (never the heaviest one), so dust and noise survivors neither widen the box
+//      nor pull the centre;
+//   4. crop to the bounding box of the remaining ink;
+//   5. scale so the longer side is `digit_side` px (20), the other by the same factor
+//      (rounded, at least 1 px): area averaging (box filter) when shrinking, bilinear when
+//      enlarging; then rescale values so the brightest pixel is 1;
+//   6. place in a `canvas_side` square (28x28) shifted by whole pixels so the centre of
+//      mass (in pixel-index coordinates) is within half a pixel of (side / 2, side / 2),
+//      i.e. (14, 14), as in MNIST; ink shifted past the edge is clipped.
+// An MNIST image passes through almost unchanged: over the 10,000 MNIST test images the
+// seed model's accuracy moves by under 0.2 points (tests/predict_accuracy_test.cpp).
+// A picture should hold one digit; a large picture costs about 16 bytes per pixel while
+// it is processed.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "imgcls/image.hpp"
+#include "imgcls/tensor.hpp"
+
+namespace imgcls {
+
+struct PreprocessOptions {
+  std::int64_t canvas_side = 28;  // the model input is canvas_side x canvas_side
+  std::int64_t digit_side = 20;   // the longer side of the digit's box inside it
+};
+
+// picture: grey, 0 = black, 1 = white (as read_image returns it), any size.
+// Returns a canvas_side x canvas_side image, 0 = background, 1 = ink.
+// Throws InputError naming `source` when the picture holds no ink: blank, or the ink level
+// less than 0.05 above the floor of step 2.
+// Requires 1 <= digit_side <= canvas_side.
+GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& options,
+                           const std::string& source);
+
+// Plain resampling to height x width, each axis on its own: area averaging when shrinking,
+// bilinear (pixel centres aligned) when enlarging, a copy when equal. No inversion, no
+// cropping: for pictures already in MNIST form. Requires a non-empty image and sizes >= 1.
+GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t width);
+
+// images, all height x width -> a batch [N, height, width, 1]. Requires N >= 1.
+Tensor to_batch(std::span<const GreyImage> images);
+
+}  // namespace imgcls

@@ -1,0 +1,16 @@
+// Augmentation: a random affine jitter (shift, rotation, scale about the centre) applied
+// to one image with bilinear sampling; outside the source is 0 (MNIST's background).
+#pragma once
+
+#include <cstdint>
+
+#include "imgcls/rng.hpp"
+#include "imgcls/train.hpp"
+
+namespace imgcls {
+
+// src, dst: [height, width, channels]; distinct buffers.
+void augment_image(const float* src, float* dst, std::int64_t height, std::int64_t width,
+                   std::int64_t channels, const AugmentOptions& options, Rng& rng);
+
+}  // namespace imgcls

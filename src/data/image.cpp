@@ -1,0 +1,296 @@
+// Image files: read (bounded), decode with stb_image (Debian's libstb), convert to grey;
+// encode grey PNGs with stb_image_write. The stb implementation lives in libstb.so, so
+// no STB_*_IMPLEMENTATION is defined here.
+#include "data/image.hpp"
+
+#include <fmt/core.h>
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <optional>
+
+#include "core/atomic_file.hpp"
+#include "core/check.hpp"
+
+namespace imgcls {
+
+namespace {
+
+// Rec. 601 luma weights.
+constexpr float kLumaRed = 0.299f;
+constexpr float kLumaGreen = 0.587f;
+constexpr float kLumaBlue = 0.114f;
+constexpr const char* kFormats = "PNG, JPEG, BMP, PGM (P5) or PPM (P6)";
+
+std::vector<std::uint8_t> read_bounded(const std::string& path, const ImageLimits& limits) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw InputError(path, "no such file");
+  if (!std::filesystem::is_regular_file(status)) throw InputError(path, "not a regular file");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw InputError(path, "cannot read the file size: " + ec.message());
+  if (size > static_cast<std::uintmax_t>(limits.max_file_bytes))
+    throw InputError(path, fmt::format("the file is {} bytes, more than the limit of {}", size,
+                                       limits.max_file_bytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot open the file for reading", "check its permissions");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (static_cast<std::uintmax_t>(in.gcount()) != size)
+    throw InputError(path, fmt::format("read {} of {} bytes", in.gcount(), size),
+                     "the file changed while it was read, or the disk failed");
+  return bytes;
+}
+
+bool is_binary_pnm(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6');
+}
+
+std::uint32_t big_endian(const std::uint8_t* p, int n) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+std::uint32_t little_endian_u32(const std::uint8_t* p) {
+  return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) |
+         (std::uint32_t{p[3]} << 24);
+}
+
+struct Claimed {
+  std::int64_t width = 0, height = 0;
+};
+
+std::optional<Claimed> png_claimed_size(std::span<const std::uint8_t> b) {
+  constexpr std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() < 24 || !std::equal(kSignature, kSignature + 8, b.begin())) return std::nullopt;
+  return Claimed{big_endian(&b[16], 4), big_endian(&b[20], 4)};  // IHDR width, height
+}
+
+std::optional<Claimed> bmp_claimed_size(std::span<const std::uint8_t> b) {
+  if (b.size() < 26 || b[0] != 'B' || b[1] != 'M') return std::nullopt;
+  const auto width = static_cast<std::int32_t>(little_endian_u32(&b[18]));
+  const auto height = static_cast<std::int32_t>(little_endian_u32(&b[22]));  // < 0: top-down
+  return Claimed{std::abs(std::int64_t{width}), std::abs(std::int64_t{height})};
+}
+
+// "P5 <width> <height> ...", with '#' comments allowed between the fields.
+std::optional<Claimed> pnm_claimed_size(std::span<const std::uint8_t> b) {
+  if (!is_binary_pnm(b)) return std::nullopt;
+  constexpr std::int64_t kCap = std::int64_t{1} << 31;
+  std::int64_t fields[2] = {0, 0};
+  std::size_t i = 2;
+  for (std::int64_t& field : fields) {
+    for (bool comment = false; i < b.size(); ++i) {
+      if (b[i] == '#')
+        comment = true;
+      else if (b[i] == '\n')
+        comment = false;
+      else if (!comment && !std::isspace(b[i]))
+        break;
+    }
+    for (; i < b.size() && std::isdigit(b[i]) && field < kCap; ++i)
+      field = field * 10 + (b[i] - '0');
+  }
+  return Claimed{fields[0], fields[1]};
+}
+
+// Walks the markers to the first start-of-frame.
+std::optional<Claimed> jpeg_claimed_size(std::span<const std::uint8_t> b) {
+  if (b.size() < 4 || b[0] != 0xff || b[1] != 0xd8) return std::nullopt;
+  for (std::size_t i = 2; i + 9 < b.size(); i += 2 + big_endian(&b[i + 2], 2)) {
+    if (b[i] != 0xff) return std::nullopt;
+    const std::uint8_t marker = b[i + 1];
+    const bool start_of_frame =
+        marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
+    if (start_of_frame) return Claimed{big_endian(&b[i + 7], 2), big_endian(&b[i + 5], 2)};
+  }
+  return std::nullopt;
+}
+
+// The size a PNG, BMP, binary PNM or JPEG header claims, read without stb_image: used to
+// say what is wrong when stb_image refuses a header (it reports only "unknown image type"
+// once every format has been tried).
+std::optional<Claimed> claimed_size(std::span<const std::uint8_t> bytes) {
+  for (const auto sniff : {png_claimed_size, bmp_claimed_size, pnm_claimed_size, jpeg_claimed_size})
+    if (const std::optional<Claimed> size = sniff(bytes)) return size;
+  return std::nullopt;
+}
+
+bool beyond(const Claimed& size, const ImageLimits& limits) {
+  return size.width > limits.max_side || size.height > limits.max_side ||
+         size.width * size.height > limits.max_pixels;
+}
+
+InputError too_large(const std::string& source, const Claimed& size, const ImageLimits& limits) {
+  return InputError(source,
+                    fmt::format("the header claims {}x{} pixels, beyond the limit of {} per side "
+                                "and {} in all",
+                                size.width, size.height, limits.max_side, limits.max_pixels),
+                    "scale the picture down first");
+}
+
+struct HeaderInfo {
+  std::int64_t width = 0, height = 0;
+  bool sixteen_bit = false;
+};
+
+// Reads the dimensions from the header alone and checks them against the limits.
+HeaderInfo read_header(std::span<const std::uint8_t> bytes, const std::string& source,
+                       const ImageLimits& limits) {
+  if (bytes.empty())
+    throw InputError(source, "the file is empty", std::string("expected ") + kFormats);
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw InputError(source, "the file is too large for the decoder");
+  const int length = static_cast<int>(bytes.size());
+  int width = 0, height = 0, channels = 0;
+  if (stbi_info_from_memory(bytes.data(), length, &width, &height, &channels) == 0) {
+    const std::optional<Claimed> claimed = claimed_size(bytes);
+    if (claimed && beyond(*claimed, limits)) throw too_large(source, *claimed, limits);
+    throw InputError(source, fmt::format("not a readable picture ({})", stbi_failure_reason()),
+                     std::string("expected ") + kFormats);
+  }
+  if (width <= 0 || height <= 0)
+    throw InputError(source, fmt::format("the header claims a {}x{} picture", width, height));
+  const Claimed size{width, height};
+  if (beyond(size, limits)) throw too_large(source, size, limits);
+  return {width, height, stbi_is_16_bit_from_memory(bytes.data(), length) != 0};
+}
+
+template <typename Sample>
+GreyImage samples_to_grey_impl(std::span<const Sample> samples, std::int64_t height,
+                               std::int64_t width, int channels, float max_value) {
+  IMGCLS_CHECK(channels >= 1 && channels <= 4, "channels {}", channels);
+  IMGCLS_CHECK(height >= 0 && width >= 0 &&
+                   static_cast<std::int64_t>(samples.size()) == height * width * channels,
+               "{} samples for {}x{}x{}", samples.size(), height, width, channels);
+  GreyImage grey(height, width);
+  const bool has_alpha = channels == 2 || channels == 4;
+  const bool colour = channels >= 3;
+  for (std::int64_t i = 0; i < grey.size(); ++i) {
+    const Sample* s = samples.data() + i * channels;
+    const float value =
+        colour ? (kLumaRed * float(s[0]) + kLumaGreen * float(s[1]) + kLumaBlue * float(s[2])) /
+                     max_value
+               : float(s[0]) / max_value;
+    const float alpha = has_alpha ? float(s[channels - 1]) / max_value : 1.0f;
+    grey.pixels[static_cast<std::size_t>(i)] =
+        std::clamp(alpha * value + (1.0f - alpha), 0.0f, 1.0f);
+  }
+  return grey;
+}
+
+template <typename Sample>
+using StbPixels = std::unique_ptr<Sample, decltype(&stbi_image_free)>;
+
+// 16-bit PGM/PPM samples are big-endian, but stb_image 2.27 (Debian 12) returns them
+// byte-swapped (nothings/stb#1710, unfixed upstream at the time of writing). The raster
+// is the file's last 2 * count bytes; the first sample whose two bytes differ shows which
+// order the decoder used, so this stays right once the decoder is fixed.
+void fix_pnm16_byte_order(std::span<const std::uint8_t> bytes, std::span<std::uint16_t> samples) {
+  if (!is_binary_pnm(bytes) || bytes.size() < 2 * samples.size()) return;
+  const std::uint8_t* raster = bytes.data() + (bytes.size() - 2 * samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const std::uint8_t high = raster[2 * i], low = raster[2 * i + 1];
+    if (high == low) continue;
+    if (samples[i] != static_cast<std::uint16_t>((low << 8) | high)) return;  // already right
+    for (std::uint16_t& v : samples) v = static_cast<std::uint16_t>((v << 8) | (v >> 8));
+    return;
+  }
+}
+
+// Decodes with `load` (stbi_load_from_memory or stbi_load_16_from_memory), then to grey.
+template <typename Sample, typename Load>
+GreyImage decode_pixels(Load load, std::span<const std::uint8_t> bytes, const std::string& source,
+                        const HeaderInfo& header) {
+  int width = 0, height = 0, channels = 0;
+  const StbPixels<Sample> pixels(
+      load(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 0),
+      stbi_image_free);
+  if (!pixels)
+    throw InputError(source, fmt::format("cannot decode the picture ({})", stbi_failure_reason()),
+                     "the file may be truncated or corrupt");
+  if (width != header.width || height != header.height)  // what was bounded is what we got
+    throw InputError(source, fmt::format("the header claims {}x{} but the decoder read {}x{}",
+                                         header.width, header.height, width, height));
+  const std::span<Sample> samples(
+      pixels.get(), static_cast<std::size_t>(std::int64_t{width} * height * channels));
+  if constexpr (sizeof(Sample) == 2) fix_pnm16_byte_order(bytes, samples);
+  return samples_to_grey(std::span<const Sample>(samples), height, width, channels);
+}
+
+}  // namespace
+
+GreyImage::GreyImage(std::int64_t rows, std::int64_t columns, float value)
+    : height(rows), width(columns), pixels(static_cast<std::size_t>(rows * columns), value) {
+  IMGCLS_CHECK(rows >= 0 && columns >= 0, "size {}x{}", rows, columns);
+}
+
+GreyImage samples_to_grey(std::span<const std::uint8_t> samples, std::int64_t height,
+                          std::int64_t width, int channels) {
+  return samples_to_grey_impl(samples, height, width, channels, 255.0f);
+}
+
+GreyImage samples_to_grey(std::span<const std::uint16_t> samples, std::int64_t height,
+                          std::int64_t width, int channels) {
+  return samples_to_grey_impl(samples, height, width, channels, 65535.0f);
+}
+
+GreyImage decode_image(std::span<const std::uint8_t> bytes, const std::string& source,
+                       const ImageLimits& limits) {
+  const HeaderInfo header = read_header(bytes, source, limits);
+  return header.sixteen_bit
+             ? decode_pixels<stbi_us>(stbi_load_16_from_memory, bytes, source, header)
+             : decode_pixels<stbi_uc>(stbi_load_from_memory, bytes, source, header);
+}
+
+GreyImage read_image(const std::string& path, const ImageLimits& limits) {
+  const std::vector<std::uint8_t> bytes = read_bounded(path, limits);
+  return decode_image(bytes, path, limits);
+}
+
+bool has_image_extension(const std::string& path) {
+  std::string extension = std::filesystem::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static constexpr std::array<std::string_view, 7> kExtensions = {".png", ".jpg", ".jpeg", ".bmp",
+                                                                  ".pgm", ".ppm", ".pnm"};
+  return std::find(kExtensions.begin(), kExtensions.end(), extension) != kExtensions.end();
+}
+
+namespace {
+void append_to_string(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                             static_cast<std::size_t>(size));
+}
+}  // namespace
+
+std::string encode_png(const GreyImage& image) {
+  IMGCLS_CHECK(image.height >= 1 && image.width >= 1 && image.size() == std::ssize(image.pixels),
+               "image {}x{} with {} pixels", image.height, image.width, image.pixels.size());
+  std::vector<std::uint8_t> bytes(image.pixels.size());
+  std::transform(image.pixels.begin(), image.pixels.end(), bytes.begin(), [](float v) {
+    return static_cast<std::uint8_t>(std::lround(255.0f * std::clamp(v, 0.0f, 1.0f)));
+  });
+  std::string png;
+  const int width = static_cast<int>(image.width);
+  if (stbi_write_png_to_func(append_to_string, &png, width, static_cast<int>(image.height), 1,
+                             bytes.data(), width) == 0)
+    throw UsageError(
+        fmt::format("stb_image_write could not encode a {}x{} PNG", image.height, image.width));
+  return png;
+}
+
+void write_png(const std::string& path, const GreyImage& image) {
+  write_file_atomically(path, encode_png(image));
+}
+
+}  // namespace imgcls

@@ -1,0 +1,305 @@
+// Digit preprocessing (MNIST's construction, rebuilt) and the separable resampler it uses.
+// The contract of each step is in data/preprocess.hpp; the whole in imgcls/preprocess.hpp.
+#include "data/preprocess.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/check.hpp"
+#include "imgcls/preprocess.hpp"
+
+namespace imgcls {
+
+namespace {
+
+constexpr double kBorderFraction = 0.02;  // border ring thickness, of the shorter side
+constexpr float kLightBackground = 0.5f;  // border median above this: dark ink on paper
+constexpr float kMadToSigma = 1.4826f;    // MAD of a normal distribution -> its sigma
+constexpr float kNoiseWidths = 5.0f;      // floor: this many noise sigmas above paper
+constexpr float kFloorFraction = 0.08f;   // ... and at least this far from paper to ink
+constexpr double kInkPercentile = 0.9;    // of the pixels above the noise floor
+constexpr float kMinContrast = 0.05f;     // ink - floor below this: no digit
+constexpr double kSpeckFraction = 0.01;   // regions with less of the total ink are specks
+
+// The value at `fraction` (0 = smallest, 1 = largest) of `values`, reordering them.
+float percentile(std::vector<float>& values, double fraction) {
+  IMGCLS_CHECK(!values.empty() && fraction >= 0.0 && fraction <= 1.0, "{} values, fraction {}",
+               values.size(), fraction);
+  const auto k = static_cast<std::ptrdiff_t>(std::lround(fraction * double(values.size() - 1)));
+  std::nth_element(values.begin(), values.begin() + k, values.end());
+  return values[static_cast<std::size_t>(k)];
+}
+
+// One output pixel of a resampled axis: a weighted sum of source pixels.
+struct Tap {
+  std::int64_t source = 0;
+  float weight = 0.0f;
+};
+using AxisTaps = std::vector<std::vector<Tap>>;  // [output index] -> taps
+
+// Box filter: output pixel o averages the source interval [o, o + 1) * (in / out), each
+// source pixel weighted by how much of it the interval covers.
+AxisTaps area_taps(std::int64_t in, std::int64_t out) {
+  const double scale = double(in) / double(out);
+  AxisTaps taps(static_cast<std::size_t>(out));
+  for (std::int64_t o = 0; o < out; ++o) {
+    const double lo = double(o) * scale, hi = double(o + 1) * scale;
+    const auto first = static_cast<std::int64_t>(std::floor(lo));
+    const auto last = std::min(in, static_cast<std::int64_t>(std::ceil(hi)));
+    for (std::int64_t i = first; i < last; ++i) {
+      const double covered = std::min(hi, double(i + 1)) - std::max(lo, double(i));
+      if (covered > 0.0) taps[static_cast<std::size_t>(o)].push_back({i, float(covered / scale)});
+    }
+  }
+  return taps;
+}
+
+// Bilinear with pixel centres aligned: output centre o + 0.5 sits at source (o + 0.5) *
+// in / out; edges are clamped.
+AxisTaps bilinear_taps(std::int64_t in, std::int64_t out) {
+  const double scale = double(in) / double(out);
+  AxisTaps taps(static_cast<std::size_t>(out));
+  for (std::int64_t o = 0; o < out; ++o) {
+    const double centre = std::clamp((double(o) + 0.5) * scale - 0.5, 0.0, double(in - 1));
+    const auto i0 = static_cast<std::int64_t>(std::floor(centre));
+    const std::int64_t i1 = std::min(i0 + 1, in - 1);
+    const auto t = float(centre - double(i0));
+    taps[static_cast<std::size_t>(o)] = {{i0, 1.0f - t}, {i1, t}};
+  }
+  return taps;
+}
+
+AxisTaps axis_taps(std::int64_t in, std::int64_t out) {
+  return out < in ? area_taps(in, out) : bilinear_taps(in, out);
+}
+
+// Rows resampled to `taps.size()` columns.
+GreyImage resample_width(const GreyImage& image, const AxisTaps& taps) {
+  GreyImage out(image.height, std::ssize(taps));
+  for (std::int64_t y = 0; y < out.height; ++y)
+    for (std::int64_t x = 0; x < out.width; ++x) {
+      float sum = 0.0f;
+      for (const Tap& tap : taps[static_cast<std::size_t>(x)])
+        sum += tap.weight * image.at(y, tap.source);
+      out.at(y, x) = sum;
+    }
+  return out;
+}
+
+// Columns resampled to `taps.size()` rows.
+GreyImage resample_height(const GreyImage& image, const AxisTaps& taps) {
+  GreyImage out(std::ssize(taps), image.width);
+  for (std::int64_t y = 0; y < out.height; ++y)
+    for (const Tap& tap : taps[static_cast<std::size_t>(y)])
+      for (std::int64_t x = 0; x < out.width; ++x)
+        out.at(y, x) += tap.weight * image.at(tap.source, x);
+  return out;
+}
+
+// Labels the 8-connected region of non-zero pixels holding `seed` as `label`; returns the
+// sum of its values. labels: [height * width], 0 = not yet visited.
+double flood_region(const GreyImage& ink, std::int64_t seed, std::int32_t label,
+                    std::vector<std::int32_t>& labels, std::vector<std::int64_t>& stack) {
+  double mass = 0.0;
+  stack.assign(1, seed);
+  labels[static_cast<std::size_t>(seed)] = label;
+  while (!stack.empty()) {
+    const std::int64_t i = stack.back();
+    stack.pop_back();
+    mass += ink.pixels[static_cast<std::size_t>(i)];
+    const std::int64_t y = i / ink.width, x = i % ink.width;
+    for (std::int64_t ny = std::max<std::int64_t>(y - 1, 0); ny <= std::min(y + 1, ink.height - 1);
+         ++ny)
+      for (std::int64_t nx = std::max<std::int64_t>(x - 1, 0); nx <= std::min(x + 1, ink.width - 1);
+           ++nx) {
+        const std::int64_t n = ny * ink.width + nx;
+        if (labels[static_cast<std::size_t>(n)] != 0 ||
+            ink.pixels[static_cast<std::size_t>(n)] <= 0.0f)
+          continue;
+        labels[static_cast<std::size_t>(n)] = label;
+        stack.push_back(n);
+      }
+  }
+  return mass;
+}
+
+}  // namespace
+
+float border_median(const GreyImage& picture) {
+  IMGCLS_CHECK(picture.size() > 0, "empty picture");
+  const std::int64_t ring = std::max<std::int64_t>(
+      1, std::lround(kBorderFraction * double(std::min(picture.height, picture.width))));
+  std::vector<float> border;
+  for (std::int64_t y = 0; y < picture.height; ++y)
+    for (std::int64_t x = 0; x < picture.width; ++x) {
+      const bool inside =
+          y >= ring && y < picture.height - ring && x >= ring && x < picture.width - ring;
+      if (!inside) border.push_back(picture.at(y, x));
+    }
+  return percentile(border, 0.5);
+}
+
+GreyImage invert(const GreyImage& picture) {
+  GreyImage out = picture;
+  for (float& v : out.pixels) v = 1.0f - v;
+  return out;
+}
+
+GreyImage to_ink(const GreyImage& picture) {
+  return border_median(picture) > kLightBackground ? invert(picture) : picture;
+}
+
+InkLevels measure_ink_levels(const GreyImage& ink) {
+  IMGCLS_CHECK(ink.size() > 0, "empty image");
+  InkLevels levels;
+  std::vector<float> values = ink.pixels;
+  levels.paper = percentile(values, 0.5);
+  for (float& v : values) v = std::abs(v - levels.paper);
+  levels.noise = kMadToSigma * percentile(values, 0.5);
+  const float noise_floor = levels.paper + kNoiseWidths * levels.noise;
+  std::vector<float> above;
+  for (float v : ink.pixels)
+    if (v > noise_floor) above.push_back(v);
+  if (above.empty()) {
+    levels.floor = levels.ink = noise_floor;
+    return levels;
+  }
+  levels.ink = percentile(above, kInkPercentile);
+  levels.floor = std::max(noise_floor, levels.paper + kFloorFraction * (levels.ink - levels.paper));
+  return levels;
+}
+
+GreyImage stretch_contrast(const GreyImage& ink, const InkLevels& levels) {
+  IMGCLS_CHECK(levels.ink > levels.floor, "ink level {} at or below the floor {}", levels.ink,
+               levels.floor);
+  GreyImage out = ink;
+  const float range = levels.ink - levels.floor;
+  for (float& v : out.pixels) v = std::clamp((v - levels.floor) / range, 0.0f, 1.0f);
+  return out;
+}
+
+void erase_specks(GreyImage& ink, double min_fraction) {
+  std::vector<std::int32_t> labels(ink.pixels.size(), 0);
+  std::vector<double> masses{0.0};  // masses[label]; label 0 is the background
+  std::vector<std::int64_t> stack;
+  for (std::int64_t i = 0; i < ink.size(); ++i)
+    if (labels[static_cast<std::size_t>(i)] == 0 && ink.pixels[static_cast<std::size_t>(i)] > 0.0f)
+      masses.push_back(
+          flood_region(ink, i, static_cast<std::int32_t>(masses.size()), labels, stack));
+  double total = 0.0;
+  for (double m : masses) total += m;
+  const double min_mass = min_fraction * total;
+  const auto largest = std::max_element(masses.begin(), masses.end()) - masses.begin();
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const std::int32_t label = labels[i];
+    if (label != 0 && label != largest && masses[static_cast<std::size_t>(label)] < min_mass)
+      ink.pixels[i] = 0.0f;
+  }
+}
+
+std::optional<Box> ink_bounding_box(const GreyImage& ink) {
+  Box box{.top = ink.height, .left = ink.width, .bottom = 0, .right = 0};
+  for (std::int64_t y = 0; y < ink.height; ++y)
+    for (std::int64_t x = 0; x < ink.width; ++x)
+      if (ink.at(y, x) > 0.0f) {
+        box.top = std::min(box.top, y);
+        box.bottom = std::max(box.bottom, y + 1);
+        box.left = std::min(box.left, x);
+        box.right = std::max(box.right, x + 1);
+      }
+  if (box.bottom == 0) return std::nullopt;
+  return box;
+}
+
+GreyImage crop(const GreyImage& image, const Box& box) {
+  IMGCLS_CHECK(box.top >= 0 && box.left >= 0 && box.bottom <= image.height &&
+                   box.right <= image.width && box.height() > 0 && box.width() > 0,
+               "box [{}, {}) x [{}, {}) in a {}x{} image", box.top, box.bottom, box.left, box.right,
+               image.height, image.width);
+  GreyImage out(box.height(), box.width());
+  for (std::int64_t y = 0; y < out.height; ++y) {
+    const auto row = image.pixels.begin() + (box.top + y) * image.width + box.left;
+    std::copy(row, row + out.width, out.pixels.begin() + y * out.width);
+  }
+  return out;
+}
+
+GreyImage scale_longer_side_to(const GreyImage& ink, std::int64_t side) {
+  IMGCLS_CHECK(ink.size() > 0 && side >= 1, "{}x{} image, side {}", ink.height, ink.width, side);
+  const double scale = double(side) / double(std::max(ink.height, ink.width));
+  const std::int64_t height = std::max<std::int64_t>(1, std::lround(double(ink.height) * scale));
+  const std::int64_t width = std::max<std::int64_t>(1, std::lround(double(ink.width) * scale));
+  GreyImage out = resize_image(ink, height, width);
+  const float peak = *std::max_element(out.pixels.begin(), out.pixels.end());
+  if (peak > 0.0f)
+    for (float& v : out.pixels) v /= peak;
+  return out;
+}
+
+Point centre_of_mass(const GreyImage& ink) {
+  double total = 0.0, y_sum = 0.0, x_sum = 0.0;
+  for (std::int64_t y = 0; y < ink.height; ++y)
+    for (std::int64_t x = 0; x < ink.width; ++x) {
+      const double v = ink.at(y, x);
+      total += v;
+      y_sum += v * double(y);
+      x_sum += v * double(x);
+    }
+  IMGCLS_CHECK(total > 0.0, "no mass in a {}x{} image", ink.height, ink.width);
+  return {y_sum / total, x_sum / total};
+}
+
+GreyImage place_by_centre_of_mass(const GreyImage& digit, std::int64_t side) {
+  const Point centre = centre_of_mass(digit);
+  const double target = double(side) / 2.0;
+  const std::int64_t shift_y = std::lround(target - centre.y);
+  const std::int64_t shift_x = std::lround(target - centre.x);
+  GreyImage canvas(side, side);
+  for (std::int64_t y = 0; y < digit.height; ++y)
+    for (std::int64_t x = 0; x < digit.width; ++x) {
+      const std::int64_t cy = y + shift_y, cx = x + shift_x;
+      if (cy >= 0 && cy < side && cx >= 0 && cx < side) canvas.at(cy, cx) = digit.at(y, x);
+    }
+  return canvas;
+}
+
+GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& options,
+                           const std::string& source) {
+  IMGCLS_CHECK(options.digit_side >= 1 && options.digit_side <= options.canvas_side,
+               "digit side {} in a canvas of {}", options.digit_side, options.canvas_side);
+  IMGCLS_CHECK(picture.size() > 0, "empty picture from {}", source);
+  const GreyImage ink = to_ink(picture);
+  const InkLevels levels = measure_ink_levels(ink);
+  if (levels.ink - levels.floor < kMinContrast)
+    throw InputError(source, "found no digit: the picture is blank or has almost no contrast",
+                     "use --no-preprocess for pictures already in MNIST form");
+  GreyImage clean = stretch_contrast(ink, levels);
+  erase_specks(clean, kSpeckFraction);
+  const std::optional<Box> box = ink_bounding_box(clean);
+  IMGCLS_CHECK(box.has_value(), "no ink left in {} after the contrast check passed", source);
+  const GreyImage digit = scale_longer_side_to(crop(clean, *box), options.digit_side);
+  return place_by_centre_of_mass(digit, options.canvas_side);
+}
+
+GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t width) {
+  IMGCLS_CHECK(image.size() > 0 && height >= 1 && width >= 1, "{}x{} image to {}x{}", image.height,
+               image.width, height, width);
+  return resample_height(resample_width(image, axis_taps(image.width, width)),
+                         axis_taps(image.height, height));
+}
+
+Tensor to_batch(std::span<const GreyImage> images) {
+  IMGCLS_CHECK(!images.empty(), "no images");
+  const std::int64_t height = images[0].height, width = images[0].width;
+  Tensor batch({std::ssize(images), height, width, 1});
+  float* dst = batch.data();
+  for (const GreyImage& image : images) {
+    IMGCLS_CHECK(image.height == height && image.width == width,
+                 "a {}x{} image in a batch of {}x{}", image.height, image.width, height, width);
+    dst = std::copy(image.pixels.begin(), image.pixels.end(), dst);
+  }
+  return batch;
+}
+
+}  // namespace imgcls

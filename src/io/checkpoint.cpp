@@ -1,0 +1,142 @@
+// Checkpoint files: a safetensors container (format "imgcls-checkpoint", version 1) with
+//   tensors   <param name>          the weights
+//             optimizer.<k>         the optimizer's k-th state buffer
+//             best.<param name>     early stopping's best weights, when it has them
+//   metadata  architecture, optimizer_kind, optimizer_steps, state (JSON), run_config (JSON)
+#include <fmt/core.h>
+
+#include "imgcls/io.hpp"
+#include "io/safetensors.hpp"
+
+namespace imgcls {
+
+namespace {
+
+constexpr const char* kFormat = "imgcls-checkpoint";
+constexpr const char* kVersion = "1";
+
+nlohmann::json state_to_json(const TrainingState& state) {
+  History finished;
+  finished.epochs = state.finished;
+  return {{"epoch", state.epoch},
+          {"step", state.step},
+          {"epoch_loss_sum", state.epoch_loss_sum},
+          {"epoch_correct", state.epoch_correct},
+          {"epoch_seen", state.epoch_seen},
+          {"finished", history_to_json(finished)},
+          {"best_val_loss", state.best_val_loss},
+          {"epochs_since_best", state.epochs_since_best}};
+}
+
+nlohmann::json parse_json(const std::map<std::string, std::string>& metadata, const std::string& key,
+                          const std::string& path) {
+  const auto found = metadata.find(key);
+  if (found == metadata.end()) throw InputError(path, "the checkpoint has no \"" + key + "\"");
+  try {
+    return nlohmann::json::parse(found->second);
+  } catch (const std::exception& e) {
+    throw InputError(path, "\"" + key + "\" is not valid JSON: " + e.what());
+  }
+}
+
+template <class T>
+T field(const nlohmann::json& object, const char* name, const std::string& path) {
+  try {
+    return object.at(name).get<T>();
+  } catch (const std::exception&) {
+    throw InputError(path, fmt::format("the checkpoint state has no valid \"{}\"", name));
+  }
+}
+
+const io::StoredTensor& f32_tensor(const io::SafetensorsFile& file, const std::string& name,
+                                   const Shape& shape, const std::string& path) {
+  const auto found = file.tensors.find(name);
+  if (found == file.tensors.end()) throw InputError(path, "missing tensor " + name);
+  if (found->second.dtype != "F32" || found->second.shape != shape)
+    throw InputError(path, fmt::format("tensor {} is {} {}, expected F32 {}", name, found->second.dtype,
+                                       to_string(found->second.shape), to_string(shape)));
+  return found->second;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, Sequential& model, Optimizer& optimizer,
+                     const TrainingState& state, const nlohmann::json& run_config) {
+  const std::vector<Param> params = model.params();
+  std::vector<Tensor> optimizer_tensors, best = state.best_weights;
+  for (const auto& buffer : optimizer.state_buffers())
+    optimizer_tensors.emplace_back(Shape{static_cast<std::int64_t>(buffer.size())}, buffer);
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  for (const Param& p : params) tensors.emplace_back(p.name, p.value);
+  for (std::size_t k = 0; k < optimizer_tensors.size(); ++k)
+    tensors.emplace_back(fmt::format("optimizer.{}", k), &optimizer_tensors[k]);
+  for (std::size_t i = 0; i < best.size(); ++i) tensors.emplace_back("best." + params[i].name, &best[i]);
+  io::write_safetensors(path,
+                        {{"format", kFormat},
+                         {"version", kVersion},
+                         {"architecture", model.config().dump()},
+                         {"optimizer_kind", optimizer.kind()},
+                         {"optimizer_steps", std::to_string(optimizer.steps_taken())},
+                         {"state", state_to_json(state).dump()},
+                         {"run_config", run_config.dump()}},
+                        tensors);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  const auto format = file.metadata.find("format");
+  if (format == file.metadata.end() || format->second != kFormat)
+    throw InputError(path, "not an imgcls checkpoint (no \"format\": \"imgcls-checkpoint\")",
+                     "pass the checkpoint.safetensors written by imgcls train");
+  if (!file.metadata.contains("version") || file.metadata.at("version") != kVersion)
+    throw InputError(path, "unsupported checkpoint version", "this imgcls reads version 1");
+
+  LoadedCheckpoint loaded{Sequential::from_config(parse_json(file.metadata, "architecture", path), path)};
+  const nlohmann::json state = parse_json(file.metadata, "state", path);
+  loaded.run_config = parse_json(file.metadata, "run_config", path);
+  loaded.optimizer_kind = file.metadata.contains("optimizer_kind") ? file.metadata.at("optimizer_kind") : "";
+  try {
+    loaded.optimizer_steps = std::stoll(file.metadata.contains("optimizer_steps") ? file.metadata.at("optimizer_steps") : "x");
+  } catch (const std::exception&) {
+    throw InputError(path, "optimizer_steps is missing or not a number");
+  }
+
+  TrainingState& s = loaded.state;
+  s.epoch = field<int>(state, "epoch", path);
+  s.step = field<std::int64_t>(state, "step", path);
+  s.epoch_loss_sum = field<double>(state, "epoch_loss_sum", path);
+  s.epoch_correct = field<std::int64_t>(state, "epoch_correct", path);
+  s.epoch_seen = field<std::int64_t>(state, "epoch_seen", path);
+  s.best_val_loss = field<double>(state, "best_val_loss", path);
+  s.epochs_since_best = field<int>(state, "epochs_since_best", path);
+  if (s.epoch < 1 || s.step < 0 || s.epoch_seen < 0 || s.epoch_correct < 0 || s.epoch_correct > s.epoch_seen)
+    throw InputError(path, "the checkpoint state is inconsistent");
+  if (state.contains("finished") && state["finished"].contains("epochs") && !state["finished"]["epochs"].empty())
+    s.finished = history_from_json(state["finished"], path).epochs;
+
+  std::size_t used = 0;
+  const std::vector<Param> params = loaded.model.params();
+  for (const Param& p : params) {
+    const auto& stored = f32_tensor(file, p.name, p.value->shape(), path);
+    std::copy(stored.f32.begin(), stored.f32.end(), p.value->data());
+    ++used;
+    if (file.tensors.contains("best." + p.name)) {
+      s.best_weights.emplace_back(p.value->shape(), f32_tensor(file, "best." + p.name, p.value->shape(), path).f32);
+      ++used;
+    }
+  }
+  if (!s.best_weights.empty() && s.best_weights.size() != params.size())
+    throw InputError(path, "the checkpoint holds best weights for only some parameters");
+  for (std::size_t k = 0; file.tensors.contains(fmt::format("optimizer.{}", k)); ++k) {
+    const auto& stored = file.tensors.at(fmt::format("optimizer.{}", k));
+    if (stored.dtype != "F32" || stored.shape.size() != 1)
+      throw InputError(path, fmt::format("optimizer.{} is not a flat F32 tensor", k));
+    loaded.optimizer_buffers.push_back(stored.f32);
+    ++used;
+  }
+  if (used != file.tensors.size())
+    throw InputError(path, fmt::format("{} tensors the checkpoint format does not use", file.tensors.size() - used));
+  return loaded;
+}
+
+}  // namespace imgcls

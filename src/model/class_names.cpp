@@ -1,0 +1,29 @@
+// What a model's outputs mean and how its inputs are prepared: class names, preprocessing.
+#include "imgcls/model.hpp"
+
+namespace imgcls {
+
+std::vector<std::string> class_names(const Sequential& model) {
+  if (!model.declared_class_names().empty()) return model.declared_class_names();
+  const std::int64_t classes = element_count(model.output_shape());
+  std::vector<std::string> names;
+  names.reserve(static_cast<std::size_t>(classes));
+  for (std::int64_t c = 0; c < classes; ++c) names.push_back(std::to_string(c));
+  return names;
+}
+
+void Sequential::set_class_names(std::vector<std::string> names) {
+  const std::int64_t classes = element_count(output_shape());
+  if (static_cast<std::int64_t>(names.size()) != classes)
+    throw InputError("class names", std::to_string(names.size()) + " names for a model with " +
+                                        std::to_string(classes) + " outputs");
+  class_names_ = std::move(names);
+}
+
+void Sequential::set_preprocessing(std::string name) {
+  if (name != "mnist-digit" && name != "none")
+    throw InputError("preprocessing", "\"" + name + "\" is not one of mnist-digit, none");
+  preprocessing_ = std::move(name);
+}
+
+}  // namespace imgcls

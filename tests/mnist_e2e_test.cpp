@@ -1,0 +1,39 @@
+// The end-to-end gate: one epoch of the seed model (presets::seed) on the real MNIST training
+// set (60,000 images; scripts/setup.sh installs them), Adam with its defaults, batch 32,
+// seed 1, 2 threads, must reach at least 98% accuracy on the 10,000 test images. The seed
+// model reaches about 98.5% after one epoch, so 0.98 leaves room for seeds and thread counts
+// while any real regression (a wrong gradient, a broken shuffle, bad data) falls well short.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "imgcls/data.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/optim.hpp"
+#include "imgcls/runtime.hpp"
+#include "imgcls/train.hpp"
+
+namespace imgcls {
+namespace {
+
+TEST(MnistEndToEnd, OneEpochOfTheSeedModelReaches98PercentTestAccuracy) {
+  const MnistSplits mnist = load_mnist(IMGCLS_MNIST_DIR);
+  ASSERT_EQ(mnist.train.size(), 60000);
+  ASSERT_EQ(mnist.test.size(), 10000);
+
+  set_num_threads(2);
+  Sequential model = presets::seed();
+  model.initialize(1);
+  Adam adam;
+  const History history = fit(model, adam, mnist.train, {.epochs = 1, .batch_size = 32, .seed = 1});
+  ASSERT_EQ(history.epochs.size(), 1u);
+  const Evaluation test = evaluate(model, mnist.test);
+  std::printf("train loss %.4f accuracy %.4f in %.1f s; test accuracy %.4f loss %.4f\n",
+              history.epochs[0].loss, history.epochs[0].accuracy, history.train_seconds,
+              test.accuracy, test.loss);
+  EXPECT_EQ(test.count, 10000);
+  EXPECT_GE(test.accuracy, 0.98);
+}
+
+}  // namespace
+}  // namespace imgcls

@@ -1,0 +1,152 @@
+// What preprocessing buys, measured with the committed seed model
+// (tests/fixtures/seed_model.safetensors, `imgcls run --epochs 2 --seed 1`):
+//  - on the generated pictures of tests/images (fonts, hand strokes, paper noise, colour,
+//    transparency, rotation, off-centre, tiny and large canvases, dark boards; every
+//    format), accuracy with preprocessing must reach kRequiredAccuracy overall and
+//    kRequiredKindAccuracy for every kind of variation; the table printed also shows
+//    the plain resize of --no-preprocess for comparison;
+//  - on the MNIST test set (skipped when data/mnist is absent), passing every image
+//    through preprocessing must change the accuracy by at most kMnistTolerance: the
+//    preprocessing rebuilds MNIST's own construction, so MNIST is (nearly) a fixed point.
+#include <fmt/core.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "imgcls/data.hpp"
+#include "imgcls/image.hpp"
+#include "imgcls/io.hpp"
+#include "imgcls/preprocess.hpp"
+#include "imgcls/train.hpp"
+
+namespace imgcls {
+namespace {
+
+constexpr double kRequiredAccuracy = 0.99;
+constexpr double kRequiredKindAccuracy = 0.95;
+constexpr double kMnistTolerance = 0.002;  // 0.2 points
+
+const std::string kImagesDir = IMGCLS_PREDICT_IMAGES_DIR;
+const std::string kModelPath = std::string(IMGCLS_PREDICT_FIXTURES_DIR) + "/seed_model.safetensors";
+
+struct Picture {
+  std::string file, kind, format;
+  std::int32_t label = 0;
+};
+
+std::vector<Picture> read_manifest() {
+  std::ifstream in(kImagesDir + "/labels.csv");
+  EXPECT_TRUE(in) << "missing " << kImagesDir << "/labels.csv";
+  std::vector<Picture> pictures;
+  std::string line;
+  std::getline(in, line);  // file,label,kind,format,source
+  while (std::getline(in, line)) {
+    std::stringstream fields(line);
+    Picture p;
+    std::string label;
+    std::getline(fields, p.file, ',');
+    std::getline(fields, label, ',');
+    std::getline(fields, p.kind, ',');
+    std::getline(fields, p.format, ',');
+    p.label = std::stoi(label);
+    pictures.push_back(p);
+  }
+  return pictures;
+}
+
+std::vector<std::int32_t> classify(Sequential& model, const std::vector<GreyImage>& inputs) {
+  const Tensor probabilities = predict(model, to_batch(inputs));
+  const std::int64_t classes = probabilities.dim(1);
+  std::vector<std::int32_t> labels;
+  for (std::int64_t i = 0; i < probabilities.dim(0); ++i) {
+    const float* row = probabilities.data() + i * classes;
+    labels.push_back(static_cast<std::int32_t>(std::max_element(row, row + classes) - row));
+  }
+  return labels;
+}
+
+struct Tally {
+  int correct = 0, total = 0;
+  double accuracy() const { return total == 0 ? 0.0 : double(correct) / total; }
+};
+
+TEST(PredictAccuracy, GeneratedPicturesWithAndWithoutPreprocessing) {
+  const std::vector<Picture> pictures = read_manifest();
+  ASSERT_GE(pictures.size(), 150u);
+  Sequential model = load_model(kModelPath);
+  std::vector<GreyImage> preprocessed, resized;
+  for (const Picture& p : pictures) {
+    const std::string path = kImagesDir + "/" + p.file;
+    const GreyImage picture = read_image(path);
+    preprocessed.push_back(preprocess_digit(picture, {}, path));
+    resized.push_back(resize_image(picture, 28, 28));
+  }
+  const std::vector<std::int32_t> with = classify(model, preprocessed);
+  const std::vector<std::int32_t> without = classify(model, resized);
+
+  using Tallies = std::pair<Tally, Tally>;  // with preprocessing, without
+  std::map<std::string, Tallies> by_kind, by_format;
+  Tallies all;
+  for (std::size_t i = 0; i < pictures.size(); ++i) {
+    const Picture& p = pictures[i];
+    const bool ok_with = with[i] == p.label, ok_without = without[i] == p.label;
+    for (Tallies* t : {&by_kind[p.kind], &by_format[p.format], &all}) {
+      t->first.correct += ok_with;
+      t->second.correct += ok_without;
+      ++t->first.total;
+      ++t->second.total;
+    }
+    if (!ok_with)
+      fmt::print("  misclassified with preprocessing: {} ({}) as {}\n", p.file, p.label, with[i]);
+  }
+  const auto print_table = [](const std::string& title, const auto& groups) {
+    fmt::print("{:<18} {:>6} {:>14} {:>16}\n", title, "count", "preprocessed", "--no-preprocess");
+    for (const auto& [name, tallies] : groups)
+      fmt::print("{:<18} {:>6} {:>13.1f}% {:>15.1f}%\n", name, tallies.first.total,
+                 100.0 * tallies.first.accuracy(), 100.0 * tallies.second.accuracy());
+  };
+  print_table("kind", by_kind);
+  print_table("format", by_format);
+  print_table("", std::map<std::string, Tallies>{{"all", all}});
+
+  EXPECT_GE(all.first.accuracy(), kRequiredAccuracy);
+  for (const auto& [kind, tallies] : by_kind)
+    EXPECT_GE(tallies.first.accuracy(), kRequiredKindAccuracy) << kind;
+}
+
+TEST(PredictAccuracy, MnistIsAFixedPointOfPreprocessing) {
+  const std::string mnist_dir = IMGCLS_MNIST_DIR;
+  if (!std::filesystem::exists(mnist_dir + "/t10k-images-idx3-ubyte") &&
+      !std::filesystem::exists(mnist_dir + "/t10k-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "MNIST is not in " << mnist_dir << " (scripts/setup.sh installs it)";
+  const Dataset test = load_mnist_test(mnist_dir);
+  Sequential model = load_model(kModelPath);
+  const double raw = evaluate(model, test).accuracy;
+
+  Dataset preprocessed{.images = Tensor(test.images.shape()), .labels = test.labels};
+  constexpr std::int64_t kSide = 28, kPixels = kSide * kSide;
+  std::int64_t unchanged = 0;
+  for (std::int64_t i = 0; i < test.size(); ++i) {
+    GreyImage picture(kSide, kSide);
+    std::copy_n(test.images.data() + i * kPixels, kPixels, picture.pixels.begin());
+    const GreyImage out = preprocess_digit(picture, {}, fmt::format("MNIST test image {}", i));
+    std::copy(out.pixels.begin(), out.pixels.end(), preprocessed.images.data() + i * kPixels);
+    double worst = 0.0;
+    for (std::int64_t j = 0; j < kPixels; ++j)
+      worst = std::max(worst, double(std::abs(out.pixels[static_cast<std::size_t>(j)] -
+                                              picture.pixels[static_cast<std::size_t>(j)])));
+    unchanged += worst < 0.1;
+  }
+  const double after = evaluate(model, preprocessed).accuracy;
+  fmt::print(
+      "MNIST test accuracy: raw {:.2f}%, preprocessed {:.2f}% ({:+.2f} points); "
+      "{} of {} images within 0.1 of the original at every pixel\n",
+      100.0 * raw, 100.0 * after, 100.0 * (after - raw), unchanged, test.size());
+  EXPECT_NEAR(after, raw, kMnistTolerance);
+}
+
+}  // namespace
+}  // namespace imgcls

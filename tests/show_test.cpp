@@ -1,0 +1,246 @@
+// `imgcls show`, the built binary run as a child process, on a small fixture made at test
+// time: the first 300 MNIST test images as IDX files, and a seed model trained in-process for
+// one epoch on the first 2,000 training images, with its history.json beside it. Every kind
+// must write a decodable PNG (or an SVG for a .svg name); the accuracy `show` prints must be
+// the one evaluate() and the confusion matrix give; a missing history, a bad kind and an
+// image index past the end must fail with the documented exit codes and messages.
+// Skipped when MNIST is not installed (scripts/setup.sh installs it).
+#include <cairo.h>
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "imgcls/data.hpp"
+#include "imgcls/io.hpp"
+#include "imgcls/metrics.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/optim.hpp"
+#include "imgcls/train.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using testing::HasSubstr;
+
+constexpr std::int64_t kFixtureImages = 300;
+constexpr std::int64_t kTrainingImages = 2000;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The plain or gzipped IDX file `name` of the installed MNIST, if there is one.
+std::optional<std::string> mnist_file(const std::string& name) {
+  for (const std::string suffix : {"", ".gz"}) {
+    const fs::path path = fs::path(IMGCLS_MNIST_DIR) / (name + suffix);
+    if (fs::exists(path)) return path.string();
+  }
+  return std::nullopt;
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xFF);
+}
+
+// The first `count` images and labels of `data` as IDX files in `dir`, named like MNIST's test
+// split.
+void write_idx_test_split(const imgcls::Dataset& data, std::int64_t count, const fs::path& dir) {
+  std::string images, labels;
+  put_u32(images, 0x00000803);
+  put_u32(images, static_cast<std::uint32_t>(count));
+  put_u32(images, 28);
+  put_u32(images, 28);
+  for (std::int64_t i = 0; i < count * 28 * 28; ++i)
+    images += static_cast<char>(std::lround(data.images[i] * 255.0f));
+  put_u32(labels, 0x00000801);
+  put_u32(labels, static_cast<std::uint32_t>(count));
+  for (std::int64_t i = 0; i < count; ++i)
+    labels += static_cast<char>(data.labels[static_cast<std::size_t>(i)]);
+  std::ofstream(dir / "t10k-images-idx3-ubyte", std::ios::binary) << images;
+  std::ofstream(dir / "t10k-labels-idx1-ubyte", std::ios::binary) << labels;
+}
+
+imgcls::Dataset first_images(const imgcls::Dataset& data, std::int64_t count) {
+  const auto sample = data.images.size() / data.size();
+  std::vector<float> pixels(data.images.values().begin(),
+                            data.images.values().begin() + count * sample);
+  return {imgcls::Tensor({count, 28, 28, 1}, std::move(pixels)),
+          std::vector<std::int32_t>(data.labels.begin(), data.labels.begin() + count)};
+}
+
+class ShowTest : public testing::Test {
+ protected:
+  // Shared by every test: the fixture data folder and the model folder.
+  static void SetUpTestSuite() {
+    const auto train_images = mnist_file("train-images-idx3-ubyte");
+    const auto train_labels = mnist_file("train-labels-idx1-ubyte");
+    const auto test_images = mnist_file("t10k-images-idx3-ubyte");
+    const auto test_labels = mnist_file("t10k-labels-idx1-ubyte");
+    if (!train_images || !train_labels || !test_images || !test_labels) return;
+    root_ = fs::temp_directory_path() / ("imgcls_show_test_" + std::to_string(::getpid()));
+    fs::create_directories(root_ / "data");
+    fs::create_directories(root_ / "model");
+    write_idx_test_split(imgcls::read_idx_dataset(*test_images, *test_labels), kFixtureImages,
+                         root_ / "data");
+
+    const imgcls::Dataset train =
+        first_images(imgcls::read_idx_dataset(*train_images, *train_labels), kTrainingImages);
+    imgcls::Sequential model = imgcls::presets::seed();
+    model.initialize(1);
+    imgcls::Adam adam;
+    const imgcls::History history =
+        imgcls::fit(model, adam, train, {.epochs = 1, .batch_size = 32});
+    imgcls::save_model(model, (root_ / "model" / "model.safetensors").string());
+    imgcls::save_history(history, (root_ / "model" / "history.json").string());
+  }
+  static void TearDownTestSuite() {
+    if (!root_.empty()) fs::remove_all(root_);
+  }
+
+  void SetUp() override {
+    if (root_.empty()) GTEST_SKIP() << "MNIST is not installed in " << IMGCLS_MNIST_DIR;
+  }
+
+  static std::string model() { return (root_ / "model" / "model.safetensors").string(); }
+  static std::string data() { return (root_ / "data").string(); }
+  static std::string out(const std::string& name) { return (root_ / name).string(); }
+
+  // Runs IMGCLS_BINARY with `args`, capturing stdout and stderr.
+  static Outcome run(const std::vector<std::string>& args) {
+    const std::string out_path = out("stdout"), err_path = out("stderr");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> strings{IMGCLS_BINARY, "show"};
+    strings.insert(strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& s : strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    Outcome outcome;
+    pid_t pid = 0;
+    const int spawned = posix_spawn(&pid, IMGCLS_BINARY, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(spawned, 0) << "cannot start " << IMGCLS_BINARY;
+    if (spawned != 0) return outcome;
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+    outcome.out = read_all(out_path);
+    outcome.err = read_all(err_path);
+    return outcome;
+  }
+
+  // The PNG's size, or {0, 0} when it does not decode.
+  static std::pair<int, int> png_size(const std::string& path) {
+    cairo_surface_t* surface = cairo_image_surface_create_from_png(path.c_str());
+    std::pair<int, int> size{0, 0};
+    if (cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS)
+      size = {cairo_image_surface_get_width(surface), cairo_image_surface_get_height(surface)};
+    cairo_surface_destroy(surface);
+    return size;
+  }
+
+  static inline fs::path root_;
+};
+
+TEST_F(ShowTest, EveryKindWritesADecodablePngOfTheSizeItReports) {
+  for (const std::string kind : {"samples", "errors", "confusion", "curves"}) {
+    const std::string path = out(kind + ".png");
+    const Outcome r = run({model(), "--data", data(), "--kind", kind, "--out", path});
+    ASSERT_EQ(r.exit_code, 0) << kind << ": " << r.err;
+    const auto [width, height] = png_size(path);
+    EXPECT_GT(width, 300) << kind;
+    EXPECT_GT(height, 100) << kind;
+    EXPECT_THAT(r.out, HasSubstr(fmt::format("Wrote {} (PNG, {}x{})", path, width, height)))
+        << kind;
+  }
+}
+
+TEST_F(ShowTest, SvgWhenTheNameEndsInSvg) {
+  const std::string path = out("samples.svg");
+  const Outcome r = run({model(), "--data", data(), "--kind", "samples", "--out", path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string svg = read_all(path);
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_THAT(svg, HasSubstr("<svg"));
+  EXPECT_THAT(svg, HasSubstr("</svg>"));
+  EXPECT_THAT(r.out, HasSubstr("(SVG, "));
+}
+
+TEST_F(ShowTest, PrintedAccuracyIsTheConfusionMatrixAccuracy) {
+  const Outcome r = run({model(), "--data", data(), "--kind", "confusion", "--out", out("c.png")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  imgcls::Sequential m = imgcls::load_model(model());
+  const imgcls::Dataset fixture = imgcls::load_mnist_test(data());
+  ASSERT_EQ(fixture.size(), kFixtureImages);
+  const imgcls::Evaluation e = imgcls::evaluate(m, fixture);
+  const imgcls::ConfusionMatrix matrix = imgcls::confusion_matrix(fixture.labels, e.predicted, 10);
+  EXPECT_EQ(matrix.total(), kFixtureImages);
+  EXPECT_DOUBLE_EQ(matrix.accuracy(), e.accuracy);
+  EXPECT_GT(e.accuracy, 0.7) << "one epoch on 2,000 images should do better than that";
+  EXPECT_THAT(r.out, HasSubstr(fmt::format("Test accuracy {:.4f}", matrix.accuracy())));
+  EXPECT_THAT(r.out, HasSubstr(fmt::format("({} images from {})", kFixtureImages, data())));
+}
+
+TEST_F(ShowTest, CurvesWithoutAHistoryAreAClearError) {
+  const fs::path lonely = fs::path(out("lonely"));
+  fs::create_directories(lonely);
+  fs::copy_file(model(), lonely / "model.safetensors", fs::copy_options::overwrite_existing);
+  const std::string model_without = (lonely / "model.safetensors").string();
+  const Outcome missing = run({model_without, "--kind", "curves", "--out", out("x.png")});
+  EXPECT_EQ(missing.exit_code, 1) << missing.err;
+  EXPECT_THAT(missing.err, HasSubstr((lonely / "history.json").string()));
+  EXPECT_THAT(missing.err, HasSubstr("--history"));
+  EXPECT_FALSE(fs::exists(out("x.png")));
+
+  const std::string history = (fs::path(model()).parent_path() / "history.json").string();
+  const Outcome given =
+      run({model_without, "--kind", "curves", "--history", history, "--out", out("x.png")});
+  EXPECT_EQ(given.exit_code, 0) << given.err;
+  EXPECT_GT(png_size(out("x.png")).first, 0);
+}
+
+TEST_F(ShowTest, BadKindIsAUsageError) {
+  const Outcome r = run({model(), "--kind", "histogram", "--out", out("h.png")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("histogram"));
+}
+
+TEST_F(ShowTest, FirstImagePastTheEndIsBadInput) {
+  const Outcome r = run({model(), "--data", data(), "--kind", "samples", "--first",
+                         std::to_string(kFixtureImages), "--out", out("s.png")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--first"));
+}
+
+TEST_F(ShowTest, MissingModelIsBadInputNamingIt) {
+  const Outcome r = run(
+      {out("nothing.safetensors"), "--data", data(), "--kind", "errors", "--out", out("e.png")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("nothing.safetensors"));
+}
+
+}  // namespace
