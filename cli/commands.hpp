@@ -8,7 +8,7 @@
 namespace imgcls::cli {
 
 // Exit codes, as documented in the README.
-enum ExitCode : int { kSuccess = 0, kBadInput = 1, kUsage = 2, kInternal = 3 };
+enum ExitCode : int { kSuccess = 0, kBadInput = 1, kUsage = 2, kInternal = 3, kInterrupted = 130 };
 
 using Action = std::function<int()>;
 
@@ -16,5 +16,7 @@ Action add_run_command(CLI::App& app);
 Action add_summary_command(CLI::App& app);
 Action add_predict_command(CLI::App& app);
 Action add_show_command(CLI::App& app);
+Action add_train_command(CLI::App& app);
+Action add_evaluate_command(CLI::App& app);
 
 }  // namespace imgcls::cli

@@ -1,9 +1,12 @@
 // imgcls: the command-line front end. Parses arguments (CLI11), runs one subcommand, and
 // is the only place that turns errors into exit codes:
-//   0 success, 1 bad input or data, 2 usage error, 3 internal error.
+//   0 success, 1 bad input or data, 2 usage error, 3 internal error, 130 interrupted
+//   (training stopped by SIGINT/SIGTERM after writing a checkpoint).
 #include <fmt/core.h>
 
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "imgcls/error.hpp"
@@ -13,10 +16,10 @@ int main(int argc, char** argv) {
   CLI::App app{"imgcls: train, evaluate and use convolutional image classifiers on the CPU"};
   app.set_version_flag("--version", std::string("imgcls ") + IMGCLS_VERSION);
   app.require_subcommand(1);
-  const Action run = add_run_command(app);
-  const Action summary = add_summary_command(app);
-  const Action predict = add_predict_command(app);
-  const Action show = add_show_command(app);
+  const std::vector<std::pair<std::string, Action>> commands = {
+      {"run", add_run_command(app)},           {"train", add_train_command(app)},
+      {"evaluate", add_evaluate_command(app)}, {"predict", add_predict_command(app)},
+      {"summary", add_summary_command(app)},   {"show", add_show_command(app)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -30,10 +33,8 @@ int main(int argc, char** argv) {
     return kUsage;
   }
   try {
-    if (app.got_subcommand("run")) return run();
-    if (app.got_subcommand("summary")) return summary();
-    if (app.got_subcommand("predict")) return predict();
-    if (app.got_subcommand("show")) return show();
+    for (const auto& [name, action] : commands)
+      if (app.got_subcommand(name)) return action();
     return kUsage;
   } catch (const imgcls::InputError& e) {
     fmt::print(stderr, "imgcls: error: {}\n", e.what());

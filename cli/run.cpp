@@ -1,6 +1,6 @@
 // imgcls run: the seed's job. Train the seed CNN on MNIST, evaluate on the test set, print
 // the results, and write into --out the model (model.safetensors), its training history
-// (history.json) and three pictures: output_sample.png (a grid of classified test digits),
+// (model.history.json) and three pictures: output_sample.png (a grid of classified test digits),
 // confusion.png and curves.png.
 #include <fmt/core.h>
 #include <unistd.h>
@@ -76,7 +76,7 @@ int run(const RunOptions& options) {
 
   const auto out = std::filesystem::path(options.out_dir);
   const std::string model_path = (out / "model.safetensors").string();
-  const std::string history_path = (out / "history.json").string();
+  const std::string history_path = history_path_for(model_path);
   const std::string sample_path = (out / "output_sample.png").string();
   const std::string confusion_path = (out / "confusion.png").string();
   const std::string curves_path = (out / "curves.png").string();

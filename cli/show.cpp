@@ -1,6 +1,6 @@
 // imgcls show: draw one picture of a trained model: a grid of classified test images, its
 // most confident mistakes, its confusion matrix (these three evaluate the model on the MNIST
-// test split), or its training curves (from the history.json saved beside it). PNG, or SVG
+// test split), or its training curves (from the <model>.history.json saved beside it). PNG, or SVG
 // when --out ends in .svg.
 #include <fmt/core.h>
 
@@ -22,14 +22,13 @@ namespace imgcls::cli {
 namespace {
 
 constexpr const char* kBuiltInData = "mnist";
-constexpr const char* kHistoryFile = "history.json";
 
 struct ShowOptions {
   std::string model_path;
   std::string kind;
   std::string out_path;
   std::string data = kBuiltInData;
-  std::string history_path;  // empty: history.json next to the model
+  std::string history_path;  // empty: <model>.history.json beside the model
   std::int64_t first = 0;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
@@ -38,12 +37,12 @@ Picture curves(const ShowOptions& options) {
   const bool beside_model = options.history_path.empty();
   const std::string path =
       beside_model
-          ? (std::filesystem::path(options.model_path).parent_path() / kHistoryFile).string()
+          ? history_path_for(options.model_path)
           : options.history_path;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError(path, "no training history there",
-                     beside_model ? "`imgcls run` writes history.json next to the model it saves; "
+                     beside_model ? "`imgcls run` and `imgcls train` write <model>.history.json beside the model; "
                                     "pass --history FILE to use another file"
                                   : "check the --history path");
   const History history = load_history(path);

@@ -1,17 +1,28 @@
-// imgcls summary: the layer table of a preset architecture.
+// imgcls summary: the layer table (output shapes, parameter counts) of a saved model, a
+// preset or an architecture file.
 #include <fmt/core.h>
 
 #include "commands.hpp"
-#include "imgcls/model.hpp"
+#include "common.hpp"
+#include "imgcls/io.hpp"
 
 namespace imgcls::cli {
 
 Action add_summary_command(CLI::App& app) {
-  auto arch = std::make_shared<std::string>("seed");
+  struct Options {
+    std::string model_path, arch;
+  };
+  auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes and parameter counts");
-  cmd->add_option("--arch", *arch, "Architecture preset")->capture_default_str()->check(CLI::IsMember({"seed"}));
-  return [arch] {
-    fmt::print("{}", presets::seed().summary());
+  auto* model_option = cmd->add_option("model", options->model_path, "A model file (.safetensors)");
+  auto* arch_option = cmd->add_option("--arch", options->arch, "A preset (seed, lenet5, strong) or an architecture JSON file");
+  model_option->excludes(arch_option);
+  return [options] {
+    if (options->model_path.empty() && options->arch.empty())
+      throw InputError("summary", "nothing to summarise", "give a model file or --arch NAME|FILE.json");
+    const Sequential model = options->model_path.empty() ? resolve_architecture(options->arch)
+                                                         : load_model(options->model_path);
+    fmt::print("{}", model.summary());
     return kSuccess;
   };
 }

@@ -1,7 +1,8 @@
 // Runs the library's gradient checker (imgcls/gradient_check.hpp) on every layer kind and on
 // the loss: Conv2D valid / same / stride 2 (including asymmetric "same" padding), with and
-// without ReLU; MaxPool2D; Dense with and without ReLU; ReLU; Flatten; softmax
-// cross-entropy. Each check must pass (every checked point within the checker's default
+// without ReLU; MaxPool2D; AvgPool2D; GlobalAvgPool; Dense with and without ReLU; ReLU;
+// LeakyReLU; Flatten; BatchNorm in training mode (images and flat); Dropout with a fixed
+// mask; softmax cross-entropy. Each check must pass (every checked point within the checker's default
 // tolerance, 1e-2 in its error measure) and must have checked most of its points, so it
 // cannot pass by skipping them all as kinks. Negative tests wrap a layer so that its
 // backward is 10% wrong, and require the checker to notice.
@@ -90,6 +91,34 @@ TEST(GradientCheck, ReLU) { expect_gradients_ok(*layers::ReLU(), {2, 5, 5, 3}); 
 
 TEST(GradientCheck, Flatten) { expect_gradients_ok(*layers::Flatten(), {2, 5, 4, 3}); }
 
+TEST(GradientCheck, AvgPool2D) {
+  expect_gradients_ok(*layers::AvgPool2D({.pool_size = 2}), {2, 6, 6, 3});
+}
+
+TEST(GradientCheck, AvgPool2DOddSizeOverlapping) {
+  expect_gradients_ok(*layers::AvgPool2D({.pool_size = 3, .strides = 2}), {2, 7, 7, 2});
+}
+
+TEST(GradientCheck, GlobalAvgPool) { expect_gradients_ok(*layers::GlobalAvgPool(), {2, 5, 3, 4}); }
+
+TEST(GradientCheck, LeakyReLU) {
+  expect_gradients_ok(*layers::LeakyReLU({.alpha = 0.3}), {2, 5, 5, 3});
+}
+
+// The checker runs forward in Mode::train: the gradient is the full one, through the batch
+// mean and variance (a backward that treated them as constants is off by O(1)).
+TEST(GradientCheck, BatchNormTrainingImages) {
+  expect_gradients_ok(*layers::BatchNorm(), {3, 4, 5, 3});
+}
+
+TEST(GradientCheck, BatchNormTrainingFlat) { expect_gradients_ok(*layers::BatchNorm(), {6, 7}); }
+
+// Every forward of the checker sets the same noise seed, so the mask is fixed; the dropped
+// values have gradient 0 on both sides.
+TEST(GradientCheck, Dropout) {
+  expect_gradients_ok(*layers::Dropout({.rate = 0.3}), {2, 5, 5, 3});
+}
+
 TEST(GradientCheck, SoftmaxCrossEntropy) {
   for (const Shape& shape : {Shape{1, 10}, Shape{4, 10}, Shape{3, 2}}) {
     const GradientCheckResult result = check_loss_gradients(shape);
@@ -146,6 +175,18 @@ TEST(GradientCheckDetects, WrongParameterGradientOfDense) {
   const GradientCheckResult result = check_layer_gradients(layer, {3, 12});
   EXPECT_FALSE(result.ok()) << "a 10% error went unnoticed; worst: " << result.worst;
   EXPECT_GT(result.max_error, 0.05);
+}
+
+TEST(GradientCheckDetects, WrongInputGradientOfBatchNorm) {
+  WrongGradient layer(layers::BatchNorm(), WrongGradient::Corrupt::diff_src);
+  const GradientCheckResult result = check_layer_gradients(layer, {3, 4, 5, 3});
+  EXPECT_FALSE(result.ok()) << "a 10% error went unnoticed; worst: " << result.worst;
+}
+
+TEST(GradientCheckDetects, WrongParameterGradientOfBatchNorm) {
+  WrongGradient layer(layers::BatchNorm(), WrongGradient::Corrupt::params);
+  const GradientCheckResult result = check_layer_gradients(layer, {6, 7});
+  EXPECT_FALSE(result.ok()) << "a 10% error went unnoticed; worst: " << result.worst;
 }
 
 TEST(GradientCheckDetects, WrongInputGradientOfMaxPool2D) {

@@ -183,11 +183,12 @@ TEST_F(IdxTest, ZeroDimension) {
 }
 
 TEST_F(IdxTest, AbsurdDimensionIsRefusedBeforeAllocating) {
-  // 100000 rows would promise 1.2 GB for 3 images of 4 columns; the side limit comes first.
+  // A side of 100000 pixels is over the 4096 limit: refused from the header alone.
   expect_input_error(read_images,
                      write("huge_rows", idx_file(kUnsignedByte, {3, 100000, 4}, image_pixels())),
                      {"dimension 1 is 100000", "larger than 4096"});
-  // A count of 4 billion images of 4096 x 4096 is within the side limit but not the file.
+  // 4 billion images of 4096 x 4096 pass the side limit; the promised 7e16 bytes are checked
+  // against the file, not allocated.
   expect_input_error(read_images,
                      write("huge_count", idx_file(kUnsignedByte, {0xffffffffu, 4096, 4096}, {})),
                      {"truncated", "has 0"});

@@ -3,11 +3,14 @@
 // asymmetric (bottom/right = top/left + 1) padding, 1, 3 and 17 channels, kernels 1, 3, 5.
 // Covers Conv2d forward (no post-op and fused ReLU), backward_data, backward_weights (weights
 // and bias); Pool2d max and average, forward and backward; Dense forward (no post-op and
-// ReLU), backward_data, backward_weights.
+// ReLU), backward_data, backward_weights; BatchNorm forward (training: dst and the batch
+// statistics; inference: given statistics) and backward (through batch statistics and with
+// given ones); LeakyReLU forward and backward; GlobalAvgPool (through its layer) forward and
+// backward.
 //
 // Tolerance, every op and every element: |backend - ref| <= 1e-4 * (1 + |ref|). The
 // reference accumulates in double; oneDNN in float, in another order. Inputs are uniform in
-// [-1, 1] and the longest sums have a few thousand terms, so float rounding stays below
+// [-1, 1] and the longest sums have about 500 terms, so float rounding stays below
 // about 1e-5 relative; a wrong index, a missing term or a wrong padding is off by O(0.1).
 #include <gtest/gtest.h>
 
@@ -18,6 +21,7 @@
 #include <fmt/core.h>
 
 #include "backend/backend.hpp"
+#include "imgcls/layers.hpp"
 #include "imgcls/rng.hpp"
 #include "ref/ops.hpp"
 
@@ -302,6 +306,174 @@ TEST(DenseVsRef, BackwardDataAndWeights) {
   }
 }
 
+// Batch normalisation: images [N, H, W, C] and flat [N, C] (H = W = 1), batch 1 included
+// (for [1, C] the batch variance is 0, so the output is beta and diff_src is 0), odd sides,
+// 1 to 32 channels, and three seeded random shapes. src has a nonzero mean, so a wrong
+// centring shows.
+std::vector<ChannelGeometry> batch_norm_cases() {
+  std::vector<ChannelGeometry> cases{{.batch = 1, .height = 7, .width = 5, .channels = 3},
+                                     {.batch = 2, .height = 13, .width = 13, .channels = 17},
+                                     {.batch = 3, .height = 4, .width = 9, .channels = 1},
+                                     {.batch = 4, .height = 6, .width = 6, .channels = 32},
+                                     {.batch = 1, .channels = 10},
+                                     {.batch = 2, .channels = 1},
+                                     {.batch = 7, .channels = 17}};
+  Rng rng(88);
+  for (int i = 0; i < 3; ++i)
+    cases.push_back({.batch = 1 + static_cast<i64>(rng.uniform_index(4)),
+                     .height = 1 + static_cast<i64>(rng.uniform_index(13)),
+                     .width = 1 + static_cast<i64>(rng.uniform_index(13)),
+                     .channels = 1 + static_cast<i64>(rng.uniform_index(20))});
+  return cases;
+}
+
+std::string describe(const ChannelGeometry& g) {
+  return fmt::format("src [{}, {}, {}, {}]", g.batch, g.height, g.width, g.channels);
+}
+
+constexpr float kBatchNormEpsilon = 1e-3f;
+
+std::vector<float> shifted_values(i64 count, float offset, Rng& rng) {
+  std::vector<float> values = random_values(count, rng);
+  for (float& v : values) v = 2.0f * v + offset;
+  return values;
+}
+
+TEST(BatchNormVsRef, TrainingForwardWritesBatchStatistics) {
+  Rng rng(9);
+  for (const ChannelGeometry& g : batch_norm_cases()) {
+    SCOPED_TRACE(describe(g));
+    const auto src = shifted_values(g.size(), 0.7f, rng);
+    const auto scale = random_values(g.channels, rng), shift = random_values(g.channels, rng);
+    const std::size_t channels = static_cast<std::size_t>(g.channels);
+    std::vector<float> expected_dst(src.size()), expected_mean(channels), expected_variance(channels);
+    ref::batch_norm_forward_training(g, kBatchNormEpsilon, src.data(), scale.data(), shift.data(),
+                                     expected_dst.data(), expected_mean.data(),
+                                     expected_variance.data());
+    backend::BatchNorm bn(g, kBatchNormEpsilon);
+    std::vector<float> dst(src.size(), NAN), mean(channels, NAN), variance(channels, NAN);
+    bn.forward_training(src.data(), scale.data(), shift.data(), dst.data(), mean.data(),
+                        variance.data());
+    EXPECT_TRUE(matches_reference(dst, expected_dst)) << "dst";
+    EXPECT_TRUE(matches_reference(mean, expected_mean)) << "mean";
+    EXPECT_TRUE(matches_reference(variance, expected_variance)) << "variance (biased)";
+  }
+}
+
+TEST(BatchNormVsRef, InferenceForwardUsesGivenStatistics) {
+  Rng rng(10);
+  for (const ChannelGeometry& g : batch_norm_cases()) {
+    SCOPED_TRACE(describe(g));
+    const auto src = shifted_values(g.size(), 0.7f, rng);
+    const auto scale = random_values(g.channels, rng), shift = random_values(g.channels, rng);
+    const auto mean = random_values(g.channels, rng);
+    std::vector<float> variance = random_values(g.channels, rng);
+    for (float& v : variance) v = v + 1.1f;  // in [0.1, 2.1]
+    std::vector<float> expected(src.size());
+    ref::batch_norm_forward_inference(g, kBatchNormEpsilon, src.data(), scale.data(), shift.data(),
+                                      mean.data(), variance.data(), expected.data());
+    backend::BatchNorm bn(g, kBatchNormEpsilon);
+    std::vector<float> dst(src.size(), NAN);
+    bn.forward_inference(src.data(), scale.data(), shift.data(), mean.data(), variance.data(),
+                         dst.data());
+    EXPECT_TRUE(matches_reference(dst, expected)) << "dst";
+  }
+}
+
+TEST(BatchNormVsRef, BackwardThroughBatchAndGivenStatistics) {
+  Rng rng(11);
+  for (const ChannelGeometry& g : batch_norm_cases()) {
+    SCOPED_TRACE(describe(g));
+    const std::size_t channels = static_cast<std::size_t>(g.channels);
+    const auto src = shifted_values(g.size(), -0.4f, rng);
+    const auto diff_dst = random_values(g.size(), rng);
+    const auto scale = random_values(g.channels, rng), shift = random_values(g.channels, rng);
+    backend::BatchNorm bn(g, kBatchNormEpsilon);
+    // The statistics backward receives are those of the training forward.
+    std::vector<float> dst(src.size()), mean(channels), variance(channels);
+    bn.forward_training(src.data(), scale.data(), shift.data(), dst.data(), mean.data(),
+                        variance.data());
+    for (bool training : {true, false}) {
+      SCOPED_TRACE(training ? "backward_training" : "backward_inference");
+      std::vector<float> expected_diff_src(src.size()), expected_diff_scale(channels),
+          expected_diff_shift(channels);
+      std::vector<float> diff_src(src.size(), NAN), diff_scale(channels, NAN),
+          diff_shift(channels, NAN);
+      if (training) {
+        ref::batch_norm_backward_training(g, kBatchNormEpsilon, src.data(), diff_dst.data(),
+                                          scale.data(), mean.data(), variance.data(),
+                                          expected_diff_src.data(), expected_diff_scale.data(),
+                                          expected_diff_shift.data());
+        bn.backward_training(src.data(), diff_dst.data(), scale.data(), mean.data(),
+                             variance.data(), diff_src.data(), diff_scale.data(),
+                             diff_shift.data());
+      } else {
+        ref::batch_norm_backward_inference(g, kBatchNormEpsilon, src.data(), diff_dst.data(),
+                                           scale.data(), mean.data(), variance.data(),
+                                           expected_diff_src.data(), expected_diff_scale.data(),
+                                           expected_diff_shift.data());
+        bn.forward_inference(src.data(), scale.data(), shift.data(), mean.data(),
+                             variance.data(), dst.data());
+        bn.backward_inference(src.data(), diff_dst.data(), scale.data(), mean.data(),
+                              variance.data(), diff_src.data(), diff_scale.data(),
+                              diff_shift.data());
+      }
+      EXPECT_TRUE(matches_reference(diff_src, expected_diff_src)) << "diff_src";
+      EXPECT_TRUE(matches_reference(diff_scale, expected_diff_scale)) << "diff_scale";
+      EXPECT_TRUE(matches_reference(diff_shift, expected_diff_shift)) << "diff_shift";
+    }
+  }
+}
+
+// Leaky ReLU over 1 value to a few thousand (odd counts included), slopes 0, Keras's 0.3
+// and a slope above 1.
+TEST(LeakyReluVsRef, ForwardAndBackward) {
+  Rng rng(12);
+  for (i64 count : {1, 7, 1000, 4097})
+    for (float alpha : {0.0f, 0.3f, 1.5f}) {
+      SCOPED_TRACE(fmt::format("count {} alpha {}", count, alpha));
+      const auto src = random_values(count, rng), diff_dst = random_values(count, rng);
+      std::vector<float> expected_dst(src.size()), expected_diff_src(src.size());
+      ref::leaky_relu_forward(count, alpha, src.data(), expected_dst.data());
+      ref::leaky_relu_backward(count, alpha, src.data(), diff_dst.data(),
+                               expected_diff_src.data());
+      backend::LeakyRelu leaky(count, alpha);
+      std::vector<float> dst(src.size(), NAN), diff_src(src.size(), NAN);
+      leaky.forward(src.data(), dst.data());
+      leaky.backward(src.data(), diff_dst.data(), diff_src.data());
+      EXPECT_TRUE(matches_reference(dst, expected_dst)) << "dst";
+      EXPECT_TRUE(matches_reference(diff_src, expected_diff_src)) << "diff_src";
+    }
+}
+
+// Global average pooling through the layer (which maps it onto one oneDNN pooling window
+// of H x W), against the reference loop: 1x1 images, odd and non-square sides, batch 1.
+TEST(GlobalAvgPoolVsRef, LayerForwardAndBackward) {
+  Rng rng(13);
+  const ChannelGeometry cases[] = {{.batch = 1, .height = 1, .width = 1, .channels = 3},
+                                   {.batch = 1, .height = 7, .width = 5, .channels = 1},
+                                   {.batch = 2, .height = 13, .width = 13, .channels = 17},
+                                   {.batch = 3, .height = 4, .width = 9, .channels = 8}};
+  for (const ChannelGeometry& g : cases) {
+    SCOPED_TRACE(describe(g));
+    auto layer = layers::GlobalAvgPool();
+    ASSERT_EQ(layer->build({g.height, g.width, g.channels}), (Shape{g.channels}));
+    Tensor src({g.batch, g.height, g.width, g.channels}, random_values(g.size(), rng));
+    Tensor diff_dst({g.batch, g.channels}, random_values(g.batch * g.channels, rng));
+    Tensor dst, diff_src;
+    layer->forward(src, dst, Mode::train);
+    layer->backward(src, dst, diff_dst, &diff_src);
+    ASSERT_EQ(dst.shape(), diff_dst.shape());
+    ASSERT_EQ(diff_src.shape(), src.shape());
+    std::vector<float> expected_dst(static_cast<std::size_t>(dst.size())),
+        expected_diff_src(static_cast<std::size_t>(src.size()));
+    ref::global_avg_pool_forward(g, src.data(), expected_dst.data());
+    ref::global_avg_pool_backward(g, diff_dst.data(), expected_diff_src.data());
+    EXPECT_TRUE(matches_reference(dst.values(), expected_dst)) << "dst";
+    EXPECT_TRUE(matches_reference(diff_src.values(), expected_diff_src)) << "diff_src";
+  }
+}
+
 // The shape lists must really contain the cases the header promises.
 TEST(OpsVsRefCoverage, CasesIncludeBatchOneOddSizesStrideTwoAndAsymmetricPadding) {
   bool batch_one = false, odd = false, stride_two = false, asymmetric = false, same = false;
@@ -313,6 +485,17 @@ TEST(OpsVsRefCoverage, CasesIncludeBatchOneOddSizesStrideTwoAndAsymmetricPadding
     asymmetric |= g.window.pad_bottom == g.window.pad_top + 1 && g.window.pad_top > 0;
   }
   EXPECT_TRUE(batch_one && odd && stride_two && same && asymmetric);
+}
+
+TEST(OpsVsRefCoverage, BatchNormCasesIncludeBatchOneImagesFlatAndOddSizes) {
+  bool image_batch_one = false, flat_batch_one = false, odd = false, one_channel = false;
+  for (const ChannelGeometry& g : batch_norm_cases()) {
+    image_batch_one |= g.batch == 1 && g.height > 1;
+    flat_batch_one |= g.batch == 1 && g.height == 1 && g.width == 1;
+    odd |= g.height % 2 == 1 && g.height > 1;
+    one_channel |= g.channels == 1;
+  }
+  EXPECT_TRUE(image_batch_one && flat_batch_one && odd && one_channel);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // `imgcls show`, the built binary run as a child process, on a small fixture made at test
 // time: the first 300 MNIST test images as IDX files, and a seed model trained in-process for
-// one epoch on the first 2,000 training images, with its history.json beside it. Every kind
+// one epoch on the first 2,000 training images, with its model.history.json beside it. Every kind
 // must write a decodable PNG (or an SVG for a .svg name); the accuracy `show` prints must be
 // the one evaluate() and the confusion matrix give; a missing history, a bad kind and an
 // image index past the end must fail with the documented exit codes and messages.
@@ -111,7 +111,7 @@ class ShowTest : public testing::Test {
     const imgcls::History history =
         imgcls::fit(model, adam, train, {.epochs = 1, .batch_size = 32});
     imgcls::save_model(model, (root_ / "model" / "model.safetensors").string());
-    imgcls::save_history(history, (root_ / "model" / "history.json").string());
+    imgcls::save_history(history, imgcls::history_path_for((root_ / "model" / "model.safetensors").string()));
   }
   static void TearDownTestSuite() {
     if (!root_.empty()) fs::remove_all(root_);
@@ -212,11 +212,11 @@ TEST_F(ShowTest, CurvesWithoutAHistoryAreAClearError) {
   const std::string model_without = (lonely / "model.safetensors").string();
   const Outcome missing = run({model_without, "--kind", "curves", "--out", out("x.png")});
   EXPECT_EQ(missing.exit_code, 1) << missing.err;
-  EXPECT_THAT(missing.err, HasSubstr((lonely / "history.json").string()));
+  EXPECT_THAT(missing.err, HasSubstr((lonely / "model.history.json").string()));
   EXPECT_THAT(missing.err, HasSubstr("--history"));
   EXPECT_FALSE(fs::exists(out("x.png")));
 
-  const std::string history = (fs::path(model()).parent_path() / "history.json").string();
+  const std::string history = imgcls::history_path_for(model());
   const Outcome given =
       run({model_without, "--kind", "curves", "--history", history, "--out", out("x.png")});
   EXPECT_EQ(given.exit_code, 0) << given.err;

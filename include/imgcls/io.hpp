@@ -20,7 +20,17 @@ void save_model(Sequential& model, const std::string& path,
 // missing, extra or misshapen parameters).
 Sequential load_model(const std::string& path);
 
-// Training history files (`imgcls run` writes history.json next to the model):
+// An architecture file: {"input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", ...}, ...]}
+// (the format of Sequential::config()). At most 1 MiB, nested at most 16 deep; the model is
+// built (shapes inferred and checked) but not initialised. Throws InputError naming the
+// file and the key or layer at fault.
+Sequential read_architecture(const std::string& path);
+
+// Where a model's training history lives: beside it, "<dir>/<stem>.history.json"
+// (out/model.safetensors -> out/model.history.json).
+std::string history_path_for(const std::string& model_path);
+
+// Training history files (`imgcls run` and `imgcls train` write one beside the model):
 //   {"format": "imgcls-history", "version": 1, "train_seconds": 81.2,
 //    "stopped_early": false, "interrupted": false,
 //    "epochs": [{"epoch": 1, "loss": 0.16, "accuracy": 0.95, "seconds": 16.3,

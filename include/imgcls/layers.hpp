@@ -55,6 +55,9 @@ class Layer {
                         Tensor* diff_src) = 0;
 
   virtual std::vector<Param> params() { return {}; }
+  // State that is not trained by gradients but is part of the model, saved and loaded with
+  // it (BatchNorm's moving mean and variance); grad is null.
+  virtual std::vector<Param> buffers() { return {}; }
   // Layers that draw random numbers in training (Dropout) take them from this seed, set
   // before every training step, so a step can be replayed exactly.
   virtual void set_noise_seed(std::uint64_t /*seed*/) {}
@@ -93,6 +96,18 @@ struct DenseOptions {
   std::int64_t units = 0;
   Activation activation = Activation::none;
 };
+struct BatchNormOptions {
+  // Training updates moving = momentum * moving + (1 - momentum) * batch statistic; [0, 1].
+  double momentum = 0.99;
+  // Added to the variance before the square root; > 0.
+  double epsilon = 1e-3;
+};
+struct DropoutOptions {
+  double rate = 0.5;  // probability of dropping a value, in [0, 1)
+};
+struct LeakyReLUOptions {
+  double alpha = 0.3;  // slope for negative inputs, >= 0 (Keras's default)
+};
 
 // src [N, H, W, C] -> dst [N, H', W', filters]; weights [filters, C, k, k], bias [filters].
 std::unique_ptr<Layer> Conv2D(const Conv2DOptions& options);
@@ -106,6 +121,21 @@ std::unique_ptr<Layer> Dense(const DenseOptions& options);
 std::unique_ptr<Layer> ReLU();
 // src [N, H, W, C] -> dst [N, H*W*C], in NHWC order (as Keras).
 std::unique_ptr<Layer> Flatten();
+// Batch normalisation, Keras-style, over the channels of src [N, H, W, C] or the features
+// of [N, F]: dst = gamma * (src - mean) / sqrt(variance + epsilon) + beta per channel.
+// Mode::train uses this batch's mean and (biased) variance, back-propagates through them,
+// and updates the moving statistics; Mode::infer uses the moving statistics. Parameters
+// gamma [C] (initially 1) and beta [C] (0); buffers moving_mean [C] (0) and
+// moving_variance [C] (1).
+std::unique_ptr<Layer> BatchNorm(const BatchNormOptions& options = {});
+// Inverted dropout, any shape: Mode::train zeroes each value with probability `rate` and
+// scales the kept ones by 1 / (1 - rate), drawing the mask from the noise seed
+// (set_noise_seed), so that a step replays exactly; Mode::infer is the identity.
+std::unique_ptr<Layer> Dropout(const DropoutOptions& options = {});
+// Elementwise src > 0 ? src : alpha * src, any shape.
+std::unique_ptr<Layer> LeakyReLU(const LeakyReLUOptions& options = {});
+// src [N, H, W, C] -> dst [N, C]: the mean of each channel over H x W.
+std::unique_ptr<Layer> GlobalAvgPool();
 
 // Rebuilds a layer from its config(); throws InputError naming `where` and the bad key.
 std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::string& where);

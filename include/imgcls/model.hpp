@@ -24,7 +24,9 @@ class Sequential {
   explicit Sequential(Shape input_shape);
 
   // Builds the layer against the current output shape and appends it. Throws InputError
-  // (naming the layer) when the shapes do not fit.
+  // (naming the layer) when the shapes do not fit, or when the model would exceed its
+  // bounds: 2^26 values per sample at any layer, 2^26 parameters in all (checked before
+  // the weights are allocated). The input shape has the same bound per sample.
   Sequential& add(std::unique_ptr<Layer> layer);
   // Glorot-uniform kernels and zero biases, drawn from Rng(seed) in layer order.
   void initialize(std::uint64_t seed);
@@ -35,11 +37,17 @@ class Sequential {
   // d(loss)/d(output) of the last forward -> every parameter's gradient.
   void backward(const Tensor& diff_output);
 
+  // Every layer's trainable parameters, in layer order.
   std::vector<Param> params();
+  // Every layer's non-trainable state (BatchNorm's moving statistics), in layer order; model
+  // files and checkpoints keep them beside the parameters.
+  std::vector<Param> buffers();
   // Seeds the random layers (Dropout) for the next training step; each layer gets its own
   // stream derived from `seed` and its position.
   void set_noise_seed(std::uint64_t seed);
+  // Trainable values (the sizes of params()); non_trainable_count: those of buffers().
   std::int64_t parameter_count() const;
+  std::int64_t non_trainable_count() const;
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return output_shapes_.empty() ? input_shape_ : output_shapes_.back(); }
   std::size_t layer_count() const { return layers_.size(); }
@@ -66,7 +74,8 @@ class Sequential {
   Shape input_shape_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> output_shapes_;
-  std::vector<std::int64_t> param_counts_;
+  std::vector<std::int64_t> param_counts_;   // per layer: trainable values
+  std::vector<std::int64_t> buffer_counts_;  // per layer: non-trainable values
   std::vector<std::string> class_names_;
   std::string preprocessing_ = "mnist-digit";
   const Tensor* last_input_ = nullptr;
@@ -83,6 +92,15 @@ namespace presets {
 // The seed model: Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2, Flatten,
 // Dense 64 relu, Dense 10 (logits; softmax lives in the loss). 121,930 parameters.
 Sequential seed();
+// LeNet-5 for 28x28x1: Conv2D 6 5x5 same relu, AvgPool 2, Conv2D 16 5x5 relu, AvgPool 2,
+// Flatten, Dense 120 relu, Dense 84 relu, Dense 10. 61,706 parameters.
+Sequential lenet5();
+// A deeper CNN with batch normalisation and dropout, for the best accuracy (with
+// augmentation): two blocks of [Conv2D 3x3 same, BatchNorm, ReLU] x 2, MaxPool 2, Dropout
+// 0.25 (32 filters, then 64), Flatten, Dense 256, BatchNorm, ReLU, Dropout 0.4, Dense 10.
+Sequential strong();
+// A preset by name ("seed", "lenet5", "strong"); throws InputError listing the names.
+Sequential by_name(const std::string& name);
 }  // namespace presets
 
 }  // namespace imgcls

@@ -5,6 +5,7 @@
 // src/backend/*.cpp.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "tensor/geometry.hpp"
@@ -72,6 +73,54 @@ class Dense {
   // src, diff_dst -> diff_weights [out, in], diff_bias [out] (overwritten)
   void backward_weights(const float* src, const float* diff_dst, float* diff_weights,
                         float* diff_bias);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Batch normalisation over the channels of an NHWC batch ([N, C] is H = W = 1): the
+// statistics of each channel cover its N * H * W values. scale (gamma), shift (beta), mean and
+// variance are [C]; variances are biased (divided by N * H * W), as the reference
+// (ref/ops.hpp) defines.
+class BatchNorm {
+ public:
+  BatchNorm(const ChannelGeometry& geometry, float epsilon);
+  ~BatchNorm();
+  BatchNorm(const BatchNorm&) = delete;
+  BatchNorm& operator=(const BatchNorm&) = delete;
+
+  // src, scale, shift -> dst, and this batch's mean and variance.
+  void forward_training(const float* src, const float* scale, const float* shift, float* dst,
+                        float* mean, float* variance);
+  // src, scale, shift and the given mean and variance -> dst.
+  void forward_inference(const float* src, const float* scale, const float* shift,
+                         const float* mean, const float* variance, float* dst);
+  // Gradients of forward_training (through the batch statistics it wrote) or of
+  // forward_inference (statistics constant): diff_dst -> diff_src, diff_scale, diff_shift.
+  void backward_training(const float* src, const float* diff_dst, const float* scale,
+                         const float* mean, const float* variance, float* diff_src,
+                         float* diff_scale, float* diff_shift);
+  void backward_inference(const float* src, const float* diff_dst, const float* scale,
+                          const float* mean, const float* variance, float* diff_src,
+                          float* diff_scale, float* diff_shift);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Leaky ReLU over `count` values: dst = src > 0 ? src : alpha * src.
+class LeakyRelu {
+ public:
+  LeakyRelu(std::int64_t count, float alpha);
+  ~LeakyRelu();
+  LeakyRelu(const LeakyRelu&) = delete;
+  LeakyRelu& operator=(const LeakyRelu&) = delete;
+
+  void forward(const float* src, float* dst);
+  // src: the forward input; diff_src = src > 0 ? diff_dst : alpha * diff_dst.
+  void backward(const float* src, const float* diff_dst, float* diff_src);
 
  private:
   struct Impl;

@@ -71,7 +71,7 @@ void Pool2d::backward(const float* diff_dst, float* diff_src) {
   s.backward.execute(stream, {{DNNL_ARG_DIFF_DST, bind(s.diff_dst, diff_dst)},
                               {DNNL_ARG_DIFF_SRC, bind(s.diff_src, diff_src)},
                               {DNNL_ARG_WORKSPACE, s.workspace},
-                             {DNNL_ARG_SCRATCHPAD, s.forward_scratchpad}});
+                              {DNNL_ARG_SCRATCHPAD, s.backward_scratchpad}});
   stream.wait();
 }
 

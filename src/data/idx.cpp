@@ -1,11 +1,18 @@
-// IDX reader. The file is read whole (through zlib, which passes plain files through),
-// bounded in size before anything is allocated from header values, then every field is
-// checked: magic, type, dimension count, each dimension, and total size against the
+// IDX reader. The file is read whole, bounded in size, and inflated in memory when it is
+// gzip-compressed (bounded again); nothing is allocated from header values before every
+// field is checked: magic, type, dimension count, each dimension, and total size against the
 // bytes actually present (short files and trailing bytes are both errors).
+#include "data/idx.hpp"
+
 #include <zlib.h>
 
+#include <algorithm>
+#include <climits>
 #include <filesystem>
 #include <fmt/core.h>
+#include <fstream>
+#include <memory>
+#include <new>
 
 #include "core/check.hpp"
 #include "imgcls/data.hpp"
@@ -15,37 +22,76 @@ namespace imgcls {
 namespace {
 
 constexpr std::uint8_t kUnsignedByteType = 0x08;
-constexpr std::int64_t kMaxFileBytes = std::int64_t{2} << 30;  // 2 GiB decompressed
+constexpr std::int64_t kMaxFileBytes = std::int64_t{2} << 30;  // 2 GiB, stored and decompressed
 constexpr std::int64_t kMaxSide = 4096;
-constexpr std::size_t kChunk = 1 << 20;
+constexpr std::size_t kMinInflateBuffer = 1 << 16;
+constexpr int kGzipWindowBits = 16 + MAX_WBITS;  // zlib: expect a gzip wrapper
 
 std::vector<std::uint8_t> read_whole_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError(path, "no such file", "check the path, or run scripts/setup.sh for MNIST");
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) throw InputError(path, "cannot open the file for reading");
-  std::vector<std::uint8_t> bytes;
-  std::string error;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw InputError(path, "cannot read the file size: " + ec.message());
+  if (size > static_cast<std::uintmax_t>(kMaxFileBytes))
+    throw InputError(path, "larger than 2 GiB; not an IDX file imgcls will read");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot open the file for reading", "check its permissions");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (static_cast<std::uintmax_t>(in.gcount()) != size)
+    throw InputError(path, fmt::format("read {} of {} bytes", in.gcount(), size),
+                     "the file changed while it was read, or the disk failed");
+  return bytes;
+}
+
+bool is_gzip(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+}
+
+// Every gzip member of `compressed`, inflated and concatenated; at most kMaxFileBytes.
+std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed,
+                                 const std::string& source) {
+  const char* hint = "the file may be corrupt or truncated";
+  z_stream stream{};
+  if (inflateInit2(&stream, kGzipWindowBits) != Z_OK) throw std::bad_alloc();
+  const std::unique_ptr<z_stream, decltype(&inflateEnd)> end_stream(&stream, inflateEnd);
+  const std::uint8_t* const in_end = compressed.data() + compressed.size();
+  stream.next_in = const_cast<Bytef*>(compressed.data());
+  std::vector<std::uint8_t> out(std::max(kMinInflateBuffer, 4 * compressed.size()));
+  std::size_t produced = 0;
   for (;;) {
-    const std::size_t old_size = bytes.size();
-    bytes.resize(old_size + kChunk);
-    const int got = gzread(file, bytes.data() + old_size, static_cast<unsigned>(kChunk));
-    if (got < 0) {
-      int code = 0;
-      error = gzerror(file, &code);
-      break;
+    if (produced == out.size()) {
+      if (produced > static_cast<std::size_t>(kMaxFileBytes))
+        throw InputError(source, "larger than 2 GiB decompressed; not an IDX file imgcls will read");
+      out.resize(std::min(2 * out.size(), static_cast<std::size_t>(kMaxFileBytes) + 1));
     }
-    bytes.resize(old_size + static_cast<std::size_t>(got));
-    if (got == 0) break;
-    if (static_cast<std::int64_t>(bytes.size()) > kMaxFileBytes) {
-      error = "larger than 2 GiB (decompressed); not an IDX file imgcls will read";
-      break;
+    const auto in_left = static_cast<std::size_t>(in_end - stream.next_in);
+    stream.avail_in = static_cast<uInt>(std::min<std::size_t>(in_left, UINT_MAX));
+    stream.next_out = out.data() + produced;
+    stream.avail_out = static_cast<uInt>(std::min<std::size_t>(out.size() - produced, UINT_MAX));
+    const uInt room = stream.avail_out;
+    const int status = inflate(&stream, Z_NO_FLUSH);
+    produced += room - stream.avail_out;
+    if (status == Z_STREAM_END) {
+      const std::span<const std::uint8_t> rest(stream.next_in, in_end);
+      if (rest.empty()) break;
+      if (!is_gzip(rest))
+        throw InputError(source, fmt::format("{} bytes after the gzip stream that are not gzip",
+                                             rest.size()), hint);
+      inflateReset(&stream);
+    } else if (status == Z_BUF_ERROR) {  // no progress with room to write: the input ran out
+      throw InputError(source, "the gzip stream ends early", hint);
+    } else if (status != Z_OK) {
+      throw InputError(source, fmt::format("cannot decompress: {}",
+                                           stream.msg != nullptr ? stream.msg : "zlib error"),
+                       hint);
     }
   }
-  gzclose(file);
-  if (!error.empty()) throw InputError(path, "read failed: " + error, "the file may be corrupt or truncated");
-  return bytes;
+  if (produced > static_cast<std::size_t>(kMaxFileBytes))
+    throw InputError(source, "larger than 2 GiB decompressed; not an IDX file imgcls will read");
+  out.resize(produced);
+  return out;
 }
 
 std::uint32_t big_endian_u32(const std::uint8_t* p) {
@@ -55,7 +101,7 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 
 // Parses and validates the header; returns the dimensions and the offset of the data.
 std::vector<std::int64_t> parse_header(const std::string& path,
-                                       const std::vector<std::uint8_t>& bytes,
+                                       std::span<const std::uint8_t> bytes,
                                        std::size_t expected_dims, std::size_t& data_offset) {
   const char* hint = expected_dims == 3 ? "expected an IDX image file (magic 0x00000803)"
                                         : "expected an IDX label file (magic 0x00000801)";
@@ -89,24 +135,45 @@ std::vector<std::int64_t> parse_header(const std::string& path,
   return dims;
 }
 
+// The file's content: `bytes` itself, or inflated into `inflated` when gzip-compressed.
+std::span<const std::uint8_t> content_of(std::span<const std::uint8_t> bytes,
+                                         const std::string& source,
+                                         std::vector<std::uint8_t>& inflated) {
+  if (!is_gzip(bytes)) return bytes;
+  inflated = gunzip(bytes, source);
+  return inflated;
+}
+
 }  // namespace
 
-Tensor read_idx_images(const std::string& path) {
-  const auto bytes = read_whole_file(path);
+Tensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& source) {
+  std::vector<std::uint8_t> inflated;
+  const std::span<const std::uint8_t> content = content_of(bytes, source, inflated);
   std::size_t offset = 0;
-  const auto dims = parse_header(path, bytes, 3, offset);
+  const auto dims = parse_header(source, content, 3, offset);
   Tensor images({dims[0], dims[1], dims[2], 1});
   constexpr float kScale = 1.0f / 255.0f;
   for (std::int64_t i = 0; i < images.size(); ++i)
-    images[i] = static_cast<float>(bytes[offset + static_cast<std::size_t>(i)]) * kScale;
+    images[i] = static_cast<float>(content[offset + static_cast<std::size_t>(i)]) * kScale;
   return images;
 }
 
-std::vector<std::int32_t> read_idx_labels(const std::string& path) {
-  const auto bytes = read_whole_file(path);
+std::vector<std::int32_t> parse_idx_labels(std::span<const std::uint8_t> bytes,
+                                           const std::string& source) {
+  std::vector<std::uint8_t> inflated;
+  const std::span<const std::uint8_t> content = content_of(bytes, source, inflated);
   std::size_t offset = 0;
-  parse_header(path, bytes, 1, offset);
-  return std::vector<std::int32_t>(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end());
+  parse_header(source, content, 1, offset);
+  return std::vector<std::int32_t>(content.begin() + static_cast<std::ptrdiff_t>(offset),
+                                   content.end());
+}
+
+Tensor read_idx_images(const std::string& path) {
+  return parse_idx_images(read_whole_file(path), path);
+}
+
+std::vector<std::int32_t> read_idx_labels(const std::string& path) {
+  return parse_idx_labels(read_whole_file(path), path);
 }
 
 Dataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {

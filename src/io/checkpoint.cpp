@@ -1,11 +1,18 @@
 // Checkpoint files: a safetensors container (format "imgcls-checkpoint", version 1) with
 //   tensors   <param name>          the weights
+//             <buffer name>         non-trainable state (BatchNorm's moving statistics)
 //             optimizer.<k>         the optimizer's k-th state buffer
 //             best.<param name>     early stopping's best weights, when it has them
 //   metadata  architecture, optimizer_kind, optimizer_steps, state (JSON), run_config (JSON)
 #include <fmt/core.h>
 
+#include <limits>
+#include <type_traits>
+#include <utility>
+
 #include "imgcls/io.hpp"
+#include "io/bounded_json.hpp"
+#include "io/parse.hpp"
 #include "io/safetensors.hpp"
 
 namespace imgcls {
@@ -32,20 +39,24 @@ nlohmann::json parse_json(const std::map<std::string, std::string>& metadata, co
                           const std::string& path) {
   const auto found = metadata.find(key);
   if (found == metadata.end()) throw InputError(path, "the checkpoint has no \"" + key + "\"");
-  try {
-    return nlohmann::json::parse(found->second);
-  } catch (const std::exception& e) {
-    throw InputError(path, "\"" + key + "\" is not valid JSON: " + e.what());
-  }
+  return io::parse_bounded_json(found->second, path, "\"" + key + "\"");
 }
 
+// An integer field must hold an integer that T can represent (a float such as 1e300 would
+// not convert); a floating-point field any number.
 template <class T>
 T field(const nlohmann::json& object, const char* name, const std::string& path) {
-  try {
-    return object.at(name).get<T>();
-  } catch (const std::exception&) {
-    throw InputError(path, fmt::format("the checkpoint state has no valid \"{}\"", name));
+  const auto found = object.is_object() ? object.find(name) : object.end();
+  bool valid = found != object.end() && found->is_number();
+  if constexpr (std::is_integral_v<T>) {
+    valid = valid && found->is_number_integer() &&
+            (found->is_number_unsigned()
+                 ? found->template get<std::uint64_t>() <=
+                       static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                 : std::in_range<T>(found->template get<std::int64_t>()));
   }
+  if (!valid) throw InputError(path, fmt::format("the checkpoint state has no valid \"{}\"", name));
+  return found->template get<T>();
 }
 
 const io::StoredTensor& f32_tensor(const io::SafetensorsFile& file, const std::string& name,
@@ -68,6 +79,7 @@ void save_checkpoint(const std::string& path, Sequential& model, Optimizer& opti
     optimizer_tensors.emplace_back(Shape{static_cast<std::int64_t>(buffer.size())}, buffer);
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (const Param& p : params) tensors.emplace_back(p.name, p.value);
+  for (const Param& b : model.buffers()) tensors.emplace_back(b.name, b.value);
   for (std::size_t k = 0; k < optimizer_tensors.size(); ++k)
     tensors.emplace_back(fmt::format("optimizer.{}", k), &optimizer_tensors[k]);
   for (std::size_t i = 0; i < best.size(); ++i) tensors.emplace_back("best." + params[i].name, &best[i]);
@@ -82,8 +94,11 @@ void save_checkpoint(const std::string& path, Sequential& model, Optimizer& opti
                         tensors);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
-  const io::SafetensorsFile file = io::read_safetensors(path);
+namespace {
+
+// The checks of load_checkpoint on a container already read; `path` names its source.
+LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
+                                           const std::string& path) {
   const auto format = file.metadata.find("format");
   if (format == file.metadata.end() || format->second != kFormat)
     throw InputError(path, "not an imgcls checkpoint (no \"format\": \"imgcls-checkpoint\")",
@@ -100,6 +115,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   } catch (const std::exception&) {
     throw InputError(path, "optimizer_steps is missing or not a number");
   }
+  if (loaded.optimizer_steps < 0) throw InputError(path, "optimizer_steps is negative");
 
   TrainingState& s = loaded.state;
   s.epoch = field<int>(state, "epoch", path);
@@ -125,6 +141,11 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
       ++used;
     }
   }
+  for (const Param& b : loaded.model.buffers()) {
+    const auto& stored = f32_tensor(file, b.name, b.value->shape(), path);
+    std::copy(stored.f32.begin(), stored.f32.end(), b.value->data());
+    ++used;
+  }
   if (!s.best_weights.empty() && s.best_weights.size() != params.size())
     throw InputError(path, "the checkpoint holds best weights for only some parameters");
   for (std::size_t k = 0; file.tensors.contains(fmt::format("optimizer.{}", k)); ++k) {
@@ -137,6 +158,16 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   if (used != file.tensors.size())
     throw InputError(path, fmt::format("{} tensors the checkpoint format does not use", file.tensors.size() - used));
   return loaded;
+}
+
+}  // namespace
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  return checkpoint_from_container(io::read_safetensors(path), path);
+}
+
+LoadedCheckpoint io::parse_checkpoint(std::string_view bytes, const std::string& source) {
+  return checkpoint_from_container(io::parse_safetensors(bytes, source), source);
 }
 
 }  // namespace imgcls

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -41,6 +42,11 @@ bool flag_field(const nlohmann::json& object, const char* name, const std::strin
 }
 
 }  // namespace
+
+std::string history_path_for(const std::string& model_path) {
+  const std::filesystem::path model(model_path);
+  return (model.parent_path() / (model.stem().string() + ".history.json")).string();
+}
 
 nlohmann::json history_to_json(const History& history) {
   nlohmann::json epochs = nlohmann::json::array();

@@ -1,5 +1,6 @@
 // save_model / load_model over safetensors. Metadata: format "imgcls-model", version 1,
-// architecture (Sequential::config() as JSON text). Tensors: one per parameter, by name.
+// architecture (Sequential::config() as JSON text). Tensors: one per parameter and one per
+// buffer (BatchNorm's moving statistics, non-trainable), by name.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -7,6 +8,8 @@
 
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
+#include "io/bounded_json.hpp"
+#include "io/parse.hpp"
 #include "io/safetensors.hpp"
 
 namespace imgcls {
@@ -14,11 +17,18 @@ namespace imgcls {
 namespace {
 constexpr const char* kFormat = "imgcls-model";
 constexpr const char* kVersion = "1";
+
+// What a model file stores: the parameters, then the buffers, each under its own name.
+std::vector<Param> stored_tensors(Sequential& model) {
+  std::vector<Param> all = model.params();
+  for (const Param& b : model.buffers()) all.push_back(b);
+  return all;
+}
 }  // namespace
 
 void save_model(Sequential& model, const std::string& path, const nlohmann::json& training_summary) {
   std::vector<std::pair<std::string, const Tensor*>> tensors;
-  for (const Param& p : model.params()) {
+  for (const Param& p : stored_tensors(model)) {
     for (std::int64_t i = 0; i < p.value->size(); ++i)
       if (!std::isfinite((*p.value)[i]))
         throw InputError(path, "not saved: parameter " + p.name + " holds NaN or Inf",
@@ -36,8 +46,10 @@ void save_model(Sequential& model, const std::string& path, const nlohmann::json
                         tensors);
 }
 
-Sequential load_model(const std::string& path) {
-  const io::SafetensorsFile file = io::read_safetensors(path);
+namespace {
+
+// The checks of load_model on a container already read; `path` names its source.
+Sequential model_from_container(const io::SafetensorsFile& file, const std::string& path) {
   const auto format = file.metadata.find("format");
   if (format == file.metadata.end() || format->second != kFormat)
     throw InputError(path, "not an imgcls model file (no \"format\": \"imgcls-model\" metadata)");
@@ -46,20 +58,10 @@ Sequential load_model(const std::string& path) {
     throw InputError(path, "unsupported model file version", "this imgcls reads version 1");
   if (!file.metadata.contains("architecture"))
     throw InputError(path, "the model file has no architecture");
-  nlohmann::json architecture;
-  try {
-    architecture = nlohmann::json::parse(file.metadata.at("architecture"));
-  } catch (const std::exception& e) {
-    throw InputError(path, std::string("the architecture is not valid JSON: ") + e.what());
-  }
-  Sequential model = Sequential::from_config(architecture, path);
+  Sequential model = Sequential::from_config(
+      io::parse_bounded_json(file.metadata.at("architecture"), path, "the architecture"), path);
   if (const auto names = file.metadata.find("class_names"); names != file.metadata.end()) {
-    nlohmann::json list;
-    try {
-      list = nlohmann::json::parse(names->second);
-    } catch (const std::exception& e) {
-      throw InputError(path, std::string("class_names is not valid JSON: ") + e.what());
-    }
+    const nlohmann::json list = io::parse_bounded_json(names->second, path, "class_names");
     if (!list.is_array() || !std::all_of(list.begin(), list.end(), [](const auto& v) { return v.is_string(); }))
       throw InputError(path, "class_names must be a list of strings");
     model.set_class_names(list.get<std::vector<std::string>>());
@@ -67,7 +69,7 @@ Sequential load_model(const std::string& path) {
   if (const auto pre = file.metadata.find("preprocessing"); pre != file.metadata.end())
     model.set_preprocessing(pre->second);
   std::size_t used = 0;
-  for (const Param& p : model.params()) {
+  for (const Param& p : stored_tensors(model)) {
     const auto found = file.tensors.find(p.name);
     if (found == file.tensors.end()) throw InputError(path, "missing parameter " + p.name);
     const io::StoredTensor& stored = found->second;
@@ -84,6 +86,16 @@ Sequential load_model(const std::string& path) {
     throw InputError(path, fmt::format("{} tensors that the architecture does not use",
                                        file.tensors.size() - used));
   return model;
+}
+
+}  // namespace
+
+Sequential load_model(const std::string& path) {
+  return model_from_container(io::read_safetensors(path), path);
+}
+
+Sequential io::parse_model(std::string_view bytes, const std::string& source) {
+  return model_from_container(io::parse_safetensors(bytes, source), source);
 }
 
 }  // namespace imgcls

@@ -1,5 +1,5 @@
 // safetensors reader and writer. Limits: header at most 16 MiB and JSON depth 16;
-// file at most 4 GiB; each tensor's byte range must match its shape, lie inside the data,
+// file at most 4 GiB; header JSON nested at most 16 deep; each tensor's byte range must match its shape, lie inside the data,
 // and the ranges must tile the data section exactly (no gaps, overlaps or trailing bytes).
 #include "io/safetensors.hpp"
 
@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "core/atomic_file.hpp"
+#include "io/bounded_json.hpp"
 #include "imgcls/error.hpp"
 
 static_assert(std::endian::native == std::endian::little, "imgcls assumes a little-endian host");
@@ -23,7 +24,6 @@ namespace {
 
 constexpr std::uint64_t kMaxHeaderBytes = 16u << 20;
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{4} << 30;
-constexpr int kMaxJsonDepth = 16;
 constexpr std::size_t kMaxRank = 8;
 constexpr const char* kCrcKey = "data_crc32";
 
@@ -41,19 +41,6 @@ std::string read_bytes(const std::string& path) {
   return bytes;
 }
 
-nlohmann::json parse_header(const std::string& path, std::string_view text) {
-  const auto limit_depth = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > kMaxJsonDepth) throw std::out_of_range("nested deeper than 16 levels");
-    return true;
-  };
-  try {
-    return nlohmann::json::parse(text, limit_depth);
-  } catch (const std::exception& e) {
-    throw InputError(path, std::string("the safetensors header is not valid JSON: ") + e.what(),
-                     "the file is corrupt or not a safetensors file");
-  }
-}
-
 std::string data_crc32(std::string_view data) {
   uLong crc = crc32(0L, Z_NULL, 0);
   constexpr std::size_t kChunk = 1u << 30;  // crc32 takes a uInt length
@@ -68,8 +55,7 @@ std::size_t element_size(const std::string& dtype) { return dtype == "F32" || dt
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  const std::string bytes = read_bytes(path);
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& path) {
   if (bytes.size() < 8) throw InputError(path, "too short for a safetensors header");
   std::uint64_t header_size = 0;
   std::memcpy(&header_size, bytes.data(), 8);
@@ -77,7 +63,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
     throw InputError(path, fmt::format("header length {} does not fit the file ({} bytes)",
                                        header_size, bytes.size()),
                      "the file is truncated or not a safetensors file");
-  const nlohmann::json header = parse_header(path, std::string_view(bytes).substr(8, header_size));
+  const nlohmann::json header =
+      parse_bounded_json(std::string_view(bytes).substr(8, header_size), path, "the safetensors header");
   if (!header.is_object()) throw InputError(path, "the safetensors header is not a JSON object");
   const std::size_t data_start = 8 + header_size;
   const std::uint64_t data_size = bytes.size() - data_start;
@@ -108,8 +95,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
     for (const auto& d : shape) {
       if (!d.is_number_unsigned() || d.get<std::uint64_t>() > kMaxFileBytes)
         throw InputError(path, where + ": bad dimension " + d.dump());
+      // Checked before multiplying: [2^32, 2^32] would wrap around to 0 elements.
+      if (d.get<std::uint64_t>() != 0 && count > kMaxFileBytes / d.get<std::uint64_t>())
+        throw InputError(path, where + ": shape is too large");
       count *= d.get<std::uint64_t>();
-      if (count > kMaxFileBytes) throw InputError(path, where + ": shape is too large");
       tensor.shape.push_back(d.get<std::int64_t>());
     }
     const auto& offsets = entry["data_offsets"];
@@ -150,6 +139,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
                        "the file was damaged after it was written; use another copy");
   }
   return file;
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  return parse_safetensors(read_bytes(path), path);
 }
 
 void write_safetensors(const std::string& path, std::map<std::string, std::string> metadata,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct SafetensorsFile {
 
 // When the metadata holds "data_crc32" (8 hex digits), the data section must match it.
 SafetensorsFile read_safetensors(const std::string& path);
+// The same checks on a whole file already in memory; `source` names it in errors.
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source);
 
 // Writes F32 tensors in the given order, atomically, adding "data_crc32" (the CRC-32 of
 // the data section) to the metadata.

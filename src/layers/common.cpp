@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include <fmt/core.h>
+
 #include "core/check.hpp"
 
 namespace imgcls::layers::detail {
@@ -36,6 +38,23 @@ const Tensor& gradient_before_activation(Activation activation, const Tensor& ds
   return scratch;
 }
 
+bool RealRange::contains(double value) const {
+  if (std::isnan(value)) return false;
+  const bool above_low = low_open ? value > low : value >= low;
+  const bool below_high = high_open ? value < high : value <= high;
+  return above_low && below_high;
+}
+
+std::string RealRange::text() const {
+  return fmt::format("{}{}, {}{}", low_open ? "(" : "[", low, high, high_open ? ")" : "]");
+}
+
+void check_option(const std::string& where, const std::string& key, double value,
+                  const RealRange& range) {
+  if (!range.contains(value))
+    throw InputError(where, fmt::format("\"{}\" must be in {}, got {}", key, range.text(), value));
+}
+
 OptionReader::OptionReader(const nlohmann::json& config, std::string where)
     : config_(config), where_(std::move(where)) {
   if (!config_.is_object())
@@ -59,6 +78,21 @@ std::int64_t OptionReader::positive_int(const std::string& key, std::int64_t fal
   return value.get<std::int64_t>();
 }
 
+double OptionReader::real(const std::string& key, double fallback, bool required,
+                          const RealRange& range) {
+  if (!config_.contains(key)) {
+    if (required) throw InputError(where_, "missing required key \"" + key + "\"");
+    return fallback;
+  }
+  seen_[key] = true;
+  const auto& value = config_.at(key);
+  if (!value.is_number())
+    throw InputError(where_, "\"" + key + "\" must be a number in " + range.text() + ", got " +
+                                 value.dump());
+  check_option(where_, key, value.get<double>(), range);
+  return value.get<double>();
+}
+
 Activation OptionReader::activation(const std::string& key) {
   if (!config_.contains(key)) return Activation::none;
   seen_[key] = true;
@@ -80,6 +114,25 @@ Padding OptionReader::padding(const std::string& key) {
 void OptionReader::finish() const {
   for (const auto& [key, seen] : seen_)
     if (!seen) throw InputError(where_, "unknown key \"" + key + "\"");
+}
+
+bool exceeds(const Shape& shape, std::int64_t limit) {
+  std::int64_t count = 1;
+  for (std::int64_t d : shape) {
+    IMGCLS_CHECK(d >= 0, "negative dimension in {}", imgcls::to_string(shape));
+    if (d == 0) return false;
+    if (count > limit / d) return true;
+    count *= d;
+  }
+  return count > limit;
+}
+
+void check_parameter_count(const std::string& layer, const Shape& shape) {
+  if (exceeds(shape, kMaxParameters))
+    throw InputError(layer,
+                     fmt::format("weights of shape {} would hold more than {} parameters",
+                                 imgcls::to_string(shape), kMaxParameters),
+                     "use fewer filters or units, a smaller kernel, or pool before this layer");
 }
 
 }  // namespace imgcls::layers::detail

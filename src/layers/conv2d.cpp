@@ -49,6 +49,7 @@ class Conv2DLayer final : public Layer {
       throw InputError(name(), fmt::format("a {0}x{0} kernel does not fit the input {1}",
                                            options_.kernel_size, to_string(input_shape)),
                        "use padding \"same\", a smaller kernel, or fewer pooling layers before");
+    detail::check_parameter_count(name(), {g.out_c, g.in_c, w.kernel_h, w.kernel_w});
     weights_ = Tensor({g.out_c, g.in_c, w.kernel_h, w.kernel_w});
     bias_ = Tensor({g.out_c});
     diff_weights_ = Tensor(weights_.shape());

@@ -20,6 +20,7 @@ class DenseLayer final : public Layer {
     if (options_.units < 1) throw InputError(name(), "units must be positive");
     geometry_.in_features = input_shape[0];
     geometry_.out_features = options_.units;
+    detail::check_parameter_count(name(), {geometry_.out_features, geometry_.in_features});
     weights_ = Tensor({geometry_.out_features, geometry_.in_features});
     bias_ = Tensor({geometry_.out_features});
     diff_weights_ = Tensor(weights_.shape());

@@ -1,4 +1,5 @@
-// Shape-preserving and reshaping layers without weights: ReLU and Flatten.
+// Shape-preserving and reshaping layers without weights: ReLU and Flatten; and from_config,
+// which builds any layer kind from its JSON options.
 #include "core/check.hpp"
 #include "layers/common.hpp"
 #include "ref/ops.hpp"
@@ -56,10 +57,13 @@ std::unique_ptr<Layer> ReLU() { return std::make_unique<ReLULayer>(); }
 std::unique_ptr<Layer> Flatten() { return std::make_unique<FlattenLayer>(); }
 
 std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::string& where) {
+  constexpr const char* kLayerTypes =
+      "one of Conv2D, MaxPool2D, AvgPool2D, Dense, ReLU, Flatten, BatchNorm, Dropout, "
+      "LeakyReLU, GlobalAvgPool";
   detail::OptionReader read(config, where);
   if (!config.contains("type") || !config.at("type").is_string())
     throw InputError(where, "a layer needs a string \"type\"",
-                     "one of Conv2D, MaxPool2D, AvgPool2D, Dense, ReLU, Flatten");
+                     kLayerTypes);
   const std::string type = config.at("type").get<std::string>();
   std::unique_ptr<Layer> layer;
   if (type == "Conv2D") {
@@ -84,9 +88,24 @@ std::unique_ptr<Layer> from_config(const nlohmann::json& config, const std::stri
     layer = ReLU();
   } else if (type == "Flatten") {
     layer = Flatten();
+  } else if (type == "BatchNorm") {
+    BatchNormOptions options;
+    options.momentum = read.real("momentum", options.momentum, false, detail::kMomentumRange);
+    options.epsilon = read.real("epsilon", options.epsilon, false, detail::kEpsilonRange);
+    layer = BatchNorm(options);
+  } else if (type == "Dropout") {
+    DropoutOptions options;
+    options.rate = read.real("rate", 0.0, true, detail::kDropoutRateRange);
+    layer = Dropout(options);
+  } else if (type == "LeakyReLU") {
+    LeakyReLUOptions options;
+    options.alpha = read.real("alpha", options.alpha, false, detail::kLeakyAlphaRange);
+    layer = LeakyReLU(options);
+  } else if (type == "GlobalAvgPool") {
+    layer = GlobalAvgPool();
   } else {
     throw InputError(where, "unknown layer type \"" + type + "\"",
-                     "one of Conv2D, MaxPool2D, AvgPool2D, Dense, ReLU, Flatten");
+                     kLayerTypes);
   }
   read.finish();
   return layer;

@@ -5,13 +5,14 @@
 #include <fmt/core.h>
 
 #include "core/check.hpp"
+#include "layers/common.hpp"
 
 namespace imgcls {
 
 namespace {
-std::int64_t count_params(Layer& layer) {
+std::int64_t count_values(const std::vector<Param>& tensors) {
   std::int64_t count = 0;
-  for (const Param& p : layer.params()) count += p.value->size();
+  for (const Param& p : tensors) count += p.value->size();
   return count;
 }
 // Keras style: "(None, 26, 26, 32)", None standing for the batch.
@@ -25,6 +26,10 @@ std::string shape_text(const Shape& shape) {
 Sequential::Sequential(Shape input_shape) : input_shape_(std::move(input_shape)) {
   if (input_shape_.empty() || element_count(input_shape_) <= 0)
     throw InputError("model", "input shape " + to_string(input_shape_) + " is empty");
+  if (layers::detail::exceeds(input_shape_, layers::detail::kMaxSampleElements))
+    throw InputError("model", fmt::format("input shape {} holds more than {} values",
+                                          to_string(input_shape_),
+                                          layers::detail::kMaxSampleElements));
 }
 
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
@@ -32,10 +37,22 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
   std::string kind_lower = layer->kind();
   for (char& c : kind_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   layer->set_name(fmt::format("{}_{}", kind_lower, layers_.size()));
-  output_shapes_.push_back(layer->build(output_shape()));
+  Shape output = layer->build(output_shape());
+  // Bounded here, so a model that loads is one that can run (layers bound their own
+  // weights before allocating them).
+  if (layers::detail::exceeds(output, layers::detail::kMaxSampleElements))
+    throw InputError(layer->name(),
+                     fmt::format("output {} would hold more than {} values per sample",
+                                 to_string(output), layers::detail::kMaxSampleElements),
+                     "use fewer filters or units, or pool before this layer");
+  if (parameter_count() + count_values(layer->params()) > layers::detail::kMaxParameters)
+    throw InputError(layer->name(), fmt::format("the model would hold more than {} parameters",
+                                                layers::detail::kMaxParameters));
+  output_shapes_.push_back(std::move(output));
   if (!layers_.empty() && layers_.back()->ends_with_relu() && layer->absorb_input_relu_backward())
     layers_.back()->skip_relu_backward();
-  param_counts_.push_back(count_params(*layer));
+  param_counts_.push_back(count_values(layer->params()));
+  buffer_counts_.push_back(count_values(layer->buffers()));
   layers_.push_back(std::move(layer));
   outputs_.resize(layers_.size());
   diffs_.resize(layers_.size());
@@ -80,6 +97,13 @@ std::vector<Param> Sequential::params() {
   return all;
 }
 
+std::vector<Param> Sequential::buffers() {
+  std::vector<Param> all;
+  for (auto& layer : layers_)
+    for (Param& p : layer->buffers()) all.push_back(p);
+  return all;
+}
+
 void Sequential::set_noise_seed(std::uint64_t seed) {
   for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_noise_seed(derive_seed(seed, i));
 }
@@ -87,6 +111,12 @@ void Sequential::set_noise_seed(std::uint64_t seed) {
 std::int64_t Sequential::parameter_count() const {
   std::int64_t count = 0;
   for (std::int64_t c : param_counts_) count += c;
+  return count;
+}
+
+std::int64_t Sequential::non_trainable_count() const {
+  std::int64_t count = 0;
+  for (std::int64_t c : buffer_counts_) count += c;
   return count;
 }
 
@@ -102,12 +132,13 @@ std::string Sequential::summary() const {
     const Layer& layer = *layers_[i];
     text += fmt::format("{:<{}}{:<{}}{:>{}}\n", layer.name() + " (" + layer.kind() + ")",
                         kNameWidth, shape_text(output_shapes_[i]),
-                        kShapeWidth, param_counts_[i], kParamWidth);
+                        kShapeWidth, param_counts_[i] + buffer_counts_[i], kParamWidth);
   }
   text += std::string(rule.size(), '=') + "\n";
-  const std::int64_t total = parameter_count();
-  text += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: 0\n", total,
-                      total);
+  // As Keras: a layer's count and the total include the non-trainable values.
+  const std::int64_t trainable = parameter_count(), non_trainable = non_trainable_count();
+  text += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n",
+                      trainable + non_trainable, trainable, non_trainable);
   return text;
 }
 
@@ -152,18 +183,5 @@ Sequential Sequential::from_config(const nlohmann::json& config, const std::stri
   return model;
 }
 
-namespace presets {
-Sequential seed() {
-  Sequential model({28, 28, 1});
-  model.add(layers::Conv2D({.filters = 32, .kernel_size = 3, .activation = Activation::relu}));
-  model.add(layers::MaxPool2D({.pool_size = 2}));
-  model.add(layers::Conv2D({.filters = 64, .kernel_size = 3, .activation = Activation::relu}));
-  model.add(layers::MaxPool2D({.pool_size = 2}));
-  model.add(layers::Flatten());
-  model.add(layers::Dense({.units = 64, .activation = Activation::relu}));
-  model.add(layers::Dense({.units = 10}));
-  return model;
-}
-}  // namespace presets
 
 }  // namespace imgcls

@@ -4,6 +4,7 @@
 #include "ref/ops.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -194,6 +195,134 @@ void relu_forward(std::int64_t count, const float* src, float* dst) {
 
 void relu_backward(std::int64_t count, const float* dst, const float* diff_dst, float* diff_src) {
   for (i64 i = 0; i < count; ++i) diff_src[i] = dst[i] > 0.0f ? diff_dst[i] : 0.0f;
+}
+
+void leaky_relu_forward(std::int64_t count, float alpha, const float* src, float* dst) {
+  for (i64 i = 0; i < count; ++i) dst[i] = src[i] > 0.0f ? src[i] : alpha * src[i];
+}
+
+void leaky_relu_backward(std::int64_t count, float alpha, const float* src, const float* diff_dst,
+                         float* diff_src) {
+  for (i64 i = 0; i < count; ++i) diff_src[i] = src[i] > 0.0f ? diff_dst[i] : alpha * diff_dst[i];
+}
+
+void global_avg_pool_forward(const ChannelGeometry& g, const float* src, float* dst) {
+  const i64 positions = g.height * g.width;
+  for (i64 n = 0; n < g.batch; ++n)
+    for (i64 c = 0; c < g.channels; ++c) {
+      double sum = 0.0;
+      for (i64 p = 0; p < positions; ++p) sum += src[(n * positions + p) * g.channels + c];
+      dst[n * g.channels + c] = static_cast<float>(sum / double(positions));
+    }
+}
+
+void global_avg_pool_backward(const ChannelGeometry& g, const float* diff_dst, float* diff_src) {
+  const i64 positions = g.height * g.width;
+  for (i64 n = 0; n < g.batch; ++n)
+    for (i64 p = 0; p < positions; ++p)
+      for (i64 c = 0; c < g.channels; ++c)
+        diff_src[(n * positions + p) * g.channels + c] =
+            static_cast<float>(double(diff_dst[n * g.channels + c]) / double(positions));
+}
+
+namespace {
+// Batch normalisation sees src as [M, C]: row m, channel c at m * C + c.
+struct ChannelSums {
+  std::vector<double> diff_shift, diff_scale;  // sum(diff_dst), sum(diff_dst * xhat)
+};
+
+double inverse_std(const float* variance, i64 c, float epsilon) {
+  return 1.0 / std::sqrt(double(variance[c]) + double(epsilon));
+}
+
+ChannelSums batch_norm_parameter_gradients(const ChannelGeometry& g, float epsilon,
+                                           const float* src, const float* diff_dst,
+                                           const float* mean, const float* variance,
+                                           float* diff_scale, float* diff_shift) {
+  const i64 rows = g.values_per_channel(), channels = g.channels;
+  ChannelSums sums{std::vector<double>(static_cast<std::size_t>(channels)),
+                   std::vector<double>(static_cast<std::size_t>(channels))};
+  for (i64 c = 0; c < channels; ++c) {
+    const double inv_std = inverse_std(variance, c, epsilon);
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (i64 m = 0; m < rows; ++m) {
+      const double dy = diff_dst[m * channels + c];
+      sum_dy += dy;
+      sum_dy_xhat += dy * (double(src[m * channels + c]) - mean[c]) * inv_std;
+    }
+    sums.diff_shift[static_cast<std::size_t>(c)] = sum_dy;
+    sums.diff_scale[static_cast<std::size_t>(c)] = sum_dy_xhat;
+    diff_shift[c] = static_cast<float>(sum_dy);
+    diff_scale[c] = static_cast<float>(sum_dy_xhat);
+  }
+  return sums;
+}
+}  // namespace
+
+void batch_norm_forward_training(const ChannelGeometry& g, float epsilon, const float* src,
+                                 const float* scale, const float* shift, float* dst, float* mean,
+                                 float* variance) {
+  const i64 rows = g.values_per_channel(), channels = g.channels;
+  for (i64 c = 0; c < channels; ++c) {
+    double sum = 0.0;
+    for (i64 m = 0; m < rows; ++m) sum += src[m * channels + c];
+    const double batch_mean = sum / double(rows);
+    double squares = 0.0;
+    for (i64 m = 0; m < rows; ++m) {
+      const double centred = src[m * channels + c] - batch_mean;
+      squares += centred * centred;
+    }
+    mean[c] = static_cast<float>(batch_mean);
+    variance[c] = static_cast<float>(squares / double(rows));
+  }
+  batch_norm_forward_inference(g, epsilon, src, scale, shift, mean, variance, dst);
+}
+
+void batch_norm_forward_inference(const ChannelGeometry& g, float epsilon, const float* src,
+                                  const float* scale, const float* shift, const float* mean,
+                                  const float* variance, float* dst) {
+  const i64 rows = g.values_per_channel(), channels = g.channels;
+  for (i64 c = 0; c < channels; ++c) {
+    const double inv_std = inverse_std(variance, c, epsilon);
+    for (i64 m = 0; m < rows; ++m) {
+      const double xhat = (double(src[m * channels + c]) - mean[c]) * inv_std;
+      dst[m * channels + c] = static_cast<float>(scale[c] * xhat + shift[c]);
+    }
+  }
+}
+
+void batch_norm_backward_training(const ChannelGeometry& g, float epsilon, const float* src,
+                                  const float* diff_dst, const float* scale, const float* mean,
+                                  const float* variance, float* diff_src, float* diff_scale,
+                                  float* diff_shift) {
+  const ChannelSums sums = batch_norm_parameter_gradients(g, epsilon, src, diff_dst, mean,
+                                                          variance, diff_scale, diff_shift);
+  const i64 rows = g.values_per_channel(), channels = g.channels;
+  for (i64 c = 0; c < channels; ++c) {
+    const double inv_std = inverse_std(variance, c, epsilon);
+    const double sum_dy = sums.diff_shift[static_cast<std::size_t>(c)];
+    const double sum_dy_xhat = sums.diff_scale[static_cast<std::size_t>(c)];
+    for (i64 m = 0; m < rows; ++m) {
+      const i64 i = m * channels + c;
+      const double xhat = (double(src[i]) - mean[c]) * inv_std;
+      diff_src[i] = static_cast<float>(scale[c] * inv_std *
+                                       (diff_dst[i] - (sum_dy + xhat * sum_dy_xhat) / double(rows)));
+    }
+  }
+}
+
+void batch_norm_backward_inference(const ChannelGeometry& g, float epsilon, const float* src,
+                                   const float* diff_dst, const float* scale, const float* mean,
+                                   const float* variance, float* diff_src, float* diff_scale,
+                                   float* diff_shift) {
+  batch_norm_parameter_gradients(g, epsilon, src, diff_dst, mean, variance, diff_scale,
+                                 diff_shift);
+  const i64 rows = g.values_per_channel(), channels = g.channels;
+  for (i64 c = 0; c < channels; ++c) {
+    const double inv_std = inverse_std(variance, c, epsilon);
+    for (i64 m = 0; m < rows; ++m)
+      diff_src[m * channels + c] = static_cast<float>(scale[c] * inv_std * diff_dst[m * channels + c]);
+  }
 }
 
 }  // namespace imgcls::ref

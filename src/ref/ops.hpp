@@ -38,4 +38,42 @@ void relu_forward(std::int64_t count, const float* src, float* dst);
 // diff_src = diff_dst where dst > 0, else 0 (dst: the forward output).
 void relu_backward(std::int64_t count, const float* dst, const float* diff_dst, float* diff_src);
 
+// dst = src where src > 0, else alpha * src.
+void leaky_relu_forward(std::int64_t count, float alpha, const float* src, float* dst);
+// diff_src = diff_dst where src > 0, else alpha * diff_dst (src: the forward input; at 0 the
+// slope is alpha, as oneDNN).
+void leaky_relu_backward(std::int64_t count, float alpha, const float* src, const float* diff_dst,
+                         float* diff_src);
+
+// src [N, H, W, C] -> dst [N, C]: the mean of each channel over H x W.
+void global_avg_pool_forward(const ChannelGeometry& g, const float* src, float* dst);
+// diff_dst [N, C] -> diff_src [N, H, W, C] = diff_dst / (H * W) at every position.
+void global_avg_pool_backward(const ChannelGeometry& g, const float* diff_dst, float* diff_src);
+
+// Batch normalisation per channel c over the M = N * H * W values x of src [N, H, W, C]
+// (or [N, C]):
+//   dst = scale[c] * (x - mean[c]) / sqrt(variance[c] + epsilon) + shift[c].
+// Training: mean and variance are this batch's, the variance biased (divided by M); both are
+// written out. Inference: mean and variance are given (the running statistics).
+void batch_norm_forward_training(const ChannelGeometry& g, float epsilon, const float* src,
+                                 const float* scale, const float* shift, float* dst, float* mean,
+                                 float* variance);
+void batch_norm_forward_inference(const ChannelGeometry& g, float epsilon, const float* src,
+                                  const float* scale, const float* shift, const float* mean,
+                                  const float* variance, float* dst);
+// Gradients of forward_training, through the batch statistics: with xhat the normalised src,
+//   diff_shift = sum(diff_dst), diff_scale = sum(diff_dst * xhat),
+//   diff_src = scale / sqrt(variance + epsilon) * (diff_dst - (diff_shift + xhat * diff_scale) / M).
+// mean and variance: those forward_training wrote.
+void batch_norm_backward_training(const ChannelGeometry& g, float epsilon, const float* src,
+                                  const float* diff_dst, const float* scale, const float* mean,
+                                  const float* variance, float* diff_src, float* diff_scale,
+                                  float* diff_shift);
+// Gradients of forward_inference (mean and variance constant):
+//   diff_src = scale / sqrt(variance + epsilon) * diff_dst; diff_scale, diff_shift as above.
+void batch_norm_backward_inference(const ChannelGeometry& g, float epsilon, const float* src,
+                                   const float* diff_dst, const float* scale, const float* mean,
+                                   const float* variance, float* diff_src, float* diff_scale,
+                                   float* diff_shift);
+
 }  // namespace imgcls::ref

@@ -1,6 +1,7 @@
 // Geometry of 2-D windowed ops (convolution, pooling): input size, window, stride,
-// padding and the derived output size. Shared by the oneDNN backend and the reference ops,
-// so both read the same numbers. Layouts: src/dst NHWC, conv weights OIHW.
+// padding and the derived output size; and of per-channel ops (batch normalisation, global
+// pooling). Shared by the oneDNN backend and the reference ops, so both read the same
+// numbers. Layouts: src/dst NHWC, conv weights OIHW.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,14 @@ struct Pool2dGeometry {
 // Fully connected: src [N, in] x weights [out, in]^T + bias [out] -> dst [N, out]
 struct DenseGeometry {
   std::int64_t batch = 0, in_features = 0, out_features = 0;
+};
+
+// A batch seen per channel: src [N, H, W, C], or [N, C] with H = W = 1. Batch normalisation
+// and global pooling work over the N * H * W (or H * W) values of each channel.
+struct ChannelGeometry {
+  std::int64_t batch = 0, height = 1, width = 1, channels = 0;
+  std::int64_t values_per_channel() const { return batch * height * width; }
+  std::int64_t size() const { return values_per_channel() * channels; }
 };
 
 }  // namespace imgcls

@@ -1,0 +1,61 @@
+// Shared command-line pieces: data and architecture arguments, progress display.
+#include "common.hpp"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "imgcls/error.hpp"
+#include "imgcls/io.hpp"
+
+namespace imgcls::cli {
+
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+std::string resolve_data_dir(const std::string& spec) {
+  return spec == "mnist" ? std::string(IMGCLS_DEFAULT_DATA_DIR) : spec;
+}
+
+Sequential resolve_architecture(const std::string& spec) {
+  if (spec.ends_with(".json") || std::filesystem::exists(spec)) return read_architecture(spec);
+  return presets::by_name(spec);
+}
+
+Progress::Progress(std::FILE* out, int epochs)
+    : out_(out), epochs_(epochs), interactive_(isatty(fileno(out)) != 0) {}
+
+void Progress::on_step(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
+  if (!interactive_) return;
+  constexpr int kBarWidth = 30;
+  if (epoch != current_epoch_) {  // the first report of an epoch starts its clock
+    current_epoch_ = epoch;
+    first_step_ = step;
+    epoch_started_ = now_seconds();
+  }
+  const double per_step = (now_seconds() - epoch_started_) / double(std::max<std::int64_t>(step - first_step_, 1));
+  const double eta = per_step * double(steps - step);
+  const int filled = static_cast<int>(double(kBarWidth) * double(step) / double(steps));
+  std::string bar(static_cast<std::size_t>(filled), '=');
+  if (filled < kBarWidth) bar += '>';
+  bar.resize(kBarWidth, '.');
+  fmt::print(out_, "\rEpoch {}/{} {:>6}/{} [{}] ETA {:>4.0f}s - loss {:.4f} - accuracy {:.4f} ", epoch,
+             epochs_, step, steps, bar, eta, loss, accuracy);
+  std::fflush(out_);
+}
+
+void Progress::on_epoch_end(const EpochStats& e, std::int64_t images) {
+  std::string line = fmt::format("Epoch {}/{} - {:.1f}s ({:.0f} images/s) - loss {:.4f} - accuracy {:.4f}",
+                                 e.epoch, epochs_, e.seconds, double(images) / e.seconds, e.loss, e.accuracy);
+  if (e.validation_loss)
+    line += fmt::format(" - val_loss {:.4f} - val_accuracy {:.4f}", *e.validation_loss, *e.validation_accuracy);
+  fmt::print(out_, "{}{}\n", interactive_ ? "\r\033[K" : "", line);
+  std::fflush(out_);
+}
+
+}  // namespace imgcls::cli

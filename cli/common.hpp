@@ -1,0 +1,41 @@
+// Pieces shared by the subcommands: thread defaults, dataset and architecture arguments,
+// and the training progress display.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "imgcls/data.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/train.hpp"
+
+namespace imgcls::cli {
+
+inline int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+// "mnist" (the data scripts/setup.sh installed) or a folder holding the four IDX files.
+std::string resolve_data_dir(const std::string& spec);
+
+// A preset name (seed, lenet5, strong) or an architecture JSON file.
+Sequential resolve_architecture(const std::string& spec);
+
+// Keras-like progress: on a terminal, a bar per epoch redrawn in place (step count, ETA,
+// running loss and accuracy); otherwise one plain line per epoch, so logs stay readable.
+class Progress {
+ public:
+  Progress(std::FILE* out, int epochs);
+  void on_step(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy);
+  void on_epoch_end(const EpochStats& stats, std::int64_t images);
+  bool interactive() const { return interactive_; }
+
+ private:
+  std::FILE* out_;
+  int epochs_;
+  bool interactive_;
+  int current_epoch_ = 0;
+  std::int64_t first_step_ = 0;
+  double epoch_started_ = 0.0;
+};
+
+}  // namespace imgcls::cli

@@ -1,0 +1,86 @@
+// imgcls evaluate: accuracy, loss, per-class precision/recall/F1 and the confusion matrix
+// of a saved model on a test set.
+#include <fmt/core.h>
+
+#include <iostream>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "imgcls/io.hpp"
+#include "imgcls/metrics.hpp"
+#include "imgcls/runtime.hpp"
+
+namespace imgcls::cli {
+
+namespace {
+
+struct EvaluateOptions {
+  std::string model_path;
+  std::string data = "mnist";
+  int threads = default_threads();
+  bool json = false;
+};
+
+int evaluate_command(const EvaluateOptions& options) {
+  set_num_threads(options.threads);
+  Sequential model = load_model(options.model_path);
+  const Dataset test = load_mnist_test(resolve_data_dir(options.data));
+  const Evaluation result = evaluate(model, test);
+  const std::vector<std::string> names = class_names(model);
+  const auto classes = static_cast<std::int64_t>(names.size());
+  const ConfusionMatrix matrix = confusion_matrix(test.labels, result.predicted, classes);
+  const std::vector<ClassMetrics> per_class = per_class_metrics(matrix);
+
+  if (options.json) {
+    nlohmann::json classes_json = nlohmann::json::array();
+    for (std::int64_t c = 0; c < classes; ++c) {
+      const ClassMetrics& m = per_class[static_cast<std::size_t>(c)];
+      classes_json.push_back({{"class", names[static_cast<std::size_t>(c)]}, {"precision", m.precision},
+                              {"recall", m.recall}, {"f1", m.f1}, {"support", m.support}});
+    }
+    nlohmann::json confusion = nlohmann::json::array();
+    for (std::int64_t t = 0; t < classes; ++t) {
+      nlohmann::json row = nlohmann::json::array();
+      for (std::int64_t p = 0; p < classes; ++p) row.push_back(matrix.count(t, p));
+      confusion.push_back(row);
+    }
+    std::cout << nlohmann::json{{"accuracy", result.accuracy}, {"loss", result.loss}, {"n", result.count},
+                                {"per_class", classes_json}, {"confusion", confusion}}
+                     .dump(2)
+              << std::endl;
+    return kSuccess;
+  }
+  fmt::print("{}: {} test images\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path, result.count,
+             result.accuracy, result.loss);
+  fmt::print("{:>10} {:>10} {:>10} {:>10} {:>10}\n", "class", "precision", "recall", "f1", "support");
+  for (std::int64_t c = 0; c < classes; ++c) {
+    const ClassMetrics& m = per_class[static_cast<std::size_t>(c)];
+    fmt::print("{:>10} {:>10.4f} {:>10.4f} {:>10.4f} {:>10}\n", names[static_cast<std::size_t>(c)], m.precision,
+               m.recall, m.f1, m.support);
+  }
+  fmt::print("\nconfusion matrix (rows: true label, columns: predicted)\n{:>8}", "");
+  for (std::int64_t p = 0; p < classes; ++p) fmt::print("{:>7}", names[static_cast<std::size_t>(p)]);
+  fmt::print("\n");
+  for (std::int64_t t = 0; t < classes; ++t) {
+    fmt::print("{:>8}", names[static_cast<std::size_t>(t)]);
+    for (std::int64_t p = 0; p < classes; ++p) fmt::print("{:>7}", matrix.count(t, p));
+    fmt::print("\n");
+  }
+  return kSuccess;
+}
+
+}  // namespace
+
+Action add_evaluate_command(CLI::App& app) {
+  auto options = std::make_shared<EvaluateOptions>();
+  CLI::App* cmd = app.add_subcommand("evaluate", "Accuracy, loss, per-class precision/recall/F1 and confusion matrix of a model");
+  cmd->add_option("model", options->model_path, "Model file (.safetensors)")->required();
+  cmd->add_option("--data", options->data, "mnist, or a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte")
+      ->capture_default_str();
+  cmd->add_option("--threads", options->threads, "CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_flag("--json", options->json,
+                "Print exactly one JSON object: accuracy, loss, n, per_class, confusion");
+  return [options] { return evaluate_command(*options); };
+}
+
+}  // namespace imgcls::cli

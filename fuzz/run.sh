@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer harness of a build made with IMGCLS_FUZZ=ON for a bounded time, one
+# after the other, on a copy of its seed corpus (fuzz/corpus/<name>; what the fuzzer adds
+# stays in the build folder). Prints each run's final libFuzzer statistics; fails on the
+# first finding, whose input is saved as <build>/fuzz/artifacts/<harness>-crash-...
+# Usage: fuzz/run.sh <build dir> <seconds per harness> [harness ...]
+#   FUZZ_FLAGS: more libFuzzer flags, e.g. FUZZ_FLAGS="-jobs=1 -workers=1".
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "${1:?usage: fuzz/run.sh <build dir> <seconds per harness> [harness ...]}" && pwd)
+seconds=${2:?usage: fuzz/run.sh <build dir> <seconds per harness> [harness ...]}
+shift 2
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(idx image model architecture)
+
+# Leaks are findings too; the fuzzer checks them per input. UBSan stops at the first report.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+work="$build/fuzz"
+mkdir -p "$work/artifacts" "$work/logs"
+for name in "${harnesses[@]}"; do
+  binary="$build/fuzz/${name}_fuzz"
+  [ -x "$binary" ] || { echo "fuzz/run.sh: no $binary (configure with -DIMGCLS_FUZZ=ON)" >&2; exit 2; }
+  corpus="$work/corpus/$name"
+  mkdir -p "$corpus"
+  log="$work/logs/$name.log"
+  echo "[fuzz] $name: ${seconds}s on fuzz/corpus/$name" >&2
+  rm -f "$work/fuzz-0.log"
+  touch "$work/started"
+  status=0
+  # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
+  (cd "$work" && "$binary" "$corpus" "$repo_root/fuzz/corpus/$name" \
+    -dict="$repo_root/fuzz/dict/$name.dict" -max_total_time="$seconds" \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$work/artifacts/$name-" ${FUZZ_FLAGS:-}) >"$log" 2>&1 || status=$?
+  if [ -f "$work/fuzz-0.log" ]; then  # -jobs=1: the fuzzing ran in a child that logs there
+    cat "$work/fuzz-0.log" >>"$log"
+    rm -f "$work/fuzz-0.log"
+  fi
+  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true)
+  runs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}' || true)
+  echo "[fuzz] $name: ${done_line:-no DONE line} (executions: ${runs:-?})" >&2
+  if [ "$status" -ne 0 ] || ! grep -qE '^#[0-9]+ +DONE' "$log" ||
+     [ -n "$(find "$work/artifacts" -name "$name-*" -newer "$work/started")" ]; then
+    echo "[fuzz] $name FAILED (exit $status); the end of $log:" >&2
+    tail -n 60 "$log" >&2
+    exit 1
+  fi
+done

@@ -1,0 +1,79 @@
+// Dropout: inverted dropout, any shape. A plain loop is the implementation and the spec:
+// dst = src * mask with mask 0 (probability rate) or 1 / (1 - rate), drawn in element order
+// from the Rng of the noise seed. Backward multiplies by the same mask.
+#include <algorithm>
+
+#include "core/check.hpp"
+#include "layers/common.hpp"
+
+namespace imgcls::layers {
+
+namespace {
+
+class DropoutLayer final : public Layer {
+ public:
+  explicit DropoutLayer(const DropoutOptions& options) : options_(options) {}
+
+  std::string kind() const override { return "Dropout"; }
+
+  Shape build(const Shape& input_shape) override {
+    detail::check_option(name(), "rate", options_.rate, detail::kDropoutRateRange);
+    return input_shape;
+  }
+
+  void set_noise_seed(std::uint64_t seed) override { rng_ = Rng(seed); }
+
+  void forward(const Tensor& src, Tensor& dst, Mode mode) override {
+    dst.resize(src.shape());
+    masked_ = mode == Mode::train && options_.rate > 0.0;
+    if (!masked_) {
+      std::copy(src.data(), src.data() + src.size(), dst.data());
+      return;
+    }
+    // Drop when a uniform 64-bit draw falls below rate * 2^64: one integer compare per value.
+    constexpr double kTwoTo64 = 18446744073709551616.0;
+    const auto drop_below = static_cast<std::uint64_t>(options_.rate * kTwoTo64);
+    const auto keep_scale = static_cast<float>(1.0 / (1.0 - options_.rate));
+    mask_.resize(src.shape());
+    float* mask = mask_.data();
+    const float* in = src.data();
+    float* out = dst.data();
+    for (std::int64_t i = 0; i < src.size(); ++i) {
+      mask[i] = rng_.next_u64() < drop_below ? 0.0f : keep_scale;
+      out[i] = in[i] * mask[i];
+    }
+  }
+
+  void backward(const Tensor& src, const Tensor& /*dst*/, const Tensor& diff_dst,
+                Tensor* diff_src) override {
+    IMGCLS_CHECK(diff_dst.shape() == src.shape(), "{}: diff_dst {} vs src {}", name(),
+                 to_string(diff_dst.shape()), to_string(src.shape()));
+    if (!diff_src) return;
+    diff_src->resize(src.shape());
+    if (!masked_) {
+      std::copy(diff_dst.data(), diff_dst.data() + diff_dst.size(), diff_src->data());
+      return;
+    }
+    IMGCLS_CHECK(mask_.shape() == src.shape(), "{}: mask {} vs src {}", name(),
+                 to_string(mask_.shape()), to_string(src.shape()));
+    for (std::int64_t i = 0; i < src.size(); ++i) (*diff_src)[i] = diff_dst[i] * mask_[i];
+  }
+
+  nlohmann::json config() const override { return {{"type", kind()}, {"rate", options_.rate}}; }
+
+ private:
+  static constexpr std::uint64_t kUnseeded = 0x5eed;  // until set_noise_seed is called
+
+  DropoutOptions options_;
+  Rng rng_{kUnseeded};
+  bool masked_ = false;  // the last forward applied mask_
+  Tensor mask_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> Dropout(const DropoutOptions& options) {
+  return std::make_unique<DropoutLayer>(options);
+}
+
+}  // namespace imgcls::layers
