@@ -3,7 +3,6 @@
 // (model.history.json) and three pictures: output_sample.png (a grid of classified test digits),
 // confusion.png and curves.png.
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "imgcls/data.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
@@ -30,7 +30,7 @@ struct RunOptions {
   std::int64_t batch_size = 32;
   float learning_rate = 1e-3f;
   std::uint64_t seed = 1;
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = default_threads();
   std::string data_dir = IMGCLS_DEFAULT_DATA_DIR;
   std::string out_dir = ".";
   bool json = false;
@@ -39,7 +39,6 @@ struct RunOptions {
 
 int run(const RunOptions& options) {
   std::FILE* log = options.json ? stderr : stdout;
-  const bool interactive = isatty(fileno(log)) != 0;
   set_num_threads(options.threads);
 
   std::error_code ec;
@@ -56,18 +55,11 @@ int run(const RunOptions& options) {
   Adam optimizer({.learning_rate = options.learning_rate});
 
   FitOptions fit_options{.epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed};
-  if (interactive) {
-    fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double) {
-      fmt::print(log, "\rEpoch {}/{}  {:>5}/{}  loss {:.4f}", epoch, options.epochs, step, steps, loss);
-      std::fflush(log);
-    };
-  }
-  fit_options.on_epoch_end = [&](const EpochStats& e) {
-    fmt::print(log, "{}Epoch {}/{}  loss {:.4f}  accuracy {:.4f}  {:.1f} s ({:.0f} images/s)\n",
-               interactive ? "\r" : "", e.epoch, options.epochs, e.loss, e.accuracy, e.seconds,
-               double(mnist.train.size()) / e.seconds);
-    std::fflush(log);
+  Progress progress(log, options.epochs);
+  fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
+    progress.on_step(epoch, step, steps, loss, accuracy);
   };
+  fit_options.on_epoch_end = [&](const EpochStats& e) { progress.on_epoch_end(e, mnist.train.size()); };
   const History history = fit(model, optimizer, mnist.train, fit_options);
 
   const Evaluation test = evaluate(model, mnist.test);

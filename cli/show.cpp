@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "imgcls/data.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
@@ -30,7 +31,7 @@ struct ShowOptions {
   std::string data = kBuiltInData;
   std::string history_path;  // empty: <model>.history.json beside the model
   std::int64_t first = 0;
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = default_threads();
 };
 
 Picture curves(const ShowOptions& options) {
@@ -54,7 +55,7 @@ Picture curves(const ShowOptions& options) {
 Picture evaluated(const ShowOptions& options) {
   set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
-  const std::string dir = options.data == kBuiltInData ? IMGCLS_DEFAULT_DATA_DIR : options.data;
+  const std::string dir = resolve_data_dir(options.data);
   const Dataset test = load_mnist_test(dir);
   if (options.first >= test.size())
     throw InputError("--first", fmt::format("image {} does not exist: the test set has {} images",

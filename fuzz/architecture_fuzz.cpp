@@ -25,7 +25,8 @@ bool small_enough(const imgcls::Sequential& model) {
     return false;
   // Rebuilt layer by layer to see every intermediate shape.
   Sequential probe(model.input_shape());
-  for (const auto& layer : model.config()["layers"]) {
+  const nlohmann::json config = model.config();
+  for (const auto& layer : config.at("layers")) {
     probe.add(layers::from_config(layer, fuzz::kSource));
     if (element_count(probe.output_shape()) > kMaxValuesToRun) return false;
   }

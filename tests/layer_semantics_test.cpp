@@ -17,12 +17,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>

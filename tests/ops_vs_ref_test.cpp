@@ -404,7 +404,7 @@ TEST(BatchNormVsRef, BackwardThroughBatchAndGivenStatistics) {
                                           scale.data(), mean.data(), variance.data(),
                                           expected_diff_src.data(), expected_diff_scale.data(),
                                           expected_diff_shift.data());
-        bn.backward_training(src.data(), diff_dst.data(), scale.data(), mean.data(),
+        bn.backward_training(src.data(), diff_dst.data(), scale.data(), shift.data(), mean.data(),
                              variance.data(), diff_src.data(), diff_scale.data(),
                              diff_shift.data());
       } else {
@@ -414,8 +414,8 @@ TEST(BatchNormVsRef, BackwardThroughBatchAndGivenStatistics) {
                                            expected_diff_shift.data());
         bn.forward_inference(src.data(), scale.data(), shift.data(), mean.data(),
                              variance.data(), dst.data());
-        bn.backward_inference(src.data(), diff_dst.data(), scale.data(), mean.data(),
-                              variance.data(), diff_src.data(), diff_scale.data(),
+        bn.backward_inference(src.data(), diff_dst.data(), scale.data(), shift.data(),
+                              mean.data(), variance.data(), diff_src.data(), diff_scale.data(),
                               diff_shift.data());
       }
       EXPECT_TRUE(matches_reference(diff_src, expected_diff_src)) << "diff_src";

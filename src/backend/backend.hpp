@@ -98,12 +98,13 @@ class BatchNorm {
                          const float* mean, const float* variance, float* dst);
   // Gradients of forward_training (through the batch statistics it wrote) or of
   // forward_inference (statistics constant): diff_dst -> diff_src, diff_scale, diff_shift.
+  // shift is not read by the gradients but oneDNN takes it as an argument.
   void backward_training(const float* src, const float* diff_dst, const float* scale,
-                         const float* mean, const float* variance, float* diff_src,
-                         float* diff_scale, float* diff_shift);
+                         const float* shift, const float* mean, const float* variance,
+                         float* diff_src, float* diff_scale, float* diff_shift);
   void backward_inference(const float* src, const float* diff_dst, const float* scale,
-                          const float* mean, const float* variance, float* diff_src,
-                          float* diff_scale, float* diff_shift);
+                          const float* shift, const float* mean, const float* variance,
+                          float* diff_src, float* diff_scale, float* diff_shift);
 
  private:
   struct Impl;

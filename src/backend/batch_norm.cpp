@@ -74,14 +74,18 @@ struct BatchNorm::Impl {
     return pass;
   }
 
+  // oneDNN 2.6 counts shift among backward's inputs when use_shift is set, although the
+  // gradients do not depend on it.
   void backward(Statistics statistics, const float* src_data, const float* diff_dst_data,
-                const float* scale_data, const float* mean_data, const float* variance_data,
+                const float* scale_data, const float* shift_data, const float* mean_data,
+                const float* variance_data,
                 float* diff_src_data, float* diff_scale_data, float* diff_shift_data) {
     Pass& pass = backward_pass(statistics);
     auto& stream = context().stream;
     pass.backward.execute(stream, {{DNNL_ARG_SRC, bind(src, src_data)},
                                    {DNNL_ARG_DIFF_DST, bind(diff_dst, diff_dst_data)},
                                    {DNNL_ARG_SCALE, bind(scale, scale_data)},
+                                   {DNNL_ARG_SHIFT, bind(shift, shift_data)},
                                    {DNNL_ARG_MEAN, bind(mean, mean_data)},
                                    {DNNL_ARG_VARIANCE, bind(variance, variance_data)},
                                    {DNNL_ARG_DIFF_SRC, bind(diff_src, diff_src_data)},
@@ -127,17 +131,17 @@ void BatchNorm::forward_inference(const float* src, const float* scale, const fl
 }
 
 void BatchNorm::backward_training(const float* src, const float* diff_dst, const float* scale,
-                                  const float* mean, const float* variance, float* diff_src,
-                                  float* diff_scale, float* diff_shift) {
-  impl_->backward(Statistics::batch, src, diff_dst, scale, mean, variance, diff_src, diff_scale,
-                  diff_shift);
+                                  const float* shift, const float* mean, const float* variance,
+                                  float* diff_src, float* diff_scale, float* diff_shift) {
+  impl_->backward(Statistics::batch, src, diff_dst, scale, shift, mean, variance, diff_src,
+                  diff_scale, diff_shift);
 }
 
 void BatchNorm::backward_inference(const float* src, const float* diff_dst, const float* scale,
-                                   const float* mean, const float* variance, float* diff_src,
-                                   float* diff_scale, float* diff_shift) {
-  impl_->backward(Statistics::given, src, diff_dst, scale, mean, variance, diff_src, diff_scale,
-                  diff_shift);
+                                   const float* shift, const float* mean, const float* variance,
+                                   float* diff_src, float* diff_scale, float* diff_shift) {
+  impl_->backward(Statistics::given, src, diff_dst, scale, shift, mean, variance, diff_src,
+                  diff_scale, diff_shift);
 }
 
 }  // namespace imgcls::backend

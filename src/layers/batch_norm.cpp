@@ -71,14 +71,14 @@ class BatchNormLayer final : public Layer {
     Tensor& diff = diff_src ? *diff_src : scratch_;
     diff.resize(src.shape());
     auto& prims = primitives(src.dim(0));
-    if (last_mode_ == Mode::train)
-      prims.backward_training(src.data(), diff_dst.data(), gamma_.data(), batch_mean_.data(),
-                              batch_variance_.data(), diff.data(), diff_gamma_.data(),
-                              diff_beta_.data());
+    if (last_mode_ == Mode::infer)
+      prims.backward_training(src.data(), diff_dst.data(), gamma_.data(), beta_.data(),
+                              batch_mean_.data(), batch_variance_.data(), diff.data(),
+                              diff_gamma_.data(), diff_beta_.data());
     else
-      prims.backward_inference(src.data(), diff_dst.data(), gamma_.data(), moving_mean_.data(),
-                               moving_variance_.data(), diff.data(), diff_gamma_.data(),
-                               diff_beta_.data());
+      prims.backward_inference(src.data(), diff_dst.data(), gamma_.data(), beta_.data(),
+                               moving_mean_.data(), moving_variance_.data(), diff.data(),
+                               diff_gamma_.data(), diff_beta_.data());
   }
 
   std::vector<Param> params() override {
