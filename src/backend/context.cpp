@@ -46,3 +46,65 @@ void FormatBridge::to_user(float* user_data) {
 }
 
 }  // namespace imgcls::backend
+
+namespace imgcls::backend {
+
+WeightedPrimitives::WeightedPrimitives(const dnnl::primitive_desc& forward, const dnnl::memory::desc& src,
+                                       const dnnl::memory::desc& dst, const dnnl::memory::desc& weights_user,
+                                       const dnnl::memory::desc& bias)
+    : weights_user_(weights_user),
+      forward_(forward),
+      src_(src, context().engine, DNNL_MEMORY_NONE),
+      dst_(dst, context().engine, DNNL_MEMORY_NONE),
+      bias_(bias, context().engine, DNNL_MEMORY_NONE),
+      forward_scratchpad_(scratchpad_for(forward)),
+      diff_src_(src, context().engine, DNNL_MEMORY_NONE),
+      diff_dst_(dst, context().engine, DNNL_MEMORY_NONE),
+      diff_bias_(bias, context().engine, DNNL_MEMORY_NONE),
+      forward_weights_(weights_user, forward.query_md(dnnl::query::weights_md)) {}
+
+void WeightedPrimitives::set_backward(const dnnl::primitive_desc& backward_data,
+                                      const dnnl::primitive_desc& backward_weights) {
+  backward_data_ = dnnl::primitive(backward_data);
+  backward_weights_ = dnnl::primitive(backward_weights);
+  backward_data_scratchpad_ = scratchpad_for(backward_data);
+  backward_weights_scratchpad_ = scratchpad_for(backward_weights);
+  backward_data_weights_ = FormatBridge(weights_user_, backward_data.query_md(dnnl::query::weights_md));
+  diff_weights_ = FormatBridge(weights_user_, backward_weights.query_md(dnnl::query::diff_weights_md));
+  has_backward_ = true;
+}
+
+void WeightedPrimitives::forward(const float* src, const float* weights, const float* bias, float* dst) {
+  auto& stream = context().stream;
+  forward_.execute(stream, {{DNNL_ARG_SRC, bind(src_, src)},
+                            {DNNL_ARG_WEIGHTS, forward_weights_.to_primitive(weights)},
+                            {DNNL_ARG_BIAS, bind(bias_, bias)},
+                            {DNNL_ARG_DST, bind(dst_, dst)},
+                            {DNNL_ARG_SCRATCHPAD, forward_scratchpad_}});
+  stream.wait();
+}
+
+void WeightedPrimitives::backward_data(const float* diff_dst, const float* weights, float* diff_src) {
+  IMGCLS_CHECK(has_backward_, "backward primitives not built");
+  auto& stream = context().stream;
+  backward_data_.execute(stream, {{DNNL_ARG_DIFF_DST, bind(diff_dst_, diff_dst)},
+                                  {DNNL_ARG_WEIGHTS, backward_data_weights_.to_primitive(weights)},
+                                  {DNNL_ARG_DIFF_SRC, bind(diff_src_, diff_src)},
+                                  {DNNL_ARG_SCRATCHPAD, backward_data_scratchpad_}});
+  stream.wait();
+}
+
+void WeightedPrimitives::backward_weights(const float* src, const float* diff_dst, float* diff_weights,
+                                          float* diff_bias) {
+  IMGCLS_CHECK(has_backward_, "backward primitives not built");
+  auto& stream = context().stream;
+  backward_weights_.execute(stream, {{DNNL_ARG_SRC, bind(src_, src)},
+                                     {DNNL_ARG_DIFF_DST, bind(diff_dst_, diff_dst)},
+                                     {DNNL_ARG_DIFF_WEIGHTS, diff_weights_.primitive_output(diff_weights)},
+                                     {DNNL_ARG_DIFF_BIAS, bind(diff_bias_, diff_bias)},
+                                     {DNNL_ARG_SCRATCHPAD, backward_weights_scratchpad_}});
+  diff_weights_.to_user(diff_weights);
+  stream.wait();
+}
+
+}  // namespace imgcls::backend

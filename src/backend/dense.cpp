@@ -9,65 +9,32 @@ using dnnl::prop_kind;
 
 struct Dense::Impl {
   DenseGeometry g;
-  dnnl::memory::desc src_md, dst_md, weights_user_md, weights_any_md, bias_md;
+  dnnl::memory::desc src_md, dst_md, weights_any_md, bias_md;
   dnnl::inner_product_forward::primitive_desc forward_pd;
-  dnnl::inner_product_forward forward;
-  dnnl::memory src, dst, bias, forward_scratchpad;
-  FormatBridge forward_weights;
+  WeightedPrimitives primitives;
 
-  bool backward_ready = false;
-  dnnl::inner_product_backward_data backward_data;
-  dnnl::inner_product_backward_weights backward_weights;
-  dnnl::memory diff_src, diff_dst, diff_bias, backward_data_scratchpad, backward_weights_scratchpad;
-  FormatBridge backward_data_weights, diff_weights;
+  Impl(const DenseGeometry& geometry, PostOp post_op)
+      : g(geometry),
+        src_md(f32_desc({g.batch, g.in_features}, tag::nc)),
+        dst_md(f32_desc({g.batch, g.out_features}, tag::nc)),
+        weights_any_md(f32_desc({g.out_features, g.in_features}, tag::any)),
+        bias_md(f32_desc({g.out_features}, tag::x)),
+        forward_pd(dnnl::inner_product_forward::desc(prop_kind::forward_training, src_md, weights_any_md, bias_md,
+                                                     dst_md),
+                   post_op_attr(post_op), context().engine),
+        primitives(forward_pd, src_md, dst_md, f32_desc({g.out_features, g.in_features}, tag::oi), bias_md) {}
 
-  Impl(const DenseGeometry& geometry, PostOp post_op) : g(geometry) {
+  WeightedPrimitives& for_backward() {
+    if (primitives.has_backward()) return primitives;
     auto& engine = context().engine;
-    src_md = f32_desc({g.batch, g.in_features}, tag::nc);
-    dst_md = f32_desc({g.batch, g.out_features}, tag::nc);
-    weights_user_md = f32_desc({g.out_features, g.in_features}, tag::oi);
-    weights_any_md = f32_desc({g.out_features, g.in_features}, tag::any);
-    bias_md = f32_desc({g.out_features}, tag::x);
-
-    dnnl::primitive_attr attr = owned_scratchpad_attr();
-    if (post_op == PostOp::relu) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-      attr.set_post_ops(ops);
-    }
-    const dnnl::inner_product_forward::desc desc(prop_kind::forward_training, src_md,
-                                                 weights_any_md, bias_md, dst_md);
-    forward_pd = dnnl::inner_product_forward::primitive_desc(desc, attr, engine);
-    forward = dnnl::inner_product_forward(forward_pd);
-    src = dnnl::memory(src_md, engine, DNNL_MEMORY_NONE);
-    dst = dnnl::memory(dst_md, engine, DNNL_MEMORY_NONE);
-    bias = dnnl::memory(bias_md, engine, DNNL_MEMORY_NONE);
-    forward_weights = FormatBridge(weights_user_md, forward_pd.weights_desc());
-    forward_scratchpad = scratchpad_for(forward_pd);
-  }
-
-  void prepare_backward() {
-    if (backward_ready) return;
-    auto& engine = context().engine;
-    const dnnl::inner_product_backward_data::desc data_desc(src_md, weights_any_md, dst_md);
-    const dnnl::inner_product_backward_data::primitive_desc data_pd(data_desc, owned_scratchpad_attr(), engine,
-                                                                     forward_pd);
-    backward_data = dnnl::inner_product_backward_data(data_pd);
-    backward_data_weights = FormatBridge(weights_user_md, data_pd.weights_desc());
-
-    const dnnl::inner_product_backward_weights::desc weights_desc(src_md, weights_any_md,
-                                                                  bias_md, dst_md);
-    const dnnl::inner_product_backward_weights::primitive_desc weights_pd(weights_desc, owned_scratchpad_attr(), engine,
-                                                                          forward_pd);
-    backward_weights = dnnl::inner_product_backward_weights(weights_pd);
-    diff_weights = FormatBridge(weights_user_md, weights_pd.diff_weights_desc());
-
-    backward_data_scratchpad = scratchpad_for(data_pd);
-    backward_weights_scratchpad = scratchpad_for(weights_pd);
-    diff_src = dnnl::memory(src_md, engine, DNNL_MEMORY_NONE);
-    diff_dst = dnnl::memory(dst_md, engine, DNNL_MEMORY_NONE);
-    diff_bias = dnnl::memory(bias_md, engine, DNNL_MEMORY_NONE);
-    backward_ready = true;
+    const dnnl::inner_product_backward_data::primitive_desc data_pd(
+        dnnl::inner_product_backward_data::desc(src_md, weights_any_md, dst_md), owned_scratchpad_attr(), engine,
+        forward_pd);
+    const dnnl::inner_product_backward_weights::primitive_desc weights_pd(
+        dnnl::inner_product_backward_weights::desc(src_md, weights_any_md, bias_md, dst_md), owned_scratchpad_attr(),
+        engine, forward_pd);
+    primitives.set_backward(data_pd, weights_pd);
+    return primitives;
   }
 };
 
@@ -76,41 +43,15 @@ Dense::Dense(const DenseGeometry& geometry, PostOp post_op)
 Dense::~Dense() = default;
 
 void Dense::forward(const float* src, const float* weights, const float* bias, float* dst) {
-  auto& s = *impl_;
-  auto& stream = context().stream;
-  s.forward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
-                             {DNNL_ARG_WEIGHTS, s.forward_weights.to_primitive(weights)},
-                             {DNNL_ARG_BIAS, bind(s.bias, bias)},
-                             {DNNL_ARG_DST, bind(s.dst, dst)},
-                             {DNNL_ARG_SCRATCHPAD, s.forward_scratchpad}});
-  stream.wait();
+  impl_->primitives.forward(src, weights, bias, dst);
 }
 
 void Dense::backward_data(const float* diff_dst, const float* weights, float* diff_src) {
-  auto& s = *impl_;
-  s.prepare_backward();
-  auto& stream = context().stream;
-  s.backward_data.execute(stream,
-                          {{DNNL_ARG_DIFF_DST, bind(s.diff_dst, diff_dst)},
-                           {DNNL_ARG_WEIGHTS, s.backward_data_weights.to_primitive(weights)},
-                           {DNNL_ARG_DIFF_SRC, bind(s.diff_src, diff_src)},
-                           {DNNL_ARG_SCRATCHPAD, s.backward_data_scratchpad}});
-  stream.wait();
+  impl_->for_backward().backward_data(diff_dst, weights, diff_src);
 }
 
-void Dense::backward_weights(const float* src, const float* diff_dst, float* diff_weights,
-                             float* diff_bias) {
-  auto& s = *impl_;
-  s.prepare_backward();
-  auto& stream = context().stream;
-  s.backward_weights.execute(
-      stream, {{DNNL_ARG_SRC, bind(s.src, src)},
-               {DNNL_ARG_DIFF_DST, bind(s.diff_dst, diff_dst)},
-               {DNNL_ARG_DIFF_WEIGHTS, s.diff_weights.primitive_output(diff_weights)},
-               {DNNL_ARG_DIFF_BIAS, bind(s.diff_bias, diff_bias)},
-               {DNNL_ARG_SCRATCHPAD, s.backward_weights_scratchpad}});
-  s.diff_weights.to_user(diff_weights);
-  stream.wait();
+void Dense::backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
+  impl_->for_backward().backward_weights(src, diff_dst, diff_weights, diff_bias);
 }
 
 }  // namespace imgcls::backend

@@ -5,6 +5,7 @@
 
 #include <dnnl.hpp>
 
+#include "backend/backend.hpp"
 #include "tensor/geometry.hpp"
 
 namespace imgcls::backend {
@@ -34,6 +35,17 @@ inline dnnl::memory scratchpad_for(const dnnl::primitive_desc_base& pd) {
   return dnnl::memory(pd.scratchpad_desc(), context().engine);
 }
 
+// Owned scratchpad plus the post-op fused into a forward primitive.
+inline dnnl::primitive_attr post_op_attr(PostOp post_op) {
+  dnnl::primitive_attr attr = owned_scratchpad_attr();
+  if (post_op == PostOp::relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
 // A user buffer viewed as oneDNN memory; the pointer is rebound on every call.
 inline dnnl::memory bind(dnnl::memory& memory, const float* data) {
   memory.set_data_handle(const_cast<float*>(data));
@@ -56,6 +68,33 @@ class FormatBridge {
   bool same_ = true;
   dnnl::memory user_, primitive_;
   dnnl::reorder to_primitive_, to_user_;
+};
+
+// What convolution and inner product share once their primitive descriptors exist: the
+// forward, backward-data and backward-weights primitives, the bridges between plain
+// weights and each primitive's weight layout, the owned scratchpads, and execution on
+// plain float pointers (src/dst as described by the given descriptors).
+class WeightedPrimitives {
+ public:
+  WeightedPrimitives(const dnnl::primitive_desc& forward, const dnnl::memory::desc& src,
+                     const dnnl::memory::desc& dst, const dnnl::memory::desc& weights_user,
+                     const dnnl::memory::desc& bias);
+  bool has_backward() const { return has_backward_; }
+  // Both descriptors were built with the forward one as their hint.
+  void set_backward(const dnnl::primitive_desc& backward_data,
+                    const dnnl::primitive_desc& backward_weights);
+
+  void forward(const float* src, const float* weights, const float* bias, float* dst);
+  void backward_data(const float* diff_dst, const float* weights, float* diff_src);
+  void backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias);
+
+ private:
+  dnnl::memory::desc weights_user_;
+  dnnl::primitive forward_, backward_data_, backward_weights_;
+  dnnl::memory src_, dst_, bias_, forward_scratchpad_;
+  dnnl::memory diff_src_, diff_dst_, diff_bias_, backward_data_scratchpad_, backward_weights_scratchpad_;
+  FormatBridge forward_weights_, backward_data_weights_, diff_weights_;
+  bool has_backward_ = false;
 };
 
 inline dnnl::memory::dims spatial_strides(const Window2d& w) { return {w.stride_h, w.stride_w}; }
