@@ -4,6 +4,7 @@
 //   (training stopped by SIGINT/SIGTERM after writing a checkpoint).
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <iostream>
 #include <utility>
 #include <vector>
@@ -20,6 +21,14 @@ int main(int argc, char** argv) {
       {"run", add_run_command(app)},           {"train", add_train_command(app)},
       {"evaluate", add_evaluate_command(app)}, {"predict", add_predict_command(app)},
       {"summary", add_summary_command(app)},   {"show", add_show_command(app)}};
+  // CLI11 would only say that a subcommand is required; name the unknown word instead.
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(commands.begin(), commands.end(), [&](const auto& c) { return c.first == argv[1]; })) {
+    std::string names;
+    for (const auto& command : commands) names += (names.empty() ? "" : ", ") + command.first;
+    fmt::print(stderr, "imgcls: unknown command '{}' (commands: {}; see imgcls --help)\n", argv[1], names);
+    return kUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -18,8 +18,10 @@ Action add_summary_command(CLI::App& app) {
   auto* arch_option = cmd->add_option("--arch", options->arch, "A preset (seed, lenet5, strong) or an architecture JSON file");
   model_option->excludes(arch_option);
   return [options] {
-    if (options->model_path.empty() && options->arch.empty())
-      throw InputError("summary", "nothing to summarise", "give a model file or --arch NAME|FILE.json");
+    if (options->model_path.empty() && options->arch.empty()) {
+      fmt::print(stderr, "imgcls summary: give a model file or --arch NAME|FILE.json (see --help)\n");
+      return kUsage;
+    }
     const Sequential model = options->model_path.empty() ? resolve_architecture(options->arch)
                                                          : load_model(options->model_path);
     fmt::print("{}", model.summary());

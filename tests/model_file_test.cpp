@@ -219,7 +219,7 @@ TEST_F(ModelFileTest, ExtraTensor) {
   const Tensor extra({2, 2});
   tensors.emplace_back("stowaway", &extra);
   expect_load_error(write_tensors("extra.safetensors", good.metadata, tensors),
-                    {"1 tensors that the architecture does not use"});
+                    {"tensor stowaway is not a parameter"});
 }
 
 TEST_F(ModelFileTest, WrongFormatMetadata) {

@@ -204,3 +204,28 @@ TEST(Checkpoint, NotACheckpointIsRefused) {
 
 }  // namespace
 }  // namespace imgcls
+
+namespace imgcls {
+namespace {
+
+TEST(NumericalFaults, ANanPixelStopsTrainingBeforeTheWeights) {
+  // The fused ReLU maps the NaN to 0 in the forward pass, so the loss stays finite; the
+  // gradient of the first convolution does not.
+  Dataset data = synthetic_digits(64, 1);
+  data.images[5 * 784 + 300] = std::nanf("");
+  Sequential model = presets::seed();
+  model.initialize(1);
+  Adam adam;
+  const auto before = weights_of(model);
+  try {
+    fit(model, adam, data, {.epochs = 1, .batch_size = 64});
+    FAIL() << "trained on a NaN";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("NaN or Inf"));
+    EXPECT_THAT(e.what(), HasSubstr("step 1"));
+  }
+  EXPECT_EQ(weights_of(model)[0].values(), before[0].values());  // no update was applied
+}
+
+}  // namespace
+}  // namespace imgcls

@@ -197,15 +197,17 @@ std::string find_idx_file(const std::string& dir, const std::string& name) {
 }
 }  // namespace
 
+// The images file is looked up first, so a missing folder is reported by its images file.
 MnistSplits load_mnist(const std::string& dir) {
-  return {read_idx_dataset(find_idx_file(dir, "train-images-idx3-ubyte"),
-                           find_idx_file(dir, "train-labels-idx1-ubyte")),
-          load_mnist_test(dir)};
+  const std::string images = find_idx_file(dir, "train-images-idx3-ubyte");
+  const std::string labels = find_idx_file(dir, "train-labels-idx1-ubyte");
+  return {read_idx_dataset(images, labels), load_mnist_test(dir)};
 }
 
 Dataset load_mnist_test(const std::string& dir) {
-  return read_idx_dataset(find_idx_file(dir, "t10k-images-idx3-ubyte"),
-                          find_idx_file(dir, "t10k-labels-idx1-ubyte"));
+  const std::string images = find_idx_file(dir, "t10k-images-idx3-ubyte");
+  const std::string labels = find_idx_file(dir, "t10k-labels-idx1-ubyte");
+  return read_idx_dataset(images, labels);
 }
 
 }  // namespace imgcls

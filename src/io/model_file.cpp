@@ -82,9 +82,12 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
     std::copy(stored.f32.begin(), stored.f32.end(), p.value->data());
     ++used;
   }
-  if (used != file.tensors.size())
-    throw InputError(path, fmt::format("{} tensors that the architecture does not use",
-                                       file.tensors.size() - used));
+  if (used != file.tensors.size()) {
+    const auto params = stored_tensors(model);  // buffers are not extra
+    for (const auto& [name, tensor] : file.tensors)
+      if (std::none_of(params.begin(), params.end(), [&](const Param& p) { return p.name == name; }))
+        throw InputError(path, "tensor " + name + " is not a parameter of the architecture");
+  }
   return model;
 }
 

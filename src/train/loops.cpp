@@ -75,6 +75,19 @@ void shuffle_for_epoch(std::vector<std::int64_t>& order, std::uint64_t seed, int
   for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rng.uniform_index(i + 1)]);
 }
 
+// A NaN in the input can vanish from the loss (a fused ReLU maps it to 0) and still reach
+// the gradients; stop before it reaches the weights.
+void check_gradients_finite(const std::vector<Param>& params, int epoch, std::int64_t step) {
+  for (const Param& p : params) {
+    const float* g = p.grad->data();
+    float sum = 0.0f;  // g * 0 is 0 for a finite g, NaN for NaN or Inf
+    for (std::int64_t i = 0; i < p.grad->size(); ++i) sum += g[i] * 0.0f;
+    if (sum != 0.0f)
+      throw InputError("training", fmt::format("the gradient of {} holds NaN or Inf at epoch {}, step {}", p.name, epoch, step),
+                       "check the data for NaN or Inf values, or lower the learning rate (--lr)");
+  }
+}
+
 std::vector<Tensor> copy_values(const std::vector<Param>& params) {
   std::vector<Tensor> values;
   for (const Param& p : params) values.push_back(*p.value);
@@ -149,6 +162,7 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
       state.epoch_loss_sum += loss * static_cast<double>(count);
       state.epoch_seen += count;
       model.backward(diff_logits);
+      check_gradients_finite(params, state.epoch, state.step + 1);
       optimizer.step(params);
 
       const std::int64_t done = state.step + 1;
