@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/process.hpp"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -18,7 +20,6 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
 
 namespace {
 
@@ -26,15 +27,7 @@ using testing::ContainsRegex;
 using testing::HasSubstr;
 using testing::Not;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string read_all(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using imgcls::testing_support::Outcome;
 
 class CliTest : public testing::Test {
  protected:
@@ -46,33 +39,10 @@ class CliTest : public testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // Runs IMGCLS_BINARY with `args`, stdout and stderr redirected to files in the temp dir.
+  // Runs IMGCLS_BINARY with `args`, stdout and stderr captured in the temp dir.
   Outcome run(const std::vector<std::string>& args) {
-    const std::string out_path = (dir_ / "stdout").string(), err_path = (dir_ / "stderr").string();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> argv_strings{IMGCLS_BINARY};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : argv_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-
-    Outcome outcome;
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, IMGCLS_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(spawned, 0) << "cannot start " << IMGCLS_BINARY;
-    if (spawned != 0) return outcome;
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status)) << "imgcls did not exit normally (signal?)";
-    if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
-    outcome.out = read_all(out_path);
-    outcome.err = read_all(err_path);
+    Outcome outcome = imgcls::testing_support::run_process(IMGCLS_BINARY, args, dir_);
+    EXPECT_EQ(outcome.signal, 0) << "imgcls did not exit normally";
     return outcome;
   }
 

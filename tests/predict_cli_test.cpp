@@ -2,6 +2,8 @@
 // unusable but the rest still printed, 2 usage error), the text, --top and --json
 // outputs, folders, and --save-preprocessed.
 #include <gtest/gtest.h>
+
+#include "support/process.hpp"
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -26,21 +28,15 @@ const std::string kDigits = std::string(IMGCLS_PREDICT_IMAGES_DIR) + "/digits";
 const std::string kFour = kDigits + "/hand_004.pgm";
 const std::string kThree = kDigits + "/font_003.bmp";
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-  std::vector<std::string> lines() const {
-    std::vector<std::string> result;
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) result.push_back(line);
-    return result;
-  }
-};
+using imgcls::testing_support::Outcome;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> result;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) result.push_back(line);
+  return result;
 }
+
 
 class PredictCli : public ::testing::Test {
  protected:
@@ -53,17 +49,11 @@ class PredictCli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Runs `imgcls predict <args>` through the shell; every argument single-quoted.
+  // Runs `imgcls predict <args>`, capturing stdout and stderr.
   Outcome predict(const std::vector<std::string>& args) const {
-    std::string command = std::string("'") + IMGCLS_BINARY + "' predict";
-    for (const std::string& a : args) command += " '" + a + "'";
-    command += " >'" + (dir_ / "stdout").string() + "' 2>'" + (dir_ / "stderr").string() + "'";
-    const int status = std::system(command.c_str());
-    Outcome run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = slurp(dir_ / "stdout");
-    run.err = slurp(dir_ / "stderr");
-    return run;
+    std::vector<std::string> all{"predict"};
+    all.insert(all.end(), args.begin(), args.end());
+    return imgcls::testing_support::run_process(IMGCLS_BINARY, all, dir_);
   }
 
   std::string file(const std::string& name, const std::string& bytes) const {
@@ -78,7 +68,7 @@ class PredictCli : public ::testing::Test {
 TEST_F(PredictCli, AllGoodPicturesExitZero) {
   const Outcome run = predict({kModel, kFour, kThree});
   EXPECT_EQ(run.exit_code, 0) << run.err;
-  const std::vector<std::string> lines = run.lines();
+  const std::vector<std::string> lines = lines_of(run.out);
   ASSERT_EQ(lines.size(), 2u) << run.out;
   EXPECT_EQ(lines[0].rfind(kFour + "  4  ", 0), 0u) << lines[0];
   EXPECT_EQ(lines[1].rfind(kThree + "  3  ", 0), 0u) << lines[1];
@@ -89,7 +79,7 @@ TEST_F(PredictCli, OneBadPictureExitsOneAfterPrintingTheOthers) {
   const std::string garbage = file("garbage.png", "not a picture");
   const Outcome run = predict({kModel, kFour, garbage, kThree});
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_EQ(run.lines().size(), 2u) << run.out;
+  EXPECT_EQ(lines_of(run.out).size(), 2u) << run.out;
   EXPECT_NE(run.err.find(garbage), std::string::npos) << run.err;
   EXPECT_NE(run.out.find(kThree), std::string::npos) << run.out;
 }
@@ -99,7 +89,7 @@ TEST_F(PredictCli, MissingPathAndEmptyFolderAreBadInput) {
   const Outcome run =
       predict({kModel, (dir_ / "nothing.png").string(), (dir_ / "empty").string(), kFour});
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_EQ(run.lines().size(), 1u) << run.out;
+  EXPECT_EQ(lines_of(run.out).size(), 1u) << run.out;
   EXPECT_NE(run.err.find("nothing.png"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("no pictures"), std::string::npos) << run.err;
 }
@@ -120,7 +110,7 @@ TEST_F(PredictCli, UsageErrorsExitTwo) {
 TEST_F(PredictCli, TopListsTheBestClassesInOrder) {
   const Outcome run = predict({kModel, kFour, "--top", "3"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  std::istringstream line(run.lines().at(0));
+  std::istringstream line(lines_of(run.out).at(0));
   std::string file;
   int label = -1;
   double p = 0.0, previous = 1.0, sum = 0.0;
@@ -142,7 +132,7 @@ TEST_F(PredictCli, TopListsTheBestClassesInOrder) {
 TEST_F(PredictCli, JsonIsOneObjectPerLine) {
   const Outcome run = predict({kModel, kFour, kThree, "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  const std::vector<std::string> lines = run.lines();
+  const std::vector<std::string> lines = lines_of(run.out);
   ASSERT_EQ(lines.size(), 2u);
   const nlohmann::json first = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(first["file"], kFour);
@@ -164,7 +154,7 @@ TEST_F(PredictCli, FolderIsReadInNameOrder) {
   file("in/notes.txt", "not a picture, and not picked up");
   const Outcome run = predict({kModel, (dir_ / "in").string()});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  const std::vector<std::string> lines = run.lines();
+  const std::vector<std::string> lines = lines_of(run.out);
   ASSERT_EQ(lines.size(), 2u) << run.out;
   EXPECT_NE(lines[0].find("a.pgm  4"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("b.bmp  3"), std::string::npos) << lines[1];

@@ -10,6 +10,8 @@
 #include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "support/process.hpp"
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,7 +31,6 @@
 #include "imgcls/optim.hpp"
 #include "imgcls/train.hpp"
 
-extern char** environ;
 
 namespace {
 
@@ -39,15 +40,7 @@ using testing::HasSubstr;
 constexpr std::int64_t kFixtureImages = 300;
 constexpr std::int64_t kTrainingImages = 2000;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using imgcls::testing_support::Outcome;
 
 // The plain or gzipped IDX file `name` of the installed MNIST, if there is one.
 std::optional<std::string> mnist_file(const std::string& name) {
@@ -125,32 +118,11 @@ class ShowTest : public testing::Test {
   static std::string data() { return (root_ / "data").string(); }
   static std::string out(const std::string& name) { return (root_ / name).string(); }
 
-  // Runs IMGCLS_BINARY with `args`, capturing stdout and stderr.
+  // Runs `imgcls show <args>`, capturing stdout and stderr.
   static Outcome run(const std::vector<std::string>& args) {
-    const std::string out_path = out("stdout"), err_path = out("stderr");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> strings{IMGCLS_BINARY, "show"};
-    strings.insert(strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    Outcome outcome;
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, IMGCLS_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(spawned, 0) << "cannot start " << IMGCLS_BINARY;
-    if (spawned != 0) return outcome;
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
-    outcome.out = read_all(out_path);
-    outcome.err = read_all(err_path);
-    return outcome;
+    std::vector<std::string> all{"show"};
+    all.insert(all.end(), args.begin(), args.end());
+    return imgcls::testing_support::run_process(IMGCLS_BINARY, all, root_);
   }
 
   // The PNG's size, or {0, 0} when it does not decode.
@@ -183,7 +155,7 @@ TEST_F(ShowTest, SvgWhenTheNameEndsInSvg) {
   const std::string path = out("samples.svg");
   const Outcome r = run({model(), "--data", data(), "--kind", "samples", "--out", path});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string svg = read_all(path);
+  const std::string svg = imgcls::testing_support::read_file(path);
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
   EXPECT_THAT(svg, HasSubstr("<svg"));
   EXPECT_THAT(svg, HasSubstr("</svg>"));
