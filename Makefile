@@ -25,5 +25,13 @@ run: setup build
 test: setup build
 	cd $(BUILD_DIR) && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS)
 
+# Side-by-side benchmark with the PyTorch peer (needs Debian's python3-torch; setup --bench
+# installs it). Prints a table of medians and ratios.
+bench: setup
+	@scripts/setup.sh --bench
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DIMGCLS_BENCH=ON -DIMGCLS_TESTS=OFF >/dev/null
+	@cmake --build build-bench -j $(JOBS)
+	/usr/bin/python3 bench/run_bench.py --build build-bench
+
 clean:
 	rm -rf $(BUILD_DIR)

@@ -90,18 +90,18 @@ void BM_Dense(benchmark::State& state, Pass pass) {
   }
 }
 
-BENCHMARK_CAPTURE(BM_Conv, conv1_forward, 1, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Conv, conv1_backward_data, 1, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Conv, conv1_backward_weights, 1, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Conv, conv2_forward, 2, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Conv, conv2_backward_data, 2, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Conv, conv2_backward_weights, 2, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_MaxPool, pool1_forward, 1, false)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_MaxPool, pool1_backward, 1, true)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_MaxPool, pool2_forward, 2, false)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_MaxPool, pool2_backward, 2, true)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Dense, fc1_forward, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Dense, fc1_backward_data, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Dense, fc1_backward_weights, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Conv, conv1_forward, 1, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv1_backward_data, 1, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv1_backward_weights, 1, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv2_forward, 2, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv2_backward_data, 2, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv2_backward_weights, 2, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool1_forward, 1, false)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool1_backward, 1, true)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool2_forward, 2, false)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool2_backward, 2, true)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_forward, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_backward_data, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_backward_weights, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace

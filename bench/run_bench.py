@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""`make bench`: imgcls and the PyTorch peer side by side, alternating, medians and ratios.
+
+Each round runs, in this order:
+  1. the GEMM peak (oneDNN sgemm 2048^3, `imgcls_bench --benchmark_filter=SgemmPeak`);
+  2. imgcls: one training epoch of the seed model (`imgcls run --epochs E --json`) and the
+     Google Benchmark cases for the training step at batch 32/128/256 and inference at
+     batch 1 and over 10,000 images;
+  3. PyTorch (bench/peers/pytorch_seed.py with Debian's /usr/bin/python3, 2 threads,
+     channels_last, OPENBLAS_NUM_THREADS=1): the same epoch and its inference variants.
+The table holds the median over rounds of each figure and the ratio (above 1: imgcls is
+better), plus achieved GFLOPS as a share of the GEMM peak measured in the same run.
+
+    /usr/bin/python3 bench/run_bench.py --rounds 3 --epochs 1
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN_FLOP_PER_IMAGE = 14.78e6
+
+
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, env=env, text=True).stdout
+    return json.loads(out)
+
+
+def google_benchmark(binary, pattern, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    data = run_json([binary, f"--benchmark_filter={pattern}", "--benchmark_format=json",
+                     "--benchmark_min_time=1"], env)
+    return {b["name"]: b for b in data["benchmarks"]}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
+    p.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"))
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    imgcls = os.path.join(a.build, "imgcls")
+    bench = os.path.join(a.build, "bench", "imgcls_bench")
+    peer = ["/usr/bin/python3",
+            os.path.join(ROOT, "bench", "peers", "pytorch_seed.py")]
+    peer_env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    figures = {}
+
+    def add(name, value):
+        figures.setdefault(name, []).append(value)
+
+    for r in range(a.rounds):
+        print(f"round {r + 1}/{a.rounds}", file=sys.stderr)
+        peak = google_benchmark(bench, "SgemmPeak", a.threads)
+        add("gemm_peak_gflops", next(iter(peak.values()))["GFLOPS"] / 1e9)
+
+        mine = run_json([imgcls, "run", "--epochs", str(a.epochs), "--threads", str(a.threads), "--json",
+                         "--data", a.data, "--out", "/tmp/imgcls-bench-run"])
+        add("imgcls_epoch_s", mine["train_seconds"] / a.epochs)
+        add("imgcls_accuracy", mine["test_accuracy"])
+        cases = google_benchmark(bench, "TrainStep|Inference", a.threads)
+        for batch in (32, 128, 256):
+            c = cases[f"BM_TrainStep/{batch}"]
+            add(f"imgcls_step{batch}_gflops", c["GFLOPS"] / 1e9)
+            add(f"imgcls_step{batch}_images_s", c["images/s"])
+        add("imgcls_latency_us", cases["BM_Inference/1/1"]["real_time"])
+        add("imgcls_throughput", cases["BM_Inference/10000/1000"]["images/s"])
+
+        theirs = run_json(peer + ["--mode", "both", "--epochs", str(a.epochs), "--threads", str(a.threads),
+                                  "--data", a.data, "--seed", "1", "--infer-iters", "1000"], peer_env)
+        add("torch_epoch_s", theirs["train_seconds"] / a.epochs)
+        add("torch_accuracy", theirs["test_accuracy"])
+        infer = theirs["infer"]
+        add("torch_latency_us", min(infer["eager_latency_us"], infer["jit_latency_us"]))
+        add("torch_throughput", max(infer["eager_images_per_second"], infer["jit_images_per_second"]))
+
+    med = {k: statistics.median(v) for k, v in figures.items()}
+    peak = med["gemm_peak_gflops"]
+    print(f"\nseed model, {a.threads} threads, medians of {a.rounds} rounds (epochs per round: {a.epochs})")
+    print(f"GEMM peak (oneDNN sgemm 2048^3): {peak:.0f} GFLOPS\n")
+    print(f"| figure | imgcls | PyTorch 1.13 (best variant) | ratio |")
+    print(f"|---|---|---|---|")
+    epoch_ratio = med["torch_epoch_s"] / med["imgcls_epoch_s"]
+    imgcls_epoch_gflops = 60000 * TRAIN_FLOP_PER_IMAGE / med["imgcls_epoch_s"] / 1e9
+    print(f"| training epoch, batch 32 (s) | {med['imgcls_epoch_s']:.2f} ({imgcls_epoch_gflops / peak:.0%} of peak) "
+          f"| {med['torch_epoch_s']:.2f} | {epoch_ratio:.2f}x |")
+    print(f"| test accuracy after {a.epochs} epoch(s) | {med['imgcls_accuracy']:.4f} | {med['torch_accuracy']:.4f} | |")
+    print(f"| single-image latency (us) | {med['imgcls_latency_us']:.0f} | {med['torch_latency_us']:.0f} "
+          f"| {med['torch_latency_us'] / med['imgcls_latency_us']:.2f}x |")
+    print(f"| throughput, 10,000 test images (images/s) | {med['imgcls_throughput']:.0f} | "
+          f"{med['torch_throughput']:.0f} | {med['imgcls_throughput'] / med['torch_throughput']:.2f}x |")
+    for batch in (32, 128, 256):
+        g = med[f"imgcls_step{batch}_gflops"]
+        print(f"| training step, batch {batch} (images/s; GFLOPS, share of peak) | "
+              f"{med[f'imgcls_step{batch}_images_s']:.0f}; {g:.0f}, {g / peak:.0%} | | |")
+
+
+if __name__ == "__main__":
+    main()
