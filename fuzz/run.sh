@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer harness of a build made with IMGCLS_FUZZ=ON for a bounded time, one
 # after the other, on a copy of its seed corpus (fuzz/corpus/<name>; what the fuzzer adds
-# stays in the build folder). Prints each run's final libFuzzer statistics; fails on the
+# stays in the build folder). Prints each run's executions and last coverage line; fails on the
 # first finding, whose input is saved as <build>/fuzz/artifacts/<harness>-crash-...
 # Usage: fuzz/run.sh <build dir> <seconds per harness> [harness ...]
 #   FUZZ_FLAGS: more libFuzzer flags, e.g. FUZZ_FLAGS="-jobs=1 -workers=1".
@@ -16,7 +16,7 @@ harnesses=("$@")
 
 # Leaks are findings too; the fuzzer checks them per input. UBSan stops at the first report.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$repo_root/fuzz/ubsan.supp}
 
 work="$build/fuzz"
 mkdir -p "$work/artifacts" "$work/logs"
@@ -39,10 +39,10 @@ for name in "${harnesses[@]}"; do
     cat "$work/fuzz-0.log" >>"$log"
     rm -f "$work/fuzz-0.log"
   fi
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true)
+  last_stats=$(grep -E '^#[0-9]+.*cov:' "$log" | tail -1 || true)
   runs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}' || true)
-  echo "[fuzz] $name: ${done_line:-no DONE line} (executions: ${runs:-?})" >&2
-  if [ "$status" -ne 0 ] || ! grep -qE '^#[0-9]+ +DONE' "$log" ||
+  echo "[fuzz] $name: ${runs:-?} executions; last stats: ${last_stats:-none}" >&2
+  if [ "$status" -ne 0 ] || ! grep -qE '^Done [0-9]+ runs' "$log" ||
      [ -n "$(find "$work/artifacts" -name "$name-*" -newer "$work/started")" ]; then
     echo "[fuzz] $name FAILED (exit $status); the end of $log:" >&2
     tail -n 60 "$log" >&2

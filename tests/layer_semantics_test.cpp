@@ -4,8 +4,8 @@
 //    as Keras does (moving = momentum * moving + (1 - momentum) * batch, biased variance);
 //    Mode::infer uses the moving statistics and leaves them alone; options are honoured.
 //  - Dropout: drops a share `rate` of the values (statistically), scales the kept ones by
-//    1 / (1 - rate), replays its mask for the same noise seed, is the identity in inference
-//    and at rate 0; Sequential gives each Dropout its own stream.
+//    1 / (1 - rate), replays its mask for the same noise seed whatever the thread count, is
+//    the identity in inference and at rate 0; Sequential gives each Dropout its own stream.
 //  - config() / from_config round trips, defaults, and refusal of unknown keys, wrong types
 //    and out-of-range values with an InputError naming the key; the same ranges at build().
 //  - presets (parameter counts, summary, by_name), and model files and checkpoints keeping
@@ -14,27 +14,26 @@
 // 1e-5 * (1 + |expected|) (float accumulation over at most a few hundred values); the drop
 // share within 0.005 of the rate over 200,000 draws (5 standard deviations); round trips
 // exactly.
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <fmt/core.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/layers.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
+#include "imgcls/runtime.hpp"
 #include "io/safetensors.hpp"
 
 namespace imgcls {
@@ -69,7 +68,8 @@ ChannelStats channel_stats(const Tensor& src, i64 channels) {
     double sum = 0.0, squares = 0.0;
     for (i64 m = 0; m < rows; ++m) sum += src[m * channels + c];
     const double mean = sum / double(rows);
-    for (i64 m = 0; m < rows; ++m) squares += (src[m * channels + c] - mean) * (src[m * channels + c] - mean);
+    for (i64 m = 0; m < rows; ++m)
+      squares += (src[m * channels + c] - mean) * (src[m * channels + c] - mean);
     s.mean[static_cast<std::size_t>(c)] = mean;
     s.variance[static_cast<std::size_t>(c)] = squares / double(rows);
   }
@@ -110,7 +110,8 @@ TEST(BatchNormLayer, StartsAtGammaOneBetaZeroMeanZeroVarianceOne) {
     EXPECT_EQ(p.value->shape(), Shape{3});
     for (i64 c = 0; c < 3; ++c) EXPECT_EQ((*p.value)[c], value) << suffix;
   }
-  for (const auto& [suffix, value] : {std::pair{".moving_mean", 0.0f}, {".moving_variance", 1.0f}}) {
+  for (const auto& [suffix, value] :
+       {std::pair{".moving_mean", 0.0f}, {".moving_variance", 1.0f}}) {
     const Param b = find(bn->buffers(), suffix);
     EXPECT_EQ(b.grad, nullptr) << "buffers are not trained";
     EXPECT_EQ(b.value->shape(), Shape{3});
@@ -168,7 +169,8 @@ TEST(BatchNormLayer, InferenceUsesMovingStatisticsAndLeavesThemAlone) {
   const Tensor src = channel_shifted_batch({6, kFeatures}, rng);
   Tensor infer_dst, train_dst;
   bn->forward(src, infer_dst, Mode::infer);
-  EXPECT_EQ(find(bn->buffers(), ".moving_mean").value->values(), mean) << "inference moved the mean";
+  EXPECT_EQ(find(bn->buffers(), ".moving_mean").value->values(), mean)
+      << "inference moved the mean";
   EXPECT_EQ(find(bn->buffers(), ".moving_variance").value->values(), variance);
   double largest_difference = 0.0;
   bn->forward(src, train_dst, Mode::train);
@@ -176,7 +178,8 @@ TEST(BatchNormLayer, InferenceUsesMovingStatisticsAndLeavesThemAlone) {
     const auto c = static_cast<std::size_t>(i % kFeatures);
     const double want = gamma[c] * (src[i] - mean[c]) / std::sqrt(variance[c] + kEpsilon) + beta[c];
     expect_near_relative(infer_dst[i], want, "inference output " + std::to_string(i));
-    largest_difference = std::max(largest_difference, double(std::abs(infer_dst[i] - train_dst[i])));
+    largest_difference =
+        std::max(largest_difference, double(std::abs(infer_dst[i] - train_dst[i])));
   }
   // After 5 steps the moving statistics are still near 0 and 1, far from the batch's.
   EXPECT_GT(largest_difference, 0.1) << "inference and training outputs should differ";
@@ -257,6 +260,26 @@ TEST(DropoutLayer, MaskReplaysForTheSameSeedAndBackwardUsesIt) {
   for (i64 i = 0; i < src.size(); ++i)
     ASSERT_FLOAT_EQ(diff_src[i], again[i] == 0.0f ? 0.0f : diff_dst[i] * keep_scale)
         << "element " << i;
+}
+
+// The mask is drawn in chunks from streams fixed by (seed, forward, chunk), so one thread
+// and two draw the same mask.
+TEST(DropoutLayer, MaskDoesNotDependOnTheThreadCount) {
+  auto dropout = layers::Dropout({.rate = kRate});
+  dropout->build({kDraws});
+  Rng rng(9);
+  const Tensor src = random_tensor({1, kDraws}, 0.5f, 1.5f, rng);
+  const int threads = num_threads();
+  std::vector<std::vector<float>> masks;
+  for (int t : {1, 2}) {
+    set_num_threads(t);
+    Tensor dst;
+    dropout->set_noise_seed(11);
+    dropout->forward(src, dst, Mode::train);
+    masks.push_back(dst.values());
+  }
+  set_num_threads(threads);
+  EXPECT_EQ(masks[0], masks[1]);
 }
 
 TEST(DropoutLayer, InferenceAndRateZeroAreTheIdentity) {
@@ -344,7 +367,8 @@ TEST(LayerConfig, OmittedOptionsTakeKerasDefaultsAndIntegersAreNumbers) {
             (json{{"type", "BatchNorm"}, {"momentum", 0.99}, {"epsilon", 0.001}}));
   EXPECT_EQ(layers::from_config({{"type", "LeakyReLU"}}, "t")->config(),
             (json{{"type", "LeakyReLU"}, {"alpha", 0.3}}));
-  EXPECT_EQ(layers::from_config({{"type", "LeakyReLU"}, {"alpha", 1}}, "t")->config().at("alpha"), 1.0);
+  EXPECT_EQ(layers::from_config({{"type", "LeakyReLU"}, {"alpha", 1}}, "t")->config().at("alpha"),
+            1.0);
   EXPECT_EQ(layers::from_config({{"type", "Dropout"}, {"rate", 0}}, "t")->config().at("rate"), 0.0);
 }
 
@@ -416,8 +440,7 @@ TEST(Presets, ParameterCountsAndOutputs) {
   };
   // strong: convs 320 + 9,248 + 18,496 + 36,928; BatchNorms 2 x (32 + 32 + 64 + 64 + 256)
   // trainable and as many moving statistics; Dense 3,136 x 256 + 256 and 256 x 10 + 10.
-  const Expected expected[] = {
-      {"seed", 121930, 0}, {"lenet5", 61706, 0}, {"strong", 871530, 896}};
+  const Expected expected[] = {{"seed", 121930, 0}, {"lenet5", 61706, 0}, {"strong", 871530, 896}};
   for (const Expected& e : expected) {
     SCOPED_TRACE(e.name);
     const Sequential model = presets::by_name(e.name);
@@ -427,8 +450,8 @@ TEST(Presets, ParameterCountsAndOutputs) {
     EXPECT_EQ(model.output_shape(), Shape{10});
     EXPECT_THAT(model.summary(), HasSubstr(fmt::format("Total params: {}\nTrainable params: {}\n"
                                                        "Non-trainable params: {}\n",
-                                                       e.trainable + e.non_trainable,
-                                                       e.trainable, e.non_trainable)));
+                                                       e.trainable + e.non_trainable, e.trainable,
+                                                       e.non_trainable)));
   }
 }
 
@@ -533,8 +556,7 @@ TEST_F(BatchNormFileTest, ModelFileWithoutMovingStatisticsIsRefused) {
 
 TEST_F(BatchNormFileTest, CheckpointKeepsMovingStatistics) {
   Adam adam;
-  save_checkpoint(path("checkpoint.safetensors"), model_, adam, TrainingState{},
-                  json::object());
+  save_checkpoint(path("checkpoint.safetensors"), model_, adam, TrainingState{}, json::object());
   LoadedCheckpoint loaded = load_checkpoint(path("checkpoint.safetensors"));
   expect_same_state(loaded.model);
 }

@@ -92,7 +92,14 @@ TEST(EarlyStopping, StopsAndRestoresTheBestWeights) {
   Rng rng(9);
   for (auto& label : data.labels) label = static_cast<std::int32_t>(rng.uniform_index(10));
   for (auto& label : validation.labels) label = static_cast<std::int32_t>(rng.uniform_index(10));
-  Sequential model = presets::seed();
+  // BatchNorm's moving statistics must come back with the best weights too.
+  Sequential model({28, 28, 1});
+  model.add(layers::Conv2D({.filters = 8, .kernel_size = 3}));
+  model.add(layers::BatchNorm({.momentum = 0.5}));
+  model.add(layers::ReLU());
+  model.add(layers::MaxPool2D({.pool_size = 2}));
+  model.add(layers::Flatten());
+  model.add(layers::Dense({.units = 10}));
   model.initialize(1);
   Adam adam({.learning_rate = 3e-3f});
   FitOptions options{.epochs = 30, .batch_size = 20, .seed = 2};

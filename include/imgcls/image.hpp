@@ -1,5 +1,5 @@
-// Pictures from files: decoding PNG, JPEG, BMP and PGM/PPM (with stb_image) into a grey
-// float image, and writing grey images back out as PNG.
+// Pictures from files: decoding PNG, JPEG, BMP and PGM/PPM (with stb_image; JPEG with
+// libjpeg-turbo) into a grey float image, and writing grey images back out as PNG.
 //
 //   imgcls::GreyImage photo = imgcls::read_image("digit.jpg");  // 1 = white paper
 //
@@ -44,9 +44,10 @@ struct ImageLimits {
 
 // Decodes one picture into grey values (0 = black, 1 = white).
 //   Formats (by content, not by name): PNG (grey, grey+alpha, RGB, RGBA, palette, with or
-//   without tRNS transparency; 8 or 16 bits per sample), JPEG, BMP (uncompressed), binary
-//   PGM (P5) and PPM (P6) with 8 or 16 bits. ASCII PGM/PPM (P2/P3) are refused. stb_image
-//   also reads progressive JPEG, GIF, TGA, PSD, HDR and PIC; those are not tested here.
+//   without tRNS transparency; 8 or 16 bits per sample), JPEG (grey or colour, baseline or
+//   progressive; not CMYK), BMP (uncompressed), binary PGM (P5) and PPM (P6) with 8 or 16
+//   bits. Anything else is refused by its signature, before a decoder sees it: ASCII
+//   PGM/PPM (P2/P3), and the GIF, TGA, PSD, HDR and PIC files stb_image would also try.
 //   Colour becomes grey by Rec. 601 luma (0.299 R + 0.587 G + 0.114 B); transparency is
 //   composited over white, so a transparent background reads as white paper; 16-bit
 //   samples keep their precision.

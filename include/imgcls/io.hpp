@@ -1,5 +1,5 @@
-// Model files: the architecture (as JSON, in the metadata) and every parameter, named and
-// shaped, in a safetensors container. Training histories: per-epoch statistics as JSON.
+// Model files: the architecture (as JSON, in the metadata) and every parameter and buffer
+// (BatchNorm's moving statistics), named and shaped, in a safetensors container. Training histories: per-epoch statistics as JSON.
 // Both written atomically; read with every field checked.
 #pragma once
 

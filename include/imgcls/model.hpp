@@ -42,6 +42,8 @@ class Sequential {
   // Every layer's non-trainable state (BatchNorm's moving statistics), in layer order; model
   // files and checkpoints keep them beside the parameters.
   std::vector<Param> buffers();
+  // params() then buffers(): everything that defines the model's outputs.
+  std::vector<Param> params_and_buffers();
   // Seeds the random layers (Dropout) for the next training step; each layer gets its own
   // stream derived from `seed` and its position.
   void set_noise_seed(std::uint64_t seed);
@@ -96,8 +98,10 @@ Sequential seed();
 // Flatten, Dense 120 relu, Dense 84 relu, Dense 10. 61,706 parameters.
 Sequential lenet5();
 // A deeper CNN with batch normalisation and dropout, for the best accuracy (with
-// augmentation): two blocks of [Conv2D 3x3 same, BatchNorm, ReLU] x 2, MaxPool 2, Dropout
-// 0.25 (32 filters, then 64), Flatten, Dense 256, BatchNorm, ReLU, Dropout 0.4, Dense 10.
+// augmentation). Two blocks (32 filters, then 64) of: Conv2D 3x3 same, BatchNorm, ReLU,
+// Conv2D 3x3 same stride 2 (downsampling in place of a max pool), BatchNorm, ReLU, Dropout
+// 0.25; then Flatten, Dense 256, BatchNorm, ReLU, Dropout 0.4, Dense 10. 871,530
+// parameters and 896 non-trainable moving statistics.
 Sequential strong();
 // A preset by name ("seed", "lenet5", "strong"); throws InputError listing the names.
 Sequential by_name(const std::string& name);

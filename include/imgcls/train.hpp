@@ -53,7 +53,7 @@ struct TrainingState {
   std::vector<EpochStats> finished;  // epochs completed, in order
   double best_val_loss = 0.0;     // early stopping: the best validation loss so far
   int epochs_since_best = 0;
-  std::vector<Tensor> best_weights;  // parameters at the best validation loss (empty: none yet)
+  std::vector<Tensor> best_weights;  // params_and_buffers() at the best validation loss (empty: none yet)
 };
 
 struct FitOptions {

@@ -64,8 +64,8 @@ struct BatchNorm::Impl {
   Pass& backward_pass(Statistics statistics) {
     Pass& pass = forward_pass(statistics);
     if (pass.backward_ready) return pass;
-    const dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward, data_md,
-                                                        data_md, epsilon, flags(statistics));
+    const dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward, data_md, data_md,
+                                                        epsilon, flags(statistics));
     const dnnl::batch_normalization_backward::primitive_desc pd(desc, owned_scratchpad_attr(),
                                                                 context().engine, pass.forward_pd);
     pass.backward = dnnl::batch_normalization_backward(pd);
@@ -78,8 +78,8 @@ struct BatchNorm::Impl {
   // gradients do not depend on it.
   void backward(Statistics statistics, const float* src_data, const float* diff_dst_data,
                 const float* scale_data, const float* shift_data, const float* mean_data,
-                const float* variance_data,
-                float* diff_src_data, float* diff_scale_data, float* diff_shift_data) {
+                const float* variance_data, float* diff_src_data, float* diff_scale_data,
+                float* diff_shift_data) {
     Pass& pass = backward_pass(statistics);
     auto& stream = context().stream;
     pass.backward.execute(stream, {{DNNL_ARG_SRC, bind(src, src_data)},

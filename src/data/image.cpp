@@ -1,6 +1,6 @@
-// Image files: read (bounded), decode with stb_image (Debian's libstb), convert to grey;
-// encode grey PNGs with stb_image_write. The stb implementation lives in libstb.so, so
-// no STB_*_IMPLEMENTATION is defined here.
+// Image files: read (bounded), decode with stb_image (Debian's libstb; JPEG with
+// libjpeg-turbo, in jpeg.cpp), convert to grey; encode grey PNGs with stb_image_write. The
+// stb implementation lives in libstb.so, so no STB_*_IMPLEMENTATION is defined here.
 #include "data/image.hpp"
 
 #include <fmt/core.h>
@@ -29,6 +29,9 @@ constexpr float kLumaRed = 0.299f;
 constexpr float kLumaGreen = 0.587f;
 constexpr float kLumaBlue = 0.114f;
 constexpr const char* kFormats = "PNG, JPEG, BMP, PGM (P5) or PPM (P6)";
+constexpr std::int64_t kMax8Bit = 255;
+constexpr std::int64_t kMax16Bit = 65535;
+constexpr std::int64_t kMaxPnmValue = 65535;
 
 std::vector<std::uint8_t> read_bounded(const std::string& path, const ImageLimits& limits) {
   std::error_code ec;
@@ -82,45 +85,59 @@ std::optional<Claimed> bmp_claimed_size(std::span<const std::uint8_t> b) {
   return Claimed{std::abs(std::int64_t{width}), std::abs(std::int64_t{height})};
 }
 
-// "P5 <width> <height> ...", with '#' comments allowed between the fields.
-std::optional<Claimed> pnm_claimed_size(std::span<const std::uint8_t> b) {
+// The three numbers of a binary PGM/PPM header, read exactly as stb_image 2.27 reads them
+// (whitespace, '#' comments to the end of the line; a digit that is the file's last byte is
+// not read) but without its overflow: stb_image accumulates value * 10 + digit in an int,
+// so a long run of digits is undefined behaviour and wraps to some other size (found by
+// image_fuzz). Here values stop growing at kCap, far above any limit.
+struct PnmHeader {
+  std::int64_t width = 0, height = 0, max_value = 0;
+};
+
+std::optional<PnmHeader> pnm_header(std::span<const std::uint8_t> b) {
   if (!is_binary_pnm(b)) return std::nullopt;
-  constexpr std::int64_t kCap = std::int64_t{1} << 31;
-  std::int64_t fields[2] = {0, 0};
-  std::size_t i = 2;
-  for (std::int64_t& field : fields) {
-    for (bool comment = false; i < b.size(); ++i) {
-      if (b[i] == '#')
-        comment = true;
-      else if (b[i] == '\n')
-        comment = false;
-      else if (!comment && !std::isspace(b[i]))
-        break;
+  constexpr std::int64_t kCap = std::int64_t{1} << 40;
+  std::size_t next = 2;  // stb_image's read position
+  const auto at_end = [&] { return next >= b.size(); };
+  const auto read = [&] { return next < b.size() ? static_cast<char>(b[next++]) : '\0'; };
+  const auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
+  char c = read();
+  const auto skip_whitespace = [&] {
+    for (;;) {
+      while (!at_end() && is_space(c)) c = read();
+      if (at_end() || c != '#') return;
+      while (!at_end() && c != '\n' && c != '\r') c = read();
     }
-    for (; i < b.size() && std::isdigit(b[i]) && field < kCap; ++i)
-      field = field * 10 + (b[i] - '0');
-  }
-  return Claimed{fields[0], fields[1]};
+  };
+  const auto integer = [&] {
+    std::int64_t value = 0;
+    for (; !at_end() && c >= '0' && c <= '9'; c = read())
+      value = std::min(value * 10 + (c - '0'), kCap);
+    return value;
+  };
+  PnmHeader header;
+  skip_whitespace();
+  header.width = integer();
+  skip_whitespace();
+  header.height = integer();
+  skip_whitespace();
+  header.max_value = integer();
+  return header;
 }
 
-// Walks the markers to the first start-of-frame.
-std::optional<Claimed> jpeg_claimed_size(std::span<const std::uint8_t> b) {
-  if (b.size() < 4 || b[0] != 0xff || b[1] != 0xd8) return std::nullopt;
-  for (std::size_t i = 2; i + 9 < b.size(); i += 2 + big_endian(&b[i + 2], 2)) {
-    if (b[i] != 0xff) return std::nullopt;
-    const std::uint8_t marker = b[i + 1];
-    const bool start_of_frame =
-        marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
-    if (start_of_frame) return Claimed{big_endian(&b[i + 7], 2), big_endian(&b[i + 5], 2)};
-  }
-  return std::nullopt;
+std::optional<Claimed> pnm_claimed_size(std::span<const std::uint8_t> b) {
+  const std::optional<PnmHeader> header = pnm_header(b);
+  if (!header) return std::nullopt;
+  return Claimed{header->width, header->height};
 }
 
-// The size a PNG, BMP, binary PNM or JPEG header claims, read without stb_image: used to
-// say what is wrong when stb_image refuses a header (it reports only "unknown image type"
+// The size a PNG, BMP or binary PNM header claims, read without stb_image: used to say
+// what is wrong when stb_image refuses a header (it reports only "unknown image type"
 // once every format has been tried).
 std::optional<Claimed> claimed_size(std::span<const std::uint8_t> bytes) {
-  for (const auto sniff : {png_claimed_size, bmp_claimed_size, pnm_claimed_size, jpeg_claimed_size})
+  for (const auto sniff : {png_claimed_size, bmp_claimed_size, pnm_claimed_size})
     if (const std::optional<Claimed> size = sniff(bytes)) return size;
   return std::nullopt;
 }
@@ -141,20 +158,42 @@ InputError too_large(const std::string& source, const Claimed& size, const Image
 struct HeaderInfo {
   std::int64_t width = 0, height = 0;
   bool sixteen_bit = false;
+  // The sample value that means full intensity: 255 or 65535, or a PGM/PPM's maximum
+  // value (stb_image returns the file's samples unscaled).
+  float sample_max = 255.0f;
 };
+
+// stb_image tries every decoder it has (GIF, PSD, HDR, PIC and a heuristic TGA among
+// them) until one accepts the bytes. Only files whose signature names a format imgcls
+// documents reach it; none of those signatures is accepted by another decoder.
+bool has_stb_format_signature(std::span<const std::uint8_t> bytes) {
+  constexpr std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const bool png = bytes.size() >= 8 && std::equal(kPngSignature, kPngSignature + 8, bytes.begin());
+  const bool bmp = bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M';
+  return png || bmp || is_binary_pnm(bytes);
+}
 
 // Reads the dimensions from the header alone and checks them against the limits.
 HeaderInfo read_header(std::span<const std::uint8_t> bytes, const std::string& source,
                        const ImageLimits& limits) {
-  if (bytes.empty())
-    throw InputError(source, "the file is empty", std::string("expected ") + kFormats);
+  if (!has_stb_format_signature(bytes))
+    throw InputError(source, "not a readable picture (no PNG, JPEG, BMP, PGM or PPM signature)",
+                     std::string("expected ") + kFormats);
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
     throw InputError(source, "the file is too large for the decoder");
+  // Our own reading of the header first: the limits hold before stb_image parses anything.
+  if (const std::optional<Claimed> claimed = claimed_size(bytes); claimed && beyond(*claimed, limits))
+    throw too_large(source, *claimed, limits);
+  std::int64_t sample_max = 0;  // 0: the format's own (255, or 65535 for 16 bits)
+  if (const std::optional<PnmHeader> pnm = pnm_header(bytes)) {
+    if (pnm->max_value < 1 || pnm->max_value > kMaxPnmValue)
+      throw InputError(source, fmt::format("the PGM/PPM maximum value is {}, not 1 to {}",
+                                           pnm->max_value, kMaxPnmValue));
+    sample_max = pnm->max_value;
+  }
   const int length = static_cast<int>(bytes.size());
   int width = 0, height = 0, channels = 0;
   if (stbi_info_from_memory(bytes.data(), length, &width, &height, &channels) == 0) {
-    const std::optional<Claimed> claimed = claimed_size(bytes);
-    if (claimed && beyond(*claimed, limits)) throw too_large(source, *claimed, limits);
     throw InputError(source, fmt::format("not a readable picture ({})", stbi_failure_reason()),
                      std::string("expected ") + kFormats);
   }
@@ -162,7 +201,9 @@ HeaderInfo read_header(std::span<const std::uint8_t> bytes, const std::string& s
     throw InputError(source, fmt::format("the header claims a {}x{} picture", width, height));
   const Claimed size{width, height};
   if (beyond(size, limits)) throw too_large(source, size, limits);
-  return {width, height, stbi_is_16_bit_from_memory(bytes.data(), length) != 0};
+  const bool sixteen_bit = stbi_is_16_bit_from_memory(bytes.data(), length) != 0;
+  if (sample_max == 0) sample_max = sixteen_bit ? kMax16Bit : kMax8Bit;
+  return {width, height, sixteen_bit, static_cast<float>(sample_max)};
 }
 
 template <typename Sample>
@@ -224,7 +265,8 @@ GreyImage decode_pixels(Load load, std::span<const std::uint8_t> bytes, const st
   const std::span<Sample> samples(
       pixels.get(), static_cast<std::size_t>(std::int64_t{width} * height * channels));
   if constexpr (sizeof(Sample) == 2) fix_pnm16_byte_order(bytes, samples);
-  return samples_to_grey(std::span<const Sample>(samples), height, width, channels);
+  return samples_to_grey_impl(std::span<const Sample>(samples), height, width, channels,
+                              header.sample_max);
 }
 
 }  // namespace
@@ -246,6 +288,9 @@ GreyImage samples_to_grey(std::span<const std::uint16_t> samples, std::int64_t h
 
 GreyImage decode_image(std::span<const std::uint8_t> bytes, const std::string& source,
                        const ImageLimits& limits) {
+  if (bytes.empty())
+    throw InputError(source, "the file is empty", std::string("expected ") + kFormats);
+  if (is_jpeg(bytes)) return decode_jpeg(bytes, source, limits);
   const HeaderInfo header = read_header(bytes, source, limits);
   return header.sixteen_bit
              ? decode_pixels<stbi_us>(stbi_load_16_from_memory, bytes, source, header)

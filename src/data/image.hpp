@@ -17,4 +17,13 @@ GreyImage samples_to_grey(std::span<const std::uint8_t> samples, std::int64_t he
 GreyImage samples_to_grey(std::span<const std::uint16_t> samples, std::int64_t height,
                           std::int64_t width, int channels);
 
+// True when bytes start like a JPEG (0xff 0xd8 0xff).
+bool is_jpeg(std::span<const std::uint8_t> bytes);
+// decode_image for JPEG files (libjpeg-turbo): grey or colour (YCbCr, RGB) JPEGs, baseline or
+// progressive, at most 500 scans; the size is checked against `limits` before any pixel
+// is decoded. CMYK JPEGs, and files with corrupt or missing data (libjpeg's warnings),
+// are refused with an InputError naming `source`.
+GreyImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& source,
+                      const ImageLimits& limits);
+
 }  // namespace imgcls

@@ -82,7 +82,8 @@ void save_checkpoint(const std::string& path, Sequential& model, Optimizer& opti
   for (const Param& b : model.buffers()) tensors.emplace_back(b.name, b.value);
   for (std::size_t k = 0; k < optimizer_tensors.size(); ++k)
     tensors.emplace_back(fmt::format("optimizer.{}", k), &optimizer_tensors[k]);
-  for (std::size_t i = 0; i < best.size(); ++i) tensors.emplace_back("best." + params[i].name, &best[i]);
+  const std::vector<Param> everything = model.params_and_buffers();
+  for (std::size_t i = 0; i < best.size(); ++i) tensors.emplace_back("best." + everything[i].name, &best[i]);
   io::write_safetensors(path,
                         {{"format", kFormat},
                          {"version", kVersion},
@@ -107,6 +108,7 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
     throw InputError(path, "unsupported checkpoint version", "this imgcls reads version 1");
 
   LoadedCheckpoint loaded{Sequential::from_config(parse_json(file.metadata, "architecture", path), path)};
+  io::check_classifier_output(loaded.model, path);
   const nlohmann::json state = parse_json(file.metadata, "state", path);
   loaded.run_config = parse_json(file.metadata, "run_config", path);
   loaded.optimizer_kind = file.metadata.contains("optimizer_kind") ? file.metadata.at("optimizer_kind") : "";
@@ -136,17 +138,19 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
     const auto& stored = f32_tensor(file, p.name, p.value->shape(), path);
     std::copy(stored.f32.begin(), stored.f32.end(), p.value->data());
     ++used;
-    if (file.tensors.contains("best." + p.name)) {
-      s.best_weights.emplace_back(p.value->shape(), f32_tensor(file, "best." + p.name, p.value->shape(), path).f32);
-      ++used;
-    }
   }
   for (const Param& b : loaded.model.buffers()) {
     const auto& stored = f32_tensor(file, b.name, b.value->shape(), path);
     std::copy(stored.f32.begin(), stored.f32.end(), b.value->data());
     ++used;
   }
-  if (!s.best_weights.empty() && s.best_weights.size() != params.size())
+  const std::vector<Param> everything = loaded.model.params_and_buffers();
+  for (const Param& p : everything)
+    if (file.tensors.contains("best." + p.name)) {
+      s.best_weights.emplace_back(p.value->shape(), f32_tensor(file, "best." + p.name, p.value->shape(), path).f32);
+      ++used;
+    }
+  if (!s.best_weights.empty() && s.best_weights.size() != everything.size())
     throw InputError(path, "the checkpoint holds best weights for only some parameters");
   for (std::size_t k = 0; file.tensors.contains(fmt::format("optimizer.{}", k)); ++k) {
     const auto& stored = file.tensors.at(fmt::format("optimizer.{}", k));

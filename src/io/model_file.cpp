@@ -60,14 +60,28 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
     throw InputError(path, "the model file has no architecture");
   Sequential model = Sequential::from_config(
       io::parse_bounded_json(file.metadata.at("architecture"), path, "the architecture"), path);
+  io::check_classifier_output(model, path);
+  // set_class_names and set_preprocessing name the setting; the file is the source here.
+  const auto name_the_file = [&](const InputError& e) {
+    return InputError(path, e.source() + ": " + e.problem(), e.hint());
+  };
   if (const auto names = file.metadata.find("class_names"); names != file.metadata.end()) {
     const nlohmann::json list = io::parse_bounded_json(names->second, path, "class_names");
     if (!list.is_array() || !std::all_of(list.begin(), list.end(), [](const auto& v) { return v.is_string(); }))
       throw InputError(path, "class_names must be a list of strings");
-    model.set_class_names(list.get<std::vector<std::string>>());
+    try {
+      model.set_class_names(list.get<std::vector<std::string>>());
+    } catch (const InputError& e) {
+      throw name_the_file(e);
+    }
   }
-  if (const auto pre = file.metadata.find("preprocessing"); pre != file.metadata.end())
-    model.set_preprocessing(pre->second);
+  if (const auto pre = file.metadata.find("preprocessing"); pre != file.metadata.end()) {
+    try {
+      model.set_preprocessing(pre->second);
+    } catch (const InputError& e) {
+      throw name_the_file(e);
+    }
+  }
   std::size_t used = 0;
   for (const Param& p : stored_tensors(model)) {
     const auto found = file.tensors.find(p.name);
@@ -84,14 +98,24 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
   }
   if (used != file.tensors.size()) {
     const auto params = stored_tensors(model);  // buffers are not extra
-    for (const auto& [name, tensor] : file.tensors)
+    for (const auto& entry : file.tensors) {  // not a structured binding: clang 14 cannot capture one
+      const std::string& name = entry.first;
       if (std::none_of(params.begin(), params.end(), [&](const Param& p) { return p.name == name; }))
         throw InputError(path, "tensor " + name + " is not a parameter of the architecture");
+    }
   }
   return model;
 }
 
 }  // namespace
+
+void io::check_classifier_output(const Sequential& model, const std::string& source) {
+  if (model.output_shape().size() != 1)
+    throw InputError(source,
+                     "the architecture's output is " + to_string(model.output_shape()) +
+                         ", not a flat list of class scores [classes]",
+                     "end the architecture with Flatten (or GlobalAvgPool) and Dense");
+}
 
 Sequential load_model(const std::string& path) {
   return model_from_container(io::read_safetensors(path), path);

@@ -17,8 +17,8 @@ class BatchNormLayer final : public Layer {
 
   Shape build(const Shape& input_shape) override {
     if (input_shape.size() != 1 && input_shape.size() != 3)
-      throw InputError(name(), "BatchNorm needs an input [H, W, C] or [F], got " +
-                                   to_string(input_shape));
+      throw InputError(name(),
+                       "BatchNorm needs an input [H, W, C] or [F], got " + to_string(input_shape));
     detail::check_option(name(), "momentum", options_.momentum, detail::kMomentumRange);
     detail::check_option(name(), "epsilon", options_.epsilon, detail::kEpsilonRange);
     sample_shape_ = input_shape;
@@ -27,8 +27,8 @@ class BatchNormLayer final : public Layer {
     g.height = input_shape.size() == 3 ? input_shape[0] : 1;
     g.width = input_shape.size() == 3 ? input_shape[1] : 1;
     const Shape channel_shape{g.channels};
-    for (Tensor* t : {&gamma_, &beta_, &diff_gamma_, &diff_beta_, &moving_mean_,
-                      &moving_variance_, &batch_mean_, &batch_variance_})
+    for (Tensor* t : {&gamma_, &beta_, &diff_gamma_, &diff_beta_, &moving_mean_, &moving_variance_,
+                      &batch_mean_, &batch_variance_})
       *t = Tensor(channel_shape);
     reset();
     return input_shape;
@@ -40,8 +40,8 @@ class BatchNormLayer final : public Layer {
     const std::int64_t batch = src.dim(0);
     Shape expected{batch};
     expected.insert(expected.end(), sample_shape_.begin(), sample_shape_.end());
-    IMGCLS_CHECK(src.shape() == expected, "{}: src {}, expected {}", name(),
-                 to_string(src.shape()), to_string(expected));
+    IMGCLS_CHECK(src.shape() == expected, "{}: src {}, expected {}", name(), to_string(src.shape()),
+                 to_string(expected));
     dst.resize(src.shape());
     last_mode_ = mode;
     auto& prims = primitives(batch);
@@ -50,8 +50,8 @@ class BatchNormLayer final : public Layer {
                               moving_variance_.data(), dst.data());
       return;
     }
-    prims.forward_training(src.data(), gamma_.data(), beta_.data(), dst.data(),
-                           batch_mean_.data(), batch_variance_.data());
+    prims.forward_training(src.data(), gamma_.data(), beta_.data(), dst.data(), batch_mean_.data(),
+                           batch_variance_.data());
     const auto momentum = static_cast<float>(options_.momentum);
     for (std::int64_t c = 0; c < geometry_.channels; ++c) {
       moving_mean_[c] = momentum * moving_mean_[c] + (1.0f - momentum) * batch_mean_[c];
@@ -71,7 +71,7 @@ class BatchNormLayer final : public Layer {
     Tensor& diff = diff_src ? *diff_src : scratch_;
     diff.resize(src.shape());
     auto& prims = primitives(src.dim(0));
-    if (last_mode_ == Mode::infer)
+    if (last_mode_ == Mode::train)
       prims.backward_training(src.data(), diff_dst.data(), gamma_.data(), beta_.data(),
                               batch_mean_.data(), batch_variance_.data(), diff.data(),
                               diff_gamma_.data(), diff_beta_.data());

@@ -1,6 +1,8 @@
 // Dropout: inverted dropout, any shape. A plain loop is the implementation and the spec:
-// dst = src * mask with mask 0 (probability rate) or 1 / (1 - rate), drawn in element order
-// from the Rng of the noise seed. Backward multiplies by the same mask.
+// dst = src * mask with mask 0 (probability rate) or 1 / (1 - rate). The mask is drawn in
+// fixed chunks of values, chunk k of the j-th forward since set_noise_seed(seed) from
+// Rng(derive_seed(seed, j, k)): the chunks can be drawn in parallel and the mask does not
+// depend on the thread count. Backward multiplies by the same mask.
 #include <algorithm>
 
 #include "core/check.hpp"
@@ -21,7 +23,10 @@ class DropoutLayer final : public Layer {
     return input_shape;
   }
 
-  void set_noise_seed(std::uint64_t seed) override { rng_ = Rng(seed); }
+  void set_noise_seed(std::uint64_t seed) override {
+    noise_seed_ = seed;
+    forwards_since_seed_ = 0;
+  }
 
   void forward(const Tensor& src, Tensor& dst, Mode mode) override {
     dst.resize(src.shape());
@@ -34,13 +39,21 @@ class DropoutLayer final : public Layer {
     constexpr double kTwoTo64 = 18446744073709551616.0;
     const auto drop_below = static_cast<std::uint64_t>(options_.rate * kTwoTo64);
     const auto keep_scale = static_cast<float>(1.0 / (1.0 - options_.rate));
+    const std::uint64_t stream = forwards_since_seed_++;
     mask_.resize(src.shape());
     float* mask = mask_.data();
     const float* in = src.data();
     float* out = dst.data();
-    for (std::int64_t i = 0; i < src.size(); ++i) {
-      mask[i] = rng_.next_u64() < drop_below ? 0.0f : keep_scale;
-      out[i] = in[i] * mask[i];
+    const std::int64_t count = src.size();
+    const std::int64_t chunks = (count + kChunk - 1) / kChunk;
+#pragma omp parallel for if (chunks > 1)
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+      Rng rng(derive_seed(noise_seed_, stream, static_cast<std::uint64_t>(chunk)));
+      const std::int64_t end = std::min(count, (chunk + 1) * kChunk);
+      for (std::int64_t i = chunk * kChunk; i < end; ++i) {
+        mask[i] = rng.next_u64() < drop_below ? 0.0f : keep_scale;
+        out[i] = in[i] * mask[i];
+      }
     }
   }
 
@@ -56,16 +69,22 @@ class DropoutLayer final : public Layer {
     }
     IMGCLS_CHECK(mask_.shape() == src.shape(), "{}: mask {} vs src {}", name(),
                  to_string(mask_.shape()), to_string(src.shape()));
-    for (std::int64_t i = 0; i < src.size(); ++i) (*diff_src)[i] = diff_dst[i] * mask_[i];
+    const std::int64_t count = src.size();
+    const float* diff_in = diff_dst.data();
+    const float* mask = mask_.data();
+    float* diff_out = diff_src->data();
+#pragma omp parallel for simd if (count > kChunk)
+    for (std::int64_t i = 0; i < count; ++i) diff_out[i] = diff_in[i] * mask[i];
   }
 
   nlohmann::json config() const override { return {{"type", kind()}, {"rate", options_.rate}}; }
 
  private:
-  static constexpr std::uint64_t kUnseeded = 0x5eed;  // until set_noise_seed is called
+  static constexpr std::int64_t kChunk = 1 << 14;  // values per random stream
 
   DropoutOptions options_;
-  Rng rng_{kUnseeded};
+  std::uint64_t noise_seed_ = 0x5eed;  // until set_noise_seed is called
+  std::uint64_t forwards_since_seed_ = 0;
   bool masked_ = false;  // the last forward applied mask_
   Tensor mask_;
 };

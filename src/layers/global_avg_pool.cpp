@@ -13,8 +13,8 @@ class GlobalAvgPoolLayer final : public Layer {
 
   Shape build(const Shape& input_shape) override {
     if (input_shape.size() != 3)
-      throw InputError(name(), "GlobalAvgPool needs an image input [H, W, C], got " +
-                                   to_string(input_shape));
+      throw InputError(
+          name(), "GlobalAvgPool needs an image input [H, W, C], got " + to_string(input_shape));
     auto& g = geometry_;
     g.in_h = input_shape[0];
     g.in_w = input_shape[1];

@@ -104,6 +104,12 @@ std::vector<Param> Sequential::buffers() {
   return all;
 }
 
+std::vector<Param> Sequential::params_and_buffers() {
+  std::vector<Param> all = params();
+  for (Param& b : buffers()) all.push_back(b);
+  return all;
+}
+
 void Sequential::set_noise_seed(std::uint64_t seed) {
   for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_noise_seed(derive_seed(seed, i));
 }
@@ -170,7 +176,13 @@ Sequential Sequential::from_config(const nlohmann::json& config, const std::stri
   const auto& layer_list = config.at("layers");
   if (!layer_list.is_array() || layer_list.empty() || layer_list.size() > kMaxLayers)
     throw InputError(source, "\"layers\" must be a non-empty list (at most 1000 layers)");
-  Sequential model(input_shape);
+  Sequential model = [&] {
+    try {
+      return Sequential(input_shape);
+    } catch (const InputError& e) {
+      throw InputError(source, e.problem(), e.hint());
+    }
+  }();
   for (std::size_t i = 0; i < layer_list.size(); ++i) {
     const std::string where = fmt::format("{}: layer {}", source, i);
     try {

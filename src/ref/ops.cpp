@@ -295,8 +295,8 @@ void batch_norm_backward_training(const ChannelGeometry& g, float epsilon, const
                                   const float* diff_dst, const float* scale, const float* mean,
                                   const float* variance, float* diff_src, float* diff_scale,
                                   float* diff_shift) {
-  const ChannelSums sums = batch_norm_parameter_gradients(g, epsilon, src, diff_dst, mean,
-                                                          variance, diff_scale, diff_shift);
+  const ChannelSums sums = batch_norm_parameter_gradients(g, epsilon, src, diff_dst, mean, variance,
+                                                          diff_scale, diff_shift);
   const i64 rows = g.values_per_channel(), channels = g.channels;
   for (i64 c = 0; c < channels; ++c) {
     const double inv_std = inverse_std(variance, c, epsilon);
@@ -305,8 +305,8 @@ void batch_norm_backward_training(const ChannelGeometry& g, float epsilon, const
     for (i64 m = 0; m < rows; ++m) {
       const i64 i = m * channels + c;
       const double xhat = (double(src[i]) - mean[c]) * inv_std;
-      diff_src[i] = static_cast<float>(scale[c] * inv_std *
-                                       (diff_dst[i] - (sum_dy + xhat * sum_dy_xhat) / double(rows)));
+      diff_src[i] = static_cast<float>(
+          scale[c] * inv_std * (diff_dst[i] - (sum_dy + xhat * sum_dy_xhat) / double(rows)));
     }
   }
 }
@@ -315,13 +315,13 @@ void batch_norm_backward_inference(const ChannelGeometry& g, float epsilon, cons
                                    const float* diff_dst, const float* scale, const float* mean,
                                    const float* variance, float* diff_src, float* diff_scale,
                                    float* diff_shift) {
-  batch_norm_parameter_gradients(g, epsilon, src, diff_dst, mean, variance, diff_scale,
-                                 diff_shift);
+  batch_norm_parameter_gradients(g, epsilon, src, diff_dst, mean, variance, diff_scale, diff_shift);
   const i64 rows = g.values_per_channel(), channels = g.channels;
   for (i64 c = 0; c < channels; ++c) {
     const double inv_std = inverse_std(variance, c, epsilon);
     for (i64 m = 0; m < rows; ++m)
-      diff_src[m * channels + c] = static_cast<float>(scale[c] * inv_std * diff_dst[m * channels + c]);
+      diff_src[m * channels + c] =
+          static_cast<float>(scale[c] * inv_std * diff_dst[m * channels + c]);
   }
 }
 

@@ -61,9 +61,10 @@ void batch_norm_forward_training(const ChannelGeometry& g, float epsilon, const 
 void batch_norm_forward_inference(const ChannelGeometry& g, float epsilon, const float* src,
                                   const float* scale, const float* shift, const float* mean,
                                   const float* variance, float* dst);
-// Gradients of forward_training, through the batch statistics: with xhat the normalised src,
+// Gradients of forward_training, through the batch statistics: with xhat the normalised src
+// and sums over the M values of a channel,
 //   diff_shift = sum(diff_dst), diff_scale = sum(diff_dst * xhat),
-//   diff_src = scale / sqrt(variance + epsilon) * (diff_dst - (diff_shift + xhat * diff_scale) / M).
+//   diff_src = scale * (diff_dst - (diff_shift + xhat * diff_scale) / M) / sqrt(variance + eps).
 // mean and variance: those forward_training wrote.
 void batch_norm_backward_training(const ChannelGeometry& g, float epsilon, const float* src,
                                   const float* diff_dst, const float* scale, const float* mean,

@@ -198,7 +198,7 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
         if (state.best_weights.empty() || val.loss < state.best_val_loss) {
           state.best_val_loss = val.loss;
           state.epochs_since_best = 0;
-          state.best_weights = copy_values(params);
+          state.best_weights = copy_values(model.params_and_buffers());
         } else if (++state.epochs_since_best >= options.early_stop_patience) {
           stop_early = true;
         }
@@ -215,7 +215,7 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
     if (stop_early || stop || state.epoch == options.epochs) {
       ++state.epoch;
       if (options.early_stop_patience > 0 && !state.best_weights.empty() && !stop)
-        restore_values(params, state.best_weights);
+        restore_values(model.params_and_buffers(), state.best_weights);
       history.stopped_early = stop_early;
       history.interrupted = stop && !stop_early && state.epoch <= options.epochs;
       checkpoint();
