@@ -7,7 +7,7 @@ CMAKE_FLAGS += -DIMGCLS_WERROR=ON
 endif
 RUN_ARGS ?=
 
-.PHONY: setup build run test bench clean
+.PHONY: setup build run test bench clean check-sanitizers fuzz
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +32,27 @@ bench: setup
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DIMGCLS_BENCH=ON -DIMGCLS_TESTS=OFF >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	/usr/bin/python3 bench/run_bench.py --build build-bench
+
+# The tests again, built with AddressSanitizer and UBSan (g++, -O1; UBSan does not recover),
+# all but the MNIST gate. Leaks count, except fontconfig's caches (tests/lsan.supp).
+ASAN_DIR ?= build-asan
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+check-sanitizers: setup
+	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DIMGCLS_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && $(SANITIZER_ENV) OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) -LE e2e
+
+# The libFuzzer harnesses of fuzz/ (clang, with ASan and UBSan), FUZZ_SECONDS each on their
+# seed corpora, one after the other (fuzz/run.sh; a finding fails and names its input).
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 30
+fuzz: setup
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DIMGCLS_FUZZ=ON -DIMGCLS_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_harnesses
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -49,6 +49,12 @@ std::string read_file(const fs::path& path) {
 
 std::vector<std::uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
 
+// A string literal with embedded zero bytes, whole.
+template <std::size_t N>
+std::string binary(const char (&literal)[N]) {
+  return std::string(literal, N - 1);
+}
+
 // The InputError `run` throws, naming kSource (or "kSource: layer i"); fails the test when
 // it throws nothing.
 template <class Run>
@@ -93,26 +99,38 @@ TEST(ImageRegression, PgmNumbersLongerThanAnInt) {
 
 TEST(ImageRegression, PgmMaximumValueScalesTheSamples) {
   // stb_image returns samples unscaled: with maximum value 15, a sample of 15 is white.
-  const GreyImage image = decode(std::string("P5 3 1 15\n\x00\x0f\x05", 13));
+  const GreyImage image = decode(binary("P5 3 1 15\n\x00\x0f\x05"));
   ASSERT_EQ(image.width, 3);
   EXPECT_FLOAT_EQ(image.pixels[0], 0.0f);
   EXPECT_FLOAT_EQ(image.pixels[1], 1.0f);
   EXPECT_FLOAT_EQ(image.pixels[2], 5.0f / 15.0f);
-  EXPECT_THAT(input_error([&] { decode(std::string("P5 1 1 0\n\x00", 10)); }),
+  EXPECT_THAT(input_error([&] { decode(binary("P5 1 1 0\n\x00")); }),
               HasSubstr("maximum value is 0"));
 }
 
-TEST(ImageRegression, PngWithAnEmptyFirstDataChunk) {
+TEST(ImageRegression, PngWithAnEmptyFirstDataChunkAndAnUnknownChunk) {
   // A zero-length IDAT first: stb_image computes NULL + 0 and copies 0 bytes there
-  // (harmless; suppressed in fuzz/ubsan.supp). The picture still decodes.
-  const GreyImage image = decode(read_file(kRegressions / "image" / "png-empty-first-idat.png"));
-  EXPECT_EQ(std::ssize(image.pixels), image.height * image.width);
+  // (harmless; suppressed in fuzz/ubsan.supp). Then an unknown critical chunk, whose type
+  // stb_image quotes raw in its message: the bytes reach the error as \xNN, not as is.
+  const std::string message = input_error(
+      [&] { decode(read_file(kRegressions / "image" / "png-empty-first-idat.png")); });
+  EXPECT_THAT(message, HasSubstr("PNG chunk not known"));
+  for (const char c : message) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << message;
+}
+
+TEST(ErrorMessages, ControlCharactersAreEscaped) {
+  const InputError error("evil\x1b[2J.png", "bad\x07", "\x7f");
+  EXPECT_STREQ(error.what(), "evil\\x1b[2J.png: bad\\x07 (hint: \\x7f)");
+  EXPECT_EQ(error.source(), "evil\x1b[2J.png");  // the parts stay as given
+  EXPECT_STREQ(InputError("d\xc3\xa9j\xc3\xa0.png", "x").what(), "d\xc3\xa9j\xc3\xa0.png: x");  // UTF-8 passes
 }
 
 TEST(ImageRegression, FormatsOutsideTheDocumentedOnesAreRefusedBySignature) {
   // stb_image would decode these (GIF; a TGA is recognised by a heuristic alone).
-  const std::string gif("GIF89a\x01\x00\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;", 32);
-  const std::string tga("\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01\x00\x08\x00\x80", 19);
+  const std::string gif = binary(
+      "GIF89a\x01\x00\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;");
+  const std::string tga = binary(
+      "\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01\x00\x08\x00\x80");
   for (const std::string& bytes : {gif, tga}) {
     EXPECT_THAT(input_error([&] { decode(bytes); }),
                 HasSubstr("no PNG, JPEG, BMP, PGM or PPM signature"));
@@ -151,7 +169,7 @@ std::string gzip(const std::string& bytes) {
   return out;
 }
 
-const std::string kLabels("\x00\x00\x08\x01\x00\x00\x00\x03\x07\x00\x09", 11);
+const std::string kLabels = binary("\x00\x00\x08\x01\x00\x00\x00\x03\x07\x00\x09");
 
 TEST(IdxRegression, GzipIsReadInMemoryWithItsDamageNamed) {
   const std::string packed = gzip(kLabels);
@@ -231,6 +249,17 @@ TEST(ModelRegression, ModelWhoseOutputIsNotFlatIsRefused) {
                     kSource);
   });
   EXPECT_THAT(message, HasSubstr("output is [2, 2, 1], not a flat list"));
+}
+
+TEST(ModelRegression, ClassNamesWithControlCharactersAreRefused) {
+  // imgcls predict prints class names as they are: a name could clear the terminal.
+  const json header = {
+      {"__metadata__",
+       {{"format", "imgcls-model"}, {"version", "1"},
+        {"architecture", R"({"input_shape": [2], "layers": [{"type": "Dense", "units": 2}]})"},
+        {"class_names", json::array({"cat", "\x1b[2J"}).dump()}}}};
+  EXPECT_THAT(input_error([&] { io::parse_model(container(header, ""), kSource); }),
+              HasSubstr("name 1 holds a control character"));
 }
 
 // A checkpoint of a tiny model whose metadata `edit` changes.

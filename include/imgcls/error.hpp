@@ -24,6 +24,8 @@ class UsageError : public Error {
 class InputError : public Error {
  public:
   // source: the file or option at fault; problem: what is wrong; hint: what to do about it.
+  // what() is "<source>: <problem> (hint: <hint>)" with control characters shown as \xNN
+  // (the parts may quote a hostile file); the accessors return the parts as given.
   InputError(std::string source, std::string problem, std::string hint = {});
   const std::string& source() const { return source_; }
   const std::string& problem() const { return problem_; }

@@ -17,6 +17,13 @@ void Sequential::set_class_names(std::vector<std::string> names) {
   if (static_cast<std::int64_t>(names.size()) != classes)
     throw InputError("class names", std::to_string(names.size()) + " names for a model with " +
                                         std::to_string(classes) + " outputs");
+  // Names are printed as they are (imgcls predict, pictures): no control characters, so a
+  // model file cannot send escape sequences to a terminal.
+  constexpr unsigned char kFirstPrintable = 0x20, kDelete = 0x7f;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    for (const char c : names[i])
+      if (static_cast<unsigned char>(c) < kFirstPrintable || static_cast<unsigned char>(c) == kDelete)
+        throw InputError("class names", "name " + std::to_string(i) + " holds a control character");
   class_names_ = std::move(names);
 }
 
