@@ -211,7 +211,7 @@ TEST_F(IdxTest, MissingFile) {
   expect_input_error(read_images, path, {"no such file"});
   expect_input_error(read_labels, path, {"no such file"});
   // A folder is not a file either.
-  expect_input_error(read_images, dir_.string(), {"no such file"});
+  expect_input_error(read_images, dir_.string(), {"not a regular file"});
 }
 
 TEST_F(IdxTest, CorruptGzipStream) {

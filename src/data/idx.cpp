@@ -15,6 +15,7 @@
 #include <new>
 
 #include "core/check.hpp"
+#include "core/read_file.hpp"
 #include "imgcls/data.hpp"
 
 namespace imgcls {
@@ -28,21 +29,9 @@ constexpr std::size_t kMinInflateBuffer = 1 << 16;
 constexpr int kGzipWindowBits = 16 + MAX_WBITS;  // zlib: expect a gzip wrapper
 
 std::vector<std::uint8_t> read_whole_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
+  if (!std::filesystem::exists(path))
     throw InputError(path, "no such file", "check the path, or run scripts/setup.sh for MNIST");
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw InputError(path, "cannot read the file size: " + ec.message());
-  if (size > static_cast<std::uintmax_t>(kMaxFileBytes))
-    throw InputError(path, "larger than 2 GiB; not an IDX file imgcls will read");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "cannot open the file for reading", "check its permissions");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (static_cast<std::uintmax_t>(in.gcount()) != size)
-    throw InputError(path, fmt::format("read {} of {} bytes", in.gcount(), size),
-                     "the file changed while it was read, or the disk failed");
-  return bytes;
+  return read_file_bounded(path, static_cast<std::uint64_t>(kMaxFileBytes), "an IDX file");
 }
 
 bool is_gzip(std::span<const std::uint8_t> bytes) {

@@ -3,6 +3,8 @@
 // stb implementation lives in libstb.so, so no STB_*_IMPLEMENTATION is defined here.
 #include "data/image.hpp"
 
+#include "core/read_file.hpp"
+
 #include <fmt/core.h>
 #include <stb_image.h>
 #include <stb_image_write.h>
@@ -34,23 +36,7 @@ constexpr std::int64_t kMax16Bit = 65535;
 constexpr std::int64_t kMaxPnmValue = 65535;
 
 std::vector<std::uint8_t> read_bounded(const std::string& path, const ImageLimits& limits) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) throw InputError(path, "no such file");
-  if (!std::filesystem::is_regular_file(status)) throw InputError(path, "not a regular file");
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw InputError(path, "cannot read the file size: " + ec.message());
-  if (size > static_cast<std::uintmax_t>(limits.max_file_bytes))
-    throw InputError(path, fmt::format("the file is {} bytes, more than the limit of {}", size,
-                                       limits.max_file_bytes));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "cannot open the file for reading", "check its permissions");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (static_cast<std::uintmax_t>(in.gcount()) != size)
-    throw InputError(path, fmt::format("read {} of {} bytes", in.gcount(), size),
-                     "the file changed while it was read, or the disk failed");
-  return bytes;
+  return read_file_bounded(path, static_cast<std::uint64_t>(limits.max_file_bytes), "a picture");
 }
 
 bool is_binary_pnm(std::span<const std::uint8_t> bytes) {

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 #include <fstream>
 
+#include "core/read_file.hpp"
 #include "imgcls/error.hpp"
 
 namespace imgcls::io {
@@ -23,15 +24,8 @@ nlohmann::json parse_bounded_json(std::string_view text, const std::string& sour
 }
 
 std::string read_text_file(const std::string& path, std::size_t max_bytes) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path, "no such file");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw InputError(path, "cannot read its size: " + ec.message());
-  if (size > max_bytes) throw InputError(path, fmt::format("{} bytes, more than the {} allowed", size, max_bytes));
-  std::ifstream in(path, std::ios::binary);
-  std::string text(size, '\0');
-  if (!in || !in.read(text.data(), static_cast<std::streamsize>(size))) throw InputError(path, "read failed");
-  return text;
+  const std::vector<std::uint8_t> bytes = read_file_bounded(path, max_bytes, "a JSON file");
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace imgcls::io

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "core/atomic_file.hpp"
+#include "core/read_file.hpp"
 #include "io/bounded_json.hpp"
 #include "imgcls/error.hpp"
 
@@ -28,17 +29,8 @@ constexpr std::size_t kMaxRank = 8;
 constexpr const char* kCrcKey = "data_crc32";
 
 std::string read_bytes(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path, "no such file");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw InputError(path, "cannot read its size: " + ec.message());
-  if (size > kMaxFileBytes) throw InputError(path, "larger than 4 GiB; not a model imgcls will read");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "cannot open the file for reading");
-  std::string bytes(size, '\0');
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(size)))
-    throw InputError(path, "read failed");
-  return bytes;
+  const std::vector<std::uint8_t> bytes = read_file_bounded(path, kMaxFileBytes, "a safetensors file");
+  return std::string(bytes.begin(), bytes.end());
 }
 
 std::string data_crc32(std::string_view data) {
