@@ -53,8 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::expect_success_or_input_error([&] {
     Sequential model = Sequential::from_config(
         io::parse_bounded_json(text, fuzz::kSource, "the architecture"), fuzz::kSource);
-    fuzz::require(Sequential::from_config(model.config(), fuzz::kSource).config() ==
-                      model.config(),
+    fuzz::require(Sequential::from_config(model.config(), fuzz::kSource).config() == model.config(),
                   "config() round-trips");
     if (!small_enough(model)) return;
     model.initialize(kSeed);

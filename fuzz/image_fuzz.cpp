@@ -20,7 +20,8 @@ void require_grey(const imgcls::GreyImage& image, std::int64_t height, std::int6
   using imgcls::fuzz::require;
   require(image.height == height && image.width == width, "the size asked for");
   require(std::ssize(image.pixels) == height * width, "one value per pixel");
-  for (float v : image.pixels) require(std::isfinite(v) && v >= -1e-5f && v <= 1.0f + 1e-5f, "values in [0, 1]");
+  for (float v : image.pixels)
+    require(std::isfinite(v) && v >= -1e-5f && v <= 1.0f + 1e-5f, "values in [0, 1]");
 }
 }  // namespace
 
@@ -28,9 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace imgcls;
   fuzz::expect_success_or_input_error([&] {
     const GreyImage picture = decode_image(std::span(data, size), fuzz::kSource, kLimits);
-    fuzz::require(picture.height >= 1 && picture.width >= 1 &&
-                      picture.height <= kLimits.max_side && picture.width <= kLimits.max_side &&
-                      picture.size() <= kLimits.max_pixels,
+    fuzz::require(picture.height >= 1 && picture.width >= 1 && picture.height <= kLimits.max_side &&
+                      picture.width <= kLimits.max_side && picture.size() <= kLimits.max_pixels,
                   "a decoded picture within the limits");
     require_grey(picture, picture.height, picture.width);
     require_grey(resize_image(picture, kModelSide, kModelSide), kModelSide, kModelSide);

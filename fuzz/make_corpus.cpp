@@ -12,10 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "imgcls/io.hpp"
 #include "imgcls/model.hpp"
@@ -111,8 +110,12 @@ void write_models(const fs::path& dir) {
   state.epoch_loss_sum = 0.5;
   state.epoch_correct = 1;
   state.epoch_seen = 2;
-  state.finished.push_back({.epoch = 1, .loss = 1.1, .accuracy = 0.5, .seconds = 0.1,
-                            .learning_rate = 1e-3, .validation_loss = 1.0,
+  state.finished.push_back({.epoch = 1,
+                            .loss = 1.1,
+                            .accuracy = 0.5,
+                            .seconds = 0.1,
+                            .learning_rate = 1e-3,
+                            .validation_loss = 1.0,
                             .validation_accuracy = 0.5});
   state.best_val_loss = 1.0;
   for (const Param& p : model.params()) state.best_weights.push_back(*p.value);

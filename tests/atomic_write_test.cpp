@@ -8,14 +8,13 @@
 //  - a write cut short midway by RLIMIT_FSIZE (EFBIG), which binds root too: the temporary
 //    file is partly written when the failure comes.
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <cerrno>
@@ -130,8 +129,9 @@ TEST_F(AtomicWrite, ReadOnlyFolderFailsClearlyAndKeepsTheOldFile) {
     how = "immutable";
   }
   SCOPED_TRACE("the folder is read-only by " + how);
-  expect_write_error([&] { write_file_atomically(target_.string(), "new bytes"); }, target_,
-                     {"cannot create a file in its folder", "check that the folder exists and is writable"});
+  expect_write_error(
+      [&] { write_file_atomically(target_.string(), "new bytes"); }, target_,
+      {"cannot create a file in its folder", "check that the folder exists and is writable"});
   expect_old_file_intact();
   Sequential model = tiny_model();
   expect_write_error([&] { save_model(model, target_.string()); }, target_,

@@ -168,10 +168,15 @@ HeaderInfo read_header(std::span<const std::uint8_t> bytes, const std::string& s
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
     throw InputError(source, "the file is too large for the decoder");
   // Our own reading of the header first: the limits hold before stb_image parses anything.
+  const std::optional<PnmHeader> pnm = pnm_header(bytes);
+  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+  if (pnm && (pnm->width > kIntMax || pnm->height > kIntMax || pnm->max_value > kIntMax))
+    throw InputError(source, "a number in the PGM/PPM header is larger than 2147483647",
+                     "the header must hold the width, the height and the maximum value");
   if (const std::optional<Claimed> claimed = claimed_size(bytes); claimed && beyond(*claimed, limits))
     throw too_large(source, *claimed, limits);
   std::int64_t sample_max = 0;  // 0: the format's own (255, or 65535 for 16 bits)
-  if (const std::optional<PnmHeader> pnm = pnm_header(bytes)) {
+  if (pnm) {
     if (pnm->max_value < 1 || pnm->max_value > kMaxPnmValue)
       throw InputError(source, fmt::format("the PGM/PPM maximum value is {}, not 1 to {}",
                                            pnm->max_value, kMaxPnmValue));

@@ -5,13 +5,17 @@
 // decoder Pillow uses and is fuzzed continuously upstream.
 // libjpeg reports fatal errors through a callback that must not return; it jumps back to
 // the setjmp in run_decoder, whose frame holds no C++ object with a destructor.
+#include <fmt/core.h>
+
 #include <csetjmp>
 #include <cstddef>
-#include <cstdio>  // before jpeglib.h, which uses FILE and size_t without including them
-#include <fmt/core.h>
 #include <vector>
 
+// jpeglib.h uses FILE and size_t without including their headers.
+// clang-format off
+#include <cstdio>
 #include <jpeglib.h>
+// clang-format on
 
 #include "data/image.hpp"
 #include "imgcls/error.hpp"
@@ -60,8 +64,7 @@ void check_scan_count(j_common_ptr info) {
 }
 
 bool beyond_limits(std::int64_t width, std::int64_t height, const ImageLimits& limits) {
-  return width > limits.max_side || height > limits.max_side ||
-         width * height > limits.max_pixels;
+  return width > limits.max_side || height > limits.max_side || width * height > limits.max_pixels;
 }
 
 enum class Outcome { decoded, failed, too_large, cmyk };
@@ -140,12 +143,12 @@ GreyImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& so
       throw InputError(source, fmt::format("cannot decode the JPEG ({})", handler.message),
                        "the file may be truncated or corrupt");
     case Outcome::too_large:
-      throw InputError(source,
-                       fmt::format("the header claims {}x{} pixels, beyond the limit of {} per "
-                                   "side and {} in all",
-                                   decoded.width, decoded.height, limits.max_side,
-                                   limits.max_pixels),
-                       "scale the picture down first");
+      throw InputError(
+          source,
+          fmt::format("the header claims {}x{} pixels, beyond the limit of {} per "
+                      "side and {} in all",
+                      decoded.width, decoded.height, limits.max_side, limits.max_pixels),
+          "scale the picture down first");
     case Outcome::cmyk:
       throw InputError(source, "a CMYK JPEG; imgcls reads grey and colour (RGB) JPEGs",
                        "save the picture as an RGB JPEG or a PNG");
