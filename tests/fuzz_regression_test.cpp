@@ -109,14 +109,72 @@ TEST(ImageRegression, PgmMaximumValueScalesTheSamples) {
               HasSubstr("maximum value is 0"));
 }
 
-TEST(ImageRegression, PngWithAnEmptyFirstDataChunkAndAnUnknownChunk) {
+TEST(ImageRegression, PngChunkLongerThanTheFile) {
+  // 212 bytes whose second IDAT claims about 2 GiB: stb_image grew its buffer to that size
+  // before reading the chunk (libFuzzer: out-of-memory, malloc(2147483648)).
+  const std::string message = input_error(
+      [&] { decode(read_file(kRegressions / "image" / "png-idat-length-claims-gigabytes.png")); });
+  EXPECT_THAT(message, HasSubstr("a PNG chunk claims"));
+  EXPECT_THAT(message, HasSubstr("more than the"));
+}
+
+std::string big_endian_u32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  const std::string body = type + data;
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  return big_endian_u32(static_cast<std::uint32_t>(data.size())) + body + big_endian_u32(crc);
+}
+
+// A PNG of an 8-bit grey image `width` x `height` whose IDAT holds `rows` deflated, with
+// the chunks `before_data` between IHDR and IDAT.
+std::string grey_png(std::uint32_t width, std::uint32_t height, const std::string& rows,
+                     const std::string& before_data = "") {
+  uLongf packed_size = compressBound(static_cast<uLong>(rows.size()));
+  std::string packed(packed_size, '\0');
+  EXPECT_EQ(compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
+                      reinterpret_cast<const Bytef*>(rows.data()), static_cast<uLong>(rows.size()),
+                      Z_BEST_COMPRESSION),
+            Z_OK);
+  packed.resize(packed_size);
+  return binary("\x89PNG\r\n\x1a\n") +
+         png_chunk("IHDR", big_endian_u32(width) + big_endian_u32(height) +
+                               binary("\x08\x00\x00\x00\x00")) +
+         before_data + png_chunk("IDAT", packed) + png_chunk("IEND", "");
+}
+
+TEST(ImageRegression, PngWithAnEmptyFirstDataChunkDecodes) {
   // A zero-length IDAT first: stb_image computes NULL + 0 and copies 0 bytes there
-  // (harmless; suppressed in fuzz/ubsan.supp). Then an unknown critical chunk, whose type
-  // stb_image quotes raw in its message: the bytes reach the error as \xNN, not as is.
+  // (UBSan in image_fuzz; harmless, suppressed in fuzz/ubsan.supp). The picture is fine.
+  const GreyImage image = decode(grey_png(4, 4, std::string(20, '\0'), png_chunk("IDAT", "")));
+  EXPECT_EQ(image.width, 4);
+  // The input the fuzzer found has more damage after that chunk, refused before stb_image.
+  EXPECT_THAT(
+      input_error([&] { decode(read_file(kRegressions / "image" / "png-empty-first-idat.png")); }),
+      HasSubstr("a PNG chunk claims"));
+}
+
+TEST(ImageRegression, ChunkTypeQuotedByTheDecoderReachesTheMessageEscaped) {
+  // stb_image names an unknown critical chunk by its four raw bytes: here ESC [ 2 J, which
+  // would clear the terminal the error is printed on.
   const std::string message =
-      input_error([&] { decode(read_file(kRegressions / "image" / "png-empty-first-idat.png")); });
-  EXPECT_THAT(message, HasSubstr("PNG chunk not known"));
+      input_error([&] { decode(grey_png(4, 4, std::string(20, '\0'), png_chunk("\x1b[2J", ""))); });
+  EXPECT_THAT(message, HasSubstr("\\x1b[2J PNG chunk not known"));
   for (const char c : message) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << message;
+}
+
+TEST(ImageRegression, PngDataThatInflatesFarBeyondItsSizeIsRefused) {
+  // A 4x4 picture needs 4 * (1 + 4) = 20 bytes; 64 MiB of zeros deflate to about 64 KiB,
+  // and stb_image would have inflated them all.
+  const std::string bomb = grey_png(4, 4, std::string(64 << 20, '\0'));
+  EXPECT_LT(bomb.size(), 100'000u);
+  EXPECT_THAT(input_error([&] { decode(bomb); }), HasSubstr("inflate to more than"));
+  // The same picture with its 20 bytes decodes.
+  EXPECT_EQ(decode(grey_png(4, 4, std::string(20, '\0'))).width, 4);
 }
 
 TEST(ErrorMessages, ControlCharactersAreEscaped) {

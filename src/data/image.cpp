@@ -152,11 +152,14 @@ struct HeaderInfo {
 // stb_image tries every decoder it has (GIF, PSD, HDR, PIC and a heuristic TGA among
 // them) until one accepts the bytes. Only files whose signature names a format imgcls
 // documents reach it; none of those signatures is accepted by another decoder.
-bool has_stb_format_signature(std::span<const std::uint8_t> bytes) {
+bool is_png(std::span<const std::uint8_t> bytes) {
   constexpr std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  const bool png = bytes.size() >= 8 && std::equal(kPngSignature, kPngSignature + 8, bytes.begin());
+  return bytes.size() >= 8 && std::equal(kPngSignature, kPngSignature + 8, bytes.begin());
+}
+
+bool has_stb_format_signature(std::span<const std::uint8_t> bytes) {
   const bool bmp = bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M';
-  return png || bmp || is_binary_pnm(bytes);
+  return is_png(bytes) || bmp || is_binary_pnm(bytes);
 }
 
 // Reads the dimensions from the header alone and checks them against the limits.
@@ -175,6 +178,10 @@ HeaderInfo read_header(std::span<const std::uint8_t> bytes, const std::string& s
                      "the header must hold the width, the height and the maximum value");
   if (const std::optional<Claimed> claimed = claimed_size(bytes); claimed && beyond(*claimed, limits))
     throw too_large(source, *claimed, limits);
+  if (is_png(bytes))
+    if (const std::optional<std::string> problem = png_structure_problem(bytes))
+      throw InputError(source, "cannot decode the picture: " + *problem,
+                       "the file may be truncated or corrupt");
   std::int64_t sample_max = 0;  // 0: the format's own (255, or 65535 for 16 bits)
   if (pnm) {
     if (pnm->max_value < 1 || pnm->max_value > kMaxPnmValue)

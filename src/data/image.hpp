@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 
 #include "imgcls/image.hpp"
 
@@ -16,6 +18,13 @@ GreyImage samples_to_grey(std::span<const std::uint8_t> samples, std::int64_t he
                           std::int64_t width, int channels);
 GreyImage samples_to_grey(std::span<const std::uint16_t> samples, std::int64_t height,
                           std::int64_t width, int channels);
+
+// What in a PNG's chunk structure stb_image 2.27 would turn into a huge allocation: a
+// chunk longer than the rest of the file, or image data inflating to more than twice (plus
+// 64 KiB) what the IHDR size needs. Nothing when the structure is sound; other damage (a
+// broken stream, a missing chunk) is left for stb_image to report. Call it once the IHDR
+// size is known to be within the limits: it inflates the image data once to count it.
+std::optional<std::string> png_structure_problem(std::span<const std::uint8_t> bytes);
 
 // True when bytes start like a JPEG (0xff 0xd8 0xff).
 bool is_jpeg(std::span<const std::uint8_t> bytes);
