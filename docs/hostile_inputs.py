@@ -153,6 +153,11 @@ def cases():
         picture("Picture: a valid GIF", GIF, "digit.gif"),
         picture("Picture: a valid TGA (stb_image would read it)", TGA, "digit.tga"),
         picture("Picture: PNG with a chunk named ESC[2J", ESCAPE_PNG, "escape.png"),
+        picture("Picture: PNG whose IDAT length claims 2 GiB (fuzz finding)",
+                png(16, 12) + struct.pack(">I", 0x80000000) + b"IDAT" + b"\x78\x9c" + b"\x00" * 64,
+                "claims.png"),
+        picture("Picture: 4x4 PNG whose data inflates to 64 MiB",
+                png(4, 4, b"\x00" * (64 << 20)), "bomb.png"),
         picture("Picture: all white (no digit)", WHITE_PNG, "blank.png"),
         ("Picture: folder without pictures", {"pictures/notes.txt": b"x"}, ["predict", MODEL, "pictures"]),
     ]
