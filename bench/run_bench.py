@@ -19,14 +19,35 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_FLOP_PER_IMAGE = 14.78e6
+PREDICT_MODEL = os.path.join(ROOT, "tests", "fixtures", "seed_model.safetensors")
+PREDICT_PICTURE = os.path.join(ROOT, "tests", "images", "digits", "hand_004.pgm")
 
 
 def run_json(cmd, env=None):
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, env=env, text=True).stdout
     return json.loads(out)
+
+
+def run_json_with_peak_rss(cmd, env=None):
+    """Runs cmd under GNU time; returns its JSON output and its peak resident set in MiB."""
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss:
+        result = run_json(["/usr/bin/time", "-f", "%M", "-o", rss.name] + cmd, env)
+        return result, int(rss.read().split()[-1]) / 1024
+
+
+def predict_wall_ms(imgcls, model, picture, runs=11):
+    """Median wall time of `imgcls predict MODEL PICTURE`, process start to printed answer."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([imgcls, "predict", model, picture], check=True, stdout=subprocess.DEVNULL)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
 
 
 def google_benchmark(binary, pattern, threads):
@@ -59,8 +80,11 @@ def main():
         peak = google_benchmark(bench, "SgemmPeak", a.threads)
         add("gemm_peak_gflops", next(iter(peak.values()))["GFLOPS"] / 1e9)
 
-        mine = run_json([imgcls, "run", "--epochs", str(a.epochs), "--threads", str(a.threads), "--json",
-                         "--data", a.data, "--out", "/tmp/imgcls-bench-run"])
+        mine, mine_rss = run_json_with_peak_rss(
+            [imgcls, "run", "--epochs", str(a.epochs), "--threads", str(a.threads), "--json",
+             "--data", a.data, "--out", "/tmp/imgcls-bench-run"])
+        add("imgcls_train_rss_mib", mine_rss)
+        add("imgcls_predict_ms", predict_wall_ms(imgcls, PREDICT_MODEL, PREDICT_PICTURE))
         add("imgcls_epoch_s", mine["train_seconds"] / a.epochs)
         add("imgcls_accuracy", mine["test_accuracy"])
         cases = google_benchmark(bench, "TrainStep|Inference", a.threads)
@@ -71,8 +95,10 @@ def main():
         add("imgcls_latency_us", cases["BM_Inference/1/1"]["real_time"])
         add("imgcls_throughput", cases["BM_Inference/10000/1000"]["images/s"])
 
-        theirs = run_json(peer + ["--mode", "both", "--epochs", str(a.epochs), "--threads", str(a.threads),
-                                  "--data", a.data, "--seed", "1", "--infer-iters", "1000"], peer_env)
+        theirs, theirs_rss = run_json_with_peak_rss(
+            peer + ["--mode", "both", "--epochs", str(a.epochs), "--threads", str(a.threads),
+                    "--data", a.data, "--seed", "1", "--infer-iters", "1000"], peer_env)
+        add("torch_train_rss_mib", theirs_rss)
         add("torch_epoch_s", theirs["train_seconds"] / a.epochs)
         add("torch_accuracy", theirs["test_accuracy"])
         infer = theirs["infer"]
@@ -94,6 +120,11 @@ def main():
           f"| {med['torch_latency_us'] / med['imgcls_latency_us']:.2f}x |")
     print(f"| throughput, 10,000 test images (images/s) | {med['imgcls_throughput']:.0f} | "
           f"{med['torch_throughput']:.0f} | {med['imgcls_throughput'] / med['torch_throughput']:.2f}x |")
+    print(f"| peak resident memory, training run (MiB) | {med['imgcls_train_rss_mib']:.0f} | "
+          f"{med['torch_train_rss_mib']:.0f} (training and inference) | "
+          f"{med['torch_train_rss_mib'] / med['imgcls_train_rss_mib']:.2f}x |")
+    print(f"| `imgcls predict MODEL picture`, process start to answer (ms) | "
+          f"{med['imgcls_predict_ms']:.1f} | | |")
     for batch in (32, 128, 256):
         g = med[f"imgcls_step{batch}_gflops"]
         print(f"| training step, batch {batch} (images/s; GFLOPS, share of peak) | "

@@ -19,6 +19,7 @@
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/preprocess.hpp"
+#include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
 
 namespace imgcls::cli {
@@ -36,6 +37,9 @@ struct PredictOptions {
   bool json = false;
   bool no_preprocess = false;
   std::string save_dir;
+  // One thread by default: a few pictures are too little work to share, and a second
+  // thread waiting on a busy machine costs more than it saves (process start to answer).
+  int threads = 1;
 };
 
 struct Ranked {
@@ -203,6 +207,7 @@ void create_save_dir(const std::string& dir) {
 }
 
 int predict_pictures(const PredictOptions& options) {
+  set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
   const InputPlan plan = plan_inputs(model, options);
   if (!options.save_dir.empty()) create_save_dir(options.save_dir);
@@ -258,6 +263,10 @@ Action add_predict_command(CLI::App& app) {
                 "preprocessing \"none\" are always fed this way");
   cmd->add_option("--save-preprocessed", options->save_dir,
                   "Write the image the model saw, as PNG, into this folder (created if needed)");
+  cmd->add_option("--threads", options->threads,
+                  "CPU threads (more pay off only for hundreds of pictures)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   return [options] { return predict_pictures(*options); };
 }
 

@@ -75,6 +75,15 @@ TEST_F(PredictCli, AllGoodPicturesExitZero) {
   EXPECT_TRUE(run.err.empty()) << run.err;
 }
 
+TEST_F(PredictCli, ThreadCountDoesNotChangeTheAnswer) {
+  const Outcome one = predict({kModel, kFour, kThree, "--json"});
+  const Outcome two = predict({kModel, kFour, kThree, "--json", "--threads", "2"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(one.out, two.out);
+  EXPECT_EQ(predict({kModel, kFour, "--threads", "0"}).exit_code, 2);
+}
+
 TEST_F(PredictCli, OneBadPictureExitsOneAfterPrintingTheOthers) {
   const std::string garbage = file("garbage.png", "not a picture");
   const Outcome run = predict({kModel, kFour, garbage, kThree});
