@@ -4,10 +4,9 @@
 // the only place where the order of values is visible is Flatten, which transposes first.
 #include "imgcls/onnx.hpp"
 
+#include <fmt/core.h>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-
-#include <fmt/core.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -70,7 +69,8 @@ void set_float(onnx::NodeProto& node, const std::string& key, double value) {
   a.set_f(static_cast<float>(value));
 }
 
-void set_ints(onnx::NodeProto& node, const std::string& key, const std::vector<std::int64_t>& values) {
+void set_ints(onnx::NodeProto& node, const std::string& key,
+              const std::vector<std::int64_t>& values) {
   onnx::AttributeProto& a = *node.add_attribute();
   a.set_name(key);
   a.set_type(onnx::AttributeProto::INTS);
@@ -157,12 +157,12 @@ void export_dense(GraphWriter& g, Layer& layer, Cursor& at, const std::string& o
 
 // src [N, C, H, W] or [N, C] -> dst of the same shape, with the moving statistics
 void export_batch_norm(GraphWriter& g, Layer& layer, Cursor& at, const std::string& out) {
-  auto& bn = g.node("BatchNormalization", layer.name(),
-                    {at.tensor, g.initializer(find_param(layer, ".gamma")),
-                     g.initializer(find_param(layer, ".beta")),
-                     g.initializer(find_param(layer, ".moving_mean")),
-                     g.initializer(find_param(layer, ".moving_variance"))},
-                    out);
+  auto& bn = g.node(
+      "BatchNormalization", layer.name(),
+      {at.tensor, g.initializer(find_param(layer, ".gamma")),
+       g.initializer(find_param(layer, ".beta")), g.initializer(find_param(layer, ".moving_mean")),
+       g.initializer(find_param(layer, ".moving_variance"))},
+      out);
   set_float(bn, "epsilon", layer.config().at("epsilon").get<double>());
 }
 
@@ -232,11 +232,13 @@ std::string to_onnx(Sequential& model) {
   if (model.layer_count() == 0) throw InputError("model", "the model has no layers to export");
   const Shape& input = model.input_shape();
   if (input.size() != 1 && input.size() != 3)
-    throw InputError("model", "ONNX export needs an input [H, W, C] or [F], got " + to_string(input));
-  if (model.output_shape().size() != 1)
     throw InputError("model",
-                     "ONNX export needs a flat output [classes], got " + to_string(model.output_shape()),
-                     "end the model with a Dense layer");
+                     "ONNX export needs an input [H, W, C] or [F], got " + to_string(input));
+  if (model.output_shape().size() != 1)
+    throw InputError(
+        "model",
+        "ONNX export needs a flat output [classes], got " + to_string(model.output_shape()),
+        "end the model with a Dense layer");
 
   onnx::ModelProto proto;
   proto.set_ir_version(onnx::IR_VERSION);

@@ -9,10 +9,10 @@
 #include <fstream>
 #include <set>
 
+#include "../support/process.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/onnx.hpp"
-#include "../support/process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -47,7 +47,8 @@ class UnknownLayer final : public imgcls::Layer {
   std::string kind() const override { return "Mystery"; }
   imgcls::Shape build(const imgcls::Shape& input_shape) override { return input_shape; }
   void forward(const imgcls::Tensor& src, imgcls::Tensor& dst, imgcls::Mode) override { dst = src; }
-  void backward(const imgcls::Tensor&, const imgcls::Tensor&, const imgcls::Tensor&, imgcls::Tensor*) override {}
+  void backward(const imgcls::Tensor&, const imgcls::Tensor&, const imgcls::Tensor&,
+                imgcls::Tensor*) override {}
   nlohmann::json config() const override { return {{"type", kind()}}; }
 };
 
@@ -55,7 +56,8 @@ class OnnxExport : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("imgcls_onnx_export_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("imgcls_onnx_export_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -97,8 +99,9 @@ TEST_F(OnnxExport, EveryLayerKindExports) {
   const onnx::ModelProto proto = parse(imgcls::to_onnx(model));
   EXPECT_NO_THROW(onnx::checker::check_model(proto));
   const auto ops = op_types(proto);
-  for (const char* op : {"Conv", "Relu", "BatchNormalization", "LeakyRelu", "MaxPool", "AveragePool",
-                         "GlobalAveragePool", "Flatten", "Identity", "Gemm", "Softmax"})
+  for (const char* op :
+       {"Conv", "Relu", "BatchNormalization", "LeakyRelu", "MaxPool", "AveragePool",
+        "GlobalAveragePool", "Flatten", "Identity", "Gemm", "Softmax"})
     EXPECT_EQ(ops.count(op) > 0, true) << op;
   std::int64_t values = 0;
   for (const auto& init : proto.graph().initializer()) values += init.float_data_size();
@@ -115,7 +118,8 @@ TEST_F(OnnxExport, StrongPresetFlattensThroughATransposeToNhwc) {
                                       [](const auto& n) { return n.op_type() == "Transpose"; });
   ASSERT_NE(transpose, nodes.end());
   ASSERT_EQ(transpose->attribute_size(), 1);
-  EXPECT_EQ(std::vector<std::int64_t>(transpose->attribute(0).ints().begin(), transpose->attribute(0).ints().end()),
+  EXPECT_EQ(std::vector<std::int64_t>(transpose->attribute(0).ints().begin(),
+                                      transpose->attribute(0).ints().end()),
             (std::vector<std::int64_t>{0, 2, 3, 1}));
 }
 
@@ -167,7 +171,8 @@ TEST_F(OnnxExport, CommandNeedsTheOutputPath) {
 }
 
 TEST_F(OnnxExport, CommandIntoAMissingFolderExitsOneNamingIt) {
-  const auto run = imgcls_export({kSeedModel, "--onnx", (dir_ / "no_such_dir" / "m.onnx").string()});
+  const auto run =
+      imgcls_export({kSeedModel, "--onnx", (dir_ / "no_such_dir" / "m.onnx").string()});
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.err.find("no_such_dir"), std::string::npos) << run.err;
 }

@@ -7,9 +7,9 @@
 //   magic "IMGCLREF", then little-endian uint32 count, C, H, W, classes,
 //   float32 images [count, C, H, W] (NCHW, the ONNX input layout), float32 probabilities
 //   [count, classes].
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -57,9 +57,11 @@ int main(int argc, char** argv) {
   std::int64_t train_steps = 0, count = 200;
   std::uint64_t seed = 1;
   auto* model_option = app.add_option("--model", model_path, "A saved model");
-  auto* arch_option = app.add_option("--arch", arch, "A preset or an architecture JSON, trained here");
+  auto* arch_option =
+      app.add_option("--arch", arch, "A preset or an architecture JSON, trained here");
   model_option->excludes(arch_option);
-  app.add_option("--train-steps", train_steps, "Adam steps of batch 32 on the first training images");
+  app.add_option("--train-steps", train_steps,
+                 "Adam steps of batch 32 on the first training images");
   app.add_option("--seed", seed, "Initialisation and training seed");
   app.add_option("--save", save_path, "Where to save the trained model (with --arch)");
   app.add_option("--count", count, "Test images in the reference")->check(CLI::Range(1, 10000));
@@ -104,7 +106,8 @@ int main(int argc, char** argv) {
     append(bytes, nchw.data(), nchw.size());
     append(bytes, probabilities.data(), static_cast<std::size_t>(probabilities.size()));
     imgcls::write_file_atomically(reference_path, bytes);
-    fmt::print("onnx_reference: {} images, {} classes, model {}\n", n, probabilities.dim(1), model_path);
+    fmt::print("onnx_reference: {} images, {} classes, model {}\n", n, probabilities.dim(1),
+               model_path);
   } catch (const std::exception& e) {
     fmt::print(stderr, "onnx_reference: {}\n", e.what());
     return 1;
