@@ -1,0 +1,30 @@
+// An installed imgcls from C++: load a model, classify a picture. Exits 1 on a wrong answer.
+//   consumer_cpp MODEL PICTURE EXPECTED_CLASS
+#include <cstdio>
+#include <exception>
+#include <span>
+#include <string>
+
+#include "imgcls/image.hpp"
+#include "imgcls/io.hpp"
+#include "imgcls/preprocess.hpp"
+#include "imgcls/train.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 4) return 2;
+  try {
+    imgcls::Sequential model = imgcls::load_model(argv[1]);
+    const imgcls::GreyImage input =
+        imgcls::picture_to_input(imgcls::read_image(argv[2]), 28, 28, true, argv[2]);
+    const imgcls::Tensor probabilities =
+        imgcls::predict(model, imgcls::to_batch(std::span<const imgcls::GreyImage>(&input, 1)));
+    int best = 0;
+    for (int c = 1; c < probabilities.dim(1); ++c)
+      if (probabilities[c] > probabilities[best]) best = c;
+    std::printf("C++: %s is a %d\n", argv[2], best);
+    return std::to_string(best) == argv[3] ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}
