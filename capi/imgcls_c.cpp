@@ -173,7 +173,7 @@ int imgcls_predict(imgcls_model* model, const float* pixels, int height, int wid
   });
 }
 
-int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int width, int height,
+int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, int width,
                          size_t stride, float* probabilities, size_t capacity) {
   return guarded("imgcls_predict_grey8", [&] {
     require(model != nullptr && grey != nullptr, "model or grey is NULL");

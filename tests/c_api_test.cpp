@@ -111,16 +111,16 @@ TEST_F(CApi, Grey8PicturesArePreprocessedLikeFiles) {
   for (int y = 8; y < 32; ++y)
     for (int x = 14; x < 17; ++x) grey[static_cast<std::size_t>(y) * kStride + x] = 0;
   std::vector<float> probabilities(kClasses);
-  const int label = imgcls_predict_grey8(model_, grey.data(), kWidth, kHeight, kStride,
+  const int label = imgcls_predict_grey8(model_, grey.data(), kHeight, kWidth, kStride,
                                          probabilities.data(), probabilities.size());
   ASSERT_GE(label, 0) << last_error();
   EXPECT_EQ(label, 1) << "a vertical bar reads as a one";
 
   const std::vector<std::uint8_t> blank(kStride * kHeight, 255);
-  EXPECT_EQ(imgcls_predict_grey8(model_, blank.data(), kWidth, kHeight, kStride, nullptr, 0),
+  EXPECT_EQ(imgcls_predict_grey8(model_, blank.data(), kHeight, kWidth, kStride, nullptr, 0),
             IMGCLS_ERROR_INPUT);
   EXPECT_NE(last_error().find("picture"), std::string::npos) << last_error();
-  EXPECT_EQ(imgcls_predict_grey8(model_, grey.data(), kWidth, kHeight, kWidth - 1, nullptr, 0),
+  EXPECT_EQ(imgcls_predict_grey8(model_, grey.data(), kHeight, kWidth, kWidth - 1, nullptr, 0),
             IMGCLS_ERROR_ARGUMENT);
   EXPECT_NE(last_error().find("stride is less than width"), std::string::npos) << last_error();
 }

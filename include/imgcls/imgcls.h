@@ -79,7 +79,7 @@ IMGCLS_API int imgcls_predict(imgcls_model* model, const float* pixels, int heig
  *   "none" (models trained on image folders) only resizes to the input size.
  * A picture holding no ink fails with IMGCLS_ERROR_INPUT under "mnist-digit".
  * probabilities and the result as for imgcls_predict. */
-IMGCLS_API int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int width, int height,
+IMGCLS_API int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, int width,
                                     size_t stride, float* probabilities, size_t capacity);
 
 /* Reads a picture file (PNG, JPEG, BMP, PGM/PPM; colour becomes grey) and classifies it as

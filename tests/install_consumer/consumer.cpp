@@ -5,10 +5,23 @@
 #include <span>
 #include <string>
 
+// Every installed header, so one that needs a private (src/) header fails the build here.
+#include "imgcls/data.hpp"
+#include "imgcls/error.hpp"
+#include "imgcls/gradient_check.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
+#include "imgcls/layers.hpp"
+#include "imgcls/loss.hpp"
+#include "imgcls/metrics.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/optim.hpp"
 #include "imgcls/preprocess.hpp"
+#include "imgcls/rng.hpp"
+#include "imgcls/runtime.hpp"
+#include "imgcls/tensor.hpp"
 #include "imgcls/train.hpp"
+#include "imgcls/viz.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 4) return 2;
