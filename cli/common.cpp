@@ -22,6 +22,40 @@ std::string resolve_data_dir(const std::string& spec) {
   return spec == "mnist" ? std::string(IMGCLS_DEFAULT_DATA_DIR) : spec;
 }
 
+namespace {
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+}  // namespace
+
+FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only) {
+  if (is_idx_folder(dir) || !std::filesystem::is_directory(dir))
+    return test_only ? load_dataset_folder_test(dir, {}) : load_dataset_folder(dir, {});
+  const Shape& shape = model.input_shape();
+  if (shape.size() != 3 || shape[2] != 1)
+    throw InputError(dir, "image folders give single-channel pictures [H, W, 1]; the model takes " +
+                              to_string(shape));
+  const ImageFolderOptions size{.height = shape[0], .width = shape[1]};
+  FolderSplits data = test_only ? load_dataset_folder_test(dir, size) : load_dataset_folder(dir, size);
+  const std::vector<std::string> model_names = class_names(model);
+  if (test_only) {
+    if (data.class_names != model_names)
+      throw InputError(dir, "the folder's classes [" + joined(data.class_names) + "] differ from the model's [" +
+                                joined(model_names) + "]",
+                       "evaluate on a folder with one subfolder per class of the model, named as the model names them");
+    return data;
+  }
+  if (data.class_names.size() != model_names.size())
+    throw InputError(dir, fmt::format("{} classes ({}) for a model with {} outputs", data.class_names.size(),
+                                      joined(data.class_names), model_names.size()),
+                     "use an architecture file (--arch) whose last layer has one unit per class");
+  model.set_class_names(data.class_names);
+  model.set_preprocessing("none");
+  return data;
+}
+
 Sequential resolve_architecture(const std::string& spec) {
   if (spec.ends_with(".json") || std::filesystem::exists(spec)) return read_architecture(spec);
   return presets::by_name(spec);

@@ -17,6 +17,14 @@ inline int default_threads() { return static_cast<int>(std::max(1u, std::thread:
 // "mnist" (the data scripts/setup.sh installed) or a folder holding the four IDX files.
 std::string resolve_data_dir(const std::string& spec);
 
+// --data DIR of train (test_only false) and evaluate (test_only true): IDX files or an image
+// folder (imgcls/data.hpp), the pictures resized to the model's input [H, W, 1]. For an image
+// folder, training gives the model the folder's class names and preprocessing "none" (so
+// `imgcls predict` feeds pictures as the folder did: resized, not digit-preprocessed), and
+// refuses a model whose output count differs from the class count; evaluation refuses a
+// folder whose class names differ from the model's.
+FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only);
+
 // A preset name (seed, lenet5, strong) or an architecture JSON file.
 Sequential resolve_architecture(const std::string& spec);
 

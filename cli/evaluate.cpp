@@ -24,7 +24,7 @@ struct EvaluateOptions {
 int evaluate_command(const EvaluateOptions& options) {
   set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
-  const Dataset test = load_mnist_test(resolve_data_dir(options.data));
+  const Dataset test = load_data_for_model(resolve_data_dir(options.data), model, true).test;
   const Evaluation result = evaluate(model, test);
   const std::vector<std::string> names = class_names(model);
   const auto classes = static_cast<std::int64_t>(names.size());
@@ -75,7 +75,8 @@ Action add_evaluate_command(CLI::App& app) {
   auto options = std::make_shared<EvaluateOptions>();
   CLI::App* cmd = app.add_subcommand("evaluate", "Accuracy, loss, per-class precision/recall/F1 and confusion matrix of a model");
   cmd->add_option("model", options->model_path, "Model file (.safetensors)")->required();
-  cmd->add_option("--data", options->data, "mnist, or a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte")
+  cmd->add_option("--data", options->data, "mnist, a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, or an image "
+                                  "folder (DIR/<class>/, or its DIR/test/<class>/)")
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_flag("--json", options->json,

@@ -140,14 +140,14 @@ int train(const CLI::App& cmd, TrainOptions options) {
   if (r.early_stop > 0 && r.val_split <= 0.0)
     throw InputError("--early-stop", "early stopping watches the validation loss", "add --val-split, e.g. 0.1");
 
+  Sequential model = checkpoint ? std::move(checkpoint->model) : resolve_architecture(r.arch);
   fmt::print(log, "Loading data from {}\n", resolve_data_dir(r.data));
-  MnistSplits data = load_mnist(resolve_data_dir(r.data));
+  FolderSplits data = load_data_for_model(resolve_data_dir(r.data), model, false);
   Dataset validation;
   if (r.val_split > 0.0) std::tie(data.train, validation) = split_validation(data.train, r.val_split, r.seed);
   fmt::print(log, "  {} training, {} validation and {} test images\n", data.train.size(), validation.size(),
              data.test.size());
 
-  Sequential model = checkpoint ? std::move(checkpoint->model) : resolve_architecture(r.arch);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(r);
   TrainingState state;
   if (checkpoint) {
@@ -193,15 +193,19 @@ int train(const CLI::App& cmd, TrainOptions options) {
     fmt::print(log, "Early stopping after epoch {}: restored the weights of the lowest validation loss ({:.4f})\n",
                history.epochs.back().epoch, state.best_val_loss);
 
-  const Evaluation test = evaluate(model, data.test);
-  fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images)\n", test.accuracy, test.loss, test.count);
   History full = history;
   full.epochs = state.finished;
-  const nlohmann::json summary = {{"run", run_json},
-                                  {"epochs_trained", full.epochs.size()},
-                                  {"test_accuracy", test.accuracy},
-                                  {"test_loss", test.loss},
-                                  {"train_seconds", history.train_seconds}};
+  nlohmann::json summary = {{"run", run_json},
+                            {"epochs_trained", full.epochs.size()},
+                            {"train_seconds", history.train_seconds}};
+  if (data.test.size() > 0) {
+    const Evaluation test = evaluate(model, data.test);
+    fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images)\n", test.accuracy, test.loss, test.count);
+    summary["test_accuracy"] = test.accuracy;
+    summary["test_loss"] = test.loss;
+  } else {
+    fmt::print(log, "No test split in {} (DIR/test/): not evaluated\n", resolve_data_dir(r.data));
+  }
   save_model(model, options.out_path, summary);
   const std::string history_path = history_path_for(options.out_path);
   save_history(full, history_path);
@@ -223,7 +227,8 @@ Action add_train_command(CLI::App& app) {
   RunDefinition& r = options->run;
   CLI::App* cmd = app.add_subcommand("train", "Train a model (a preset or an architecture file) and save it");
   cmd->add_option("--arch", r.arch, "Preset (seed, lenet5, strong) or architecture JSON file")->capture_default_str();
-  cmd->add_option("--data", r.data, "mnist, or a folder with the four MNIST-format IDX files (plain or .gz)")
+  cmd->add_option("--data", r.data, "mnist, a folder with the four MNIST-format IDX files (plain or .gz), or an image folder: "
+                                    "DIR/<class>/ or DIR/train/<class>/ + DIR/test/<class>/ (see README)")
       ->capture_default_str();
   cmd->add_option("--epochs", r.epochs, "Passes over the training set")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_option("--batch-size", r.batch_size, "Images per step")->capture_default_str()->check(CLI::Range(1, 65536));

@@ -35,4 +35,41 @@ MnistSplits load_mnist(const std::string& dir);
 // Only the test split (t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, plain or .gz).
 Dataset load_mnist_test(const std::string& dir);
 
+// Image folders: pictures sorted into one subfolder per class.
+//   DIR/<class>/<picture>    e.g. DIR/cat/001.png, DIR/dog/a.jpg
+// Classes are the subfolder names, sorted (byte order); label i is class i. Pictures are the
+// files with a picture extension (has_image_extension: PNG, JPEG, BMP, PGM/PPM), sorted by
+// name; other files and files directly in DIR are ignored. Each picture is decoded grey
+// (read_image: 0 = black, 1 = white) and resized to height x width (resize_image); there is
+// no digit preprocessing, no inversion: the values are the picture's own.
+struct ImageFolderOptions {
+  std::int64_t height = 28;
+  std::int64_t width = 28;
+};
+
+struct ImageFolder {
+  Dataset data;                          // images [N, height, width, 1]
+  std::vector<std::string> class_names;  // [classes], sorted
+};
+
+// Throws InputError naming the folder when it cannot be listed or holds no class subfolder,
+// naming the class folder when it holds no picture, and naming the picture when it cannot be
+// decoded. Requires height, width >= 1.
+ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& options = {});
+
+// A dataset folder as `imgcls train/evaluate --data DIR` take it, one of:
+//   - the four MNIST IDX files (plain or .gz): load_mnist; class_names stays empty;
+//   - DIR/train/<class>/ and DIR/test/<class>/: two image folders with the same classes;
+//   - DIR/<class>/: one image folder; for training it is all training data (test is empty).
+struct FolderSplits {
+  Dataset train;
+  Dataset test;                          // empty when the folder has no test split
+  std::vector<std::string> class_names;  // image folders only
+};
+// True when DIR holds train-images-idx3-ubyte or t10k-images-idx3-ubyte (plain or .gz).
+bool is_idx_folder(const std::string& dir);
+FolderSplits load_dataset_folder(const std::string& dir, const ImageFolderOptions& options);
+// The test split only: t10k-* for IDX, DIR/test/ when there is one, else the whole DIR.
+FolderSplits load_dataset_folder_test(const std::string& dir, const ImageFolderOptions& options);
+
 }  // namespace imgcls

@@ -54,6 +54,14 @@ GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& op
 // cropping: for pictures already in MNIST form. Requires a non-empty image and sizes >= 1.
 GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t width);
 
+// A picture (as read_image returns it) -> a height x width model input, the way `imgcls
+// predict` and the C API (imgcls.h) prepare one: with `digit_preprocessing`, preprocess_digit
+// on a canvas of `height` with the digit's longer side at MNIST's 20/28 of it (rounded, at
+// least 1; requires height == width); otherwise resize_image alone. Throws InputError naming
+// `source` as preprocess_digit does.
+GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::int64_t width,
+                           bool digit_preprocessing, const std::string& source);
+
 // images, all height x width -> a batch [N, height, width, 1]. Requires N >= 1.
 Tensor to_batch(std::span<const GreyImage> images);
 

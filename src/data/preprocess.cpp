@@ -289,6 +289,17 @@ GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t
                          axis_taps(image.height, height));
 }
 
+GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::int64_t width,
+                           bool digit_preprocessing, const std::string& source) {
+  if (!digit_preprocessing) return resize_image(picture, height, width);
+  IMGCLS_CHECK(height == width, "digit preprocessing makes square inputs, not {}x{}", height, width);
+  constexpr double kMnistDigitFraction = 20.0 / 28.0;  // MNIST: a 20 px digit in a 28 px field
+  const PreprocessOptions layout{
+      .canvas_side = height,
+      .digit_side = std::max<std::int64_t>(1, std::lround(kMnistDigitFraction * double(height)))};
+  return preprocess_digit(picture, layout, source);
+}
+
 Tensor to_batch(std::span<const GreyImage> images) {
   IMGCLS_CHECK(!images.empty(), "no images");
   const std::int64_t height = images[0].height, width = images[0].width;

@@ -1,0 +1,204 @@
+// The C interface (include/imgcls/imgcls.h) over the C++ library. Every entry point catches
+// everything: InputError -> IMGCLS_ERROR_INPUT, other exceptions -> IMGCLS_ERROR_INTERNAL,
+// with the message kept per thread for imgcls_last_error.
+#include <limits>
+#include <mutex>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "imgcls/error.hpp"
+#include "imgcls/image.hpp"
+#include "imgcls/imgcls.h"
+#include "imgcls/io.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/preprocess.hpp"
+#include "imgcls/train.hpp"
+
+struct imgcls_model {
+  imgcls::Sequential model;
+  std::vector<std::string> class_names;
+  std::mutex lock;  // forward() keeps its activations in the model: one prediction at a time
+};
+
+namespace {
+
+thread_local std::string t_last_error;
+
+// A failure detected here, before the library is called: a NULL pointer, a bad size.
+struct ArgumentError {
+  std::string message;
+};
+
+int fail(imgcls_status status, std::string message) {
+  try {
+    t_last_error = std::move(message);
+  } catch (...) {
+    t_last_error.clear();
+  }
+  return status;
+}
+
+// Runs `body` (returning int), turning every exception into a status and a message.
+template <typename Body>
+int guarded(const char* function, Body body) {
+  try {
+    t_last_error.clear();
+    return body();
+  } catch (const ArgumentError& e) {
+    return fail(IMGCLS_ERROR_ARGUMENT, std::string(function) + ": " + e.message);
+  } catch (const imgcls::InputError& e) {
+    return fail(IMGCLS_ERROR_INPUT, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(IMGCLS_ERROR_INTERNAL, std::string(function) + ": out of memory");
+  } catch (const std::exception& e) {
+    return fail(IMGCLS_ERROR_INTERNAL, std::string(function) + ": internal error: " + e.what());
+  } catch (...) {
+    return fail(IMGCLS_ERROR_INTERNAL, std::string(function) + ": internal error");
+  }
+}
+
+void require(bool condition, const char* message) {
+  if (!condition) throw ArgumentError{message};
+}
+
+int class_count(const imgcls_model& m) { return static_cast<int>(m.class_names.size()); }
+
+// probabilities [1, classes] -> the caller's buffer; returns the most probable class.
+int deliver(const imgcls_model& m, const imgcls::Tensor& probabilities, float* out) {
+  const int classes = class_count(m);
+  int best = 0;
+  for (int c = 1; c < classes; ++c)
+    if (probabilities.data()[c] > probabilities.data()[best]) best = c;
+  if (out != nullptr)
+    for (int c = 0; c < classes; ++c) out[c] = probabilities.data()[c];
+  return best;
+}
+
+void require_output_room(const imgcls_model& m, const float* out, size_t capacity) {
+  if (out == nullptr) {
+    require(capacity == 0, "probabilities is NULL but capacity is not 0");
+    return;
+  }
+  if (capacity < static_cast<size_t>(class_count(m)))
+    throw ArgumentError{"capacity " + std::to_string(capacity) + " is less than the model's " +
+                        std::to_string(class_count(m)) + " classes"};
+}
+
+int predict_input(imgcls_model& m, const imgcls::GreyImage& input, float* out) {
+  const std::lock_guard<std::mutex> hold(m.lock);
+  const imgcls::Tensor probabilities =
+      imgcls::predict(m.model, imgcls::to_batch(std::span<const imgcls::GreyImage>(&input, 1)));
+  return deliver(m, probabilities, out);
+}
+
+// As `imgcls predict` does: the model's preprocessing, or a plain resize for "none".
+int predict_picture(imgcls_model& m, const imgcls::GreyImage& picture, const std::string& source,
+                    float* out) {
+  const imgcls::Shape& shape = m.model.input_shape();
+  const bool digit = m.model.preprocessing() != "none";
+  if (digit && shape[0] != shape[1])
+    throw imgcls::InputError(source, "the model takes " + imgcls::to_string(shape) +
+                                         "; digit preprocessing makes square inputs");
+  return predict_input(m, imgcls::picture_to_input(picture, shape[0], shape[1], digit, source),
+                       out);
+}
+
+}  // namespace
+
+extern "C" {
+
+imgcls_model* imgcls_model_load(const char* path) {
+  imgcls_model* loaded = nullptr;
+  guarded("imgcls_model_load", [&] {
+    require(path != nullptr, "path is NULL");
+    imgcls::Sequential model = imgcls::load_model(path);
+    const imgcls::Shape& shape = model.input_shape();
+    if (shape.size() != 3 || shape[2] != 1)
+      throw imgcls::InputError(path, "the model takes " + imgcls::to_string(shape) +
+                                         ", not single-channel pictures [H, W, 1]");
+    std::vector<std::string> names = imgcls::class_names(model);
+    loaded = new imgcls_model{std::move(model), std::move(names), {}};
+    return IMGCLS_OK;
+  });
+  return loaded;
+}
+
+void imgcls_model_free(imgcls_model* model) { delete model; }
+
+int imgcls_model_input_size(const imgcls_model* model, int* height, int* width) {
+  return guarded("imgcls_model_input_size", [&] {
+    require(model != nullptr && height != nullptr && width != nullptr,
+            "model, height or width is NULL");
+    *height = static_cast<int>(model->model.input_shape()[0]);
+    *width = static_cast<int>(model->model.input_shape()[1]);
+    return IMGCLS_OK;
+  });
+}
+
+int imgcls_model_class_count(const imgcls_model* model) {
+  return guarded("imgcls_model_class_count", [&] {
+    require(model != nullptr, "model is NULL");
+    return class_count(*model);
+  });
+}
+
+const char* imgcls_model_class_name(const imgcls_model* model, int label) {
+  const char* name = nullptr;
+  guarded("imgcls_model_class_name", [&] {
+    require(model != nullptr, "model is NULL");
+    if (label < 0 || label >= class_count(*model))
+      throw ArgumentError{"label " + std::to_string(label) + " is not in [0, " +
+                          std::to_string(class_count(*model)) + ")"};
+    name = model->class_names[static_cast<std::size_t>(label)].c_str();
+    return IMGCLS_OK;
+  });
+  return name;
+}
+
+int imgcls_predict(imgcls_model* model, const float* pixels, int height, int width,
+                   float* probabilities, size_t capacity) {
+  return guarded("imgcls_predict", [&] {
+    require(model != nullptr && pixels != nullptr, "model or pixels is NULL");
+    require_output_room(*model, probabilities, capacity);
+    const imgcls::Shape& shape = model->model.input_shape();
+    if (height != shape[0] || width != shape[1])
+      throw ArgumentError{std::to_string(height) + "x" + std::to_string(width) +
+                          " pixels for a model taking " + imgcls::to_string(shape) +
+                          " (imgcls_predict_grey8 resizes pictures of any size)"};
+    imgcls::GreyImage input(height, width);
+    input.pixels.assign(pixels, pixels + input.size());
+    return predict_input(*model, input, probabilities);
+  });
+}
+
+int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, int width,
+                         size_t stride, float* probabilities, size_t capacity) {
+  return guarded("imgcls_predict_grey8", [&] {
+    require(model != nullptr && grey != nullptr, "model or grey is NULL");
+    require(width >= 1 && height >= 1, "width and height must be at least 1");
+    require(stride >= static_cast<size_t>(width), "stride is less than width");
+    require_output_room(*model, probabilities, capacity);
+    constexpr float kMaxGrey = 255.0f;
+    imgcls::GreyImage picture(height, width);
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x)
+        picture.at(y, x) =
+            float(grey[static_cast<size_t>(y) * stride + static_cast<size_t>(x)]) / kMaxGrey;
+    return predict_picture(*model, picture, "picture", probabilities);
+  });
+}
+
+int imgcls_predict_file(imgcls_model* model, const char* path, float* probabilities,
+                        size_t capacity) {
+  return guarded("imgcls_predict_file", [&] {
+    require(model != nullptr && path != nullptr, "model or path is NULL");
+    require_output_room(*model, probabilities, capacity);
+    return predict_picture(*model, imgcls::read_image(path), path, probabilities);
+  });
+}
+
+const char* imgcls_last_error(void) { return t_last_error.c_str(); }
+
+}  // extern "C"

@@ -1,0 +1,98 @@
+/* imgcls.h: the C interface of imgcls (libimgcls_c): load a trained model file and classify
+ * pictures. Pure C99; usable from C, and from any language with a C FFI.
+ *
+ *   imgcls_model* model = imgcls_model_load("model.safetensors");
+ *   if (!model) { fprintf(stderr, "%s\n", imgcls_last_error()); return 1; }
+ *   float probabilities[10];
+ *   int label = imgcls_predict_file(model, "digit.png", probabilities, 10);
+ *   if (label < 0) fprintf(stderr, "%s\n", imgcls_last_error());
+ *   imgcls_model_free(model);
+ *
+ * Errors: functions returning int return a negative imgcls_status on failure; those returning
+ * a pointer return NULL. Either way imgcls_last_error() then says what went wrong (naming the
+ * file, where there is one). No C++ exception ever leaves this interface.
+ *
+ * Threads: the last error is per thread. One model may be shared between threads; its
+ * predictions are then serialised (each call holds the model's lock while it runs).
+ */
+#ifndef IMGCLS_IMGCLS_H
+#define IMGCLS_IMGCLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The entry points are the library's only exported symbols. */
+#if defined(__GNUC__) || defined(__clang__)
+#define IMGCLS_API __attribute__((visibility("default")))
+#else
+#define IMGCLS_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes; every failure is negative. */
+typedef enum imgcls_status {
+  IMGCLS_OK = 0,
+  IMGCLS_ERROR_ARGUMENT = -1, /* a NULL pointer, a bad size, too little room for the output */
+  IMGCLS_ERROR_INPUT = -2, /* bad input from outside: a missing or damaged file, a blank picture */
+  IMGCLS_ERROR_INTERNAL = -3 /* a bug or out of memory */
+} imgcls_status;
+
+/* A loaded model; opaque. */
+typedef struct imgcls_model imgcls_model;
+
+/* Loads a model file written by imgcls (`imgcls train`, `imgcls run`, imgcls::save_model).
+ * Returns NULL on failure (see imgcls_last_error). */
+IMGCLS_API imgcls_model* imgcls_model_load(const char* path);
+
+/* Frees a model; NULL is allowed and does nothing. */
+IMGCLS_API void imgcls_model_free(imgcls_model* model);
+
+/* The model's input size: single-channel pictures of height x width (28 x 28 for MNIST
+ * models). Returns IMGCLS_OK, or a negative imgcls_status. */
+IMGCLS_API int imgcls_model_input_size(const imgcls_model* model, int* height, int* width);
+
+/* The number of classes (the length of a probability vector), or a negative imgcls_status. */
+IMGCLS_API int imgcls_model_class_count(const imgcls_model* model);
+
+/* The name of class `label` (valid while the model lives), or NULL. */
+IMGCLS_API const char* imgcls_model_class_name(const imgcls_model* model, int label);
+
+/* Classifies one model input, used as it is (no preprocessing):
+ *   pixels: height * width floats, row-major, in the model's input form; for MNIST models
+ *           0 = background and 1 = full ink (a white digit on black, centred, as in MNIST);
+ *   height, width: must equal imgcls_model_input_size.
+ * probabilities: NULL (with capacity 0), or room for `capacity` floats; at least
+ * imgcls_model_class_count of them are written (the softmax over the classes).
+ * Returns the most probable class (>= 0) or a negative imgcls_status. */
+IMGCLS_API int imgcls_predict(imgcls_model* model, const float* pixels, int height, int width,
+                              float* probabilities, size_t capacity);
+
+/* Classifies a picture of any size, prepared exactly as `imgcls predict` prepares a picture
+ * file:
+ *   grey: 8-bit grey values, 0 = black and 255 = white (as a scan or photo stores them),
+ *         row r starting at grey + r * stride (stride >= width; bytes);
+ *   the model's preprocessing setting applies: "mnist-digit" (the default of MNIST models)
+ *   inverts dark-on-light pictures, crops to the ink, scales and centres it as MNIST does;
+ *   "none" (models trained on image folders) only resizes to the input size.
+ * A picture holding no ink fails with IMGCLS_ERROR_INPUT under "mnist-digit".
+ * probabilities and the result as for imgcls_predict. */
+IMGCLS_API int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, int width,
+                                    size_t stride, float* probabilities, size_t capacity);
+
+/* Reads a picture file (PNG, JPEG, BMP, PGM/PPM; colour becomes grey) and classifies it as
+ * imgcls_predict_grey8 does. Errors name the file. */
+IMGCLS_API int imgcls_predict_file(imgcls_model* model, const char* path, float* probabilities,
+                                   size_t capacity);
+
+/* The message of this thread's last failure ("" when none yet). Valid until the next call
+ * into imgcls from this thread. */
+IMGCLS_API const char* imgcls_last_error(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* IMGCLS_IMGCLS_H */

@@ -1,0 +1,216 @@
+// Image-folder datasets: DIR/<class>/ and DIR/train|test/<class>/ read by the library
+// (classes sorted, labels, pixels, resizing, the errors naming the folder, class folder or
+// picture at fault), and `imgcls train/evaluate --data DIR` on folders of MNIST digits
+// written as PNG files: training learns, the model keeps the folder's class names, and
+// mismatched folders are refused.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "imgcls/data.hpp"
+#include "imgcls/error.hpp"
+#include "imgcls/image.hpp"
+#include "imgcls/io.hpp"
+#include "support/process.hpp"
+
+namespace imgcls {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::HasSubstr;
+using testing_support::Outcome;
+
+constexpr std::int64_t kSide = 28;
+
+// MNIST test image `index` as a picture (white digit on black, as MNIST stores it).
+GreyImage mnist_picture(const Dataset& mnist, std::int64_t index) {
+  GreyImage picture(kSide, kSide);
+  const float* src = mnist.images.data() + index * kSide * kSide;
+  std::copy(src, src + kSide * kSide, picture.pixels.begin());
+  return picture;
+}
+
+// Writes up to `per_class` MNIST digits of each class in `classes`, starting at image
+// `first`, as dir/<class name>/<index>.png; class c takes the digits labelled c.
+void write_digit_folder(const Dataset& mnist, const fs::path& dir,
+                        const std::vector<std::string>& classes, std::int64_t per_class,
+                        std::int64_t first) {
+  std::vector<std::int64_t> written(classes.size(), 0);
+  for (std::int64_t i = first; i < mnist.size(); ++i) {
+    const auto label = static_cast<std::size_t>(mnist.labels[static_cast<std::size_t>(i)]);
+    if (label >= classes.size() || written[label] == per_class) continue;
+    fs::create_directories(dir / classes[label]);
+    write_png((dir / classes[label] / (std::to_string(i) + ".png")).string(),
+              mnist_picture(mnist, i));
+    ++written[label];
+  }
+}
+
+std::vector<std::string> digit_names() {
+  std::vector<std::string> names;
+  for (int d = 0; d < 10; ++d) names.push_back(std::to_string(d));
+  return names;
+}
+
+class ImageFolderTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("imgcls_image_folder_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    mnist_ = new Dataset(load_mnist_test(IMGCLS_MNIST_DIR));
+    write_digit_folder(*mnist_, root_ / "digits" / "train", digit_names(), 60, 0);
+    write_digit_folder(*mnist_, root_ / "digits" / "test", digit_names(), 20, 5000);
+    write_digit_folder(*mnist_, root_ / "abc", {"zero", "one", "two"}, 3, 0);
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(root_);
+    delete mnist_;
+  }
+  static std::string path(const std::string& name) { return (root_ / name).string(); }
+  Outcome run(const std::vector<std::string>& args) {
+    return testing_support::run_process(IMGCLS_BINARY, args, root_);
+  }
+
+  // The InputError `load` throws; fails the test when none is thrown.
+  template <typename Load>
+  static InputError error_of(Load load) {
+    try {
+      load();
+    } catch (const InputError& e) {
+      return e;
+    }
+    ADD_FAILURE() << "no InputError";
+    return InputError("", "");
+  }
+
+  static fs::path root_;
+  static Dataset* mnist_;
+};
+fs::path ImageFolderTest::root_;
+Dataset* ImageFolderTest::mnist_ = nullptr;
+
+TEST_F(ImageFolderTest, ClassesAreSortedFolderNamesAndPixelsAreThePictures) {
+  const ImageFolder folder = read_image_folder(path("abc"));
+  EXPECT_EQ(folder.class_names, (std::vector<std::string>{"one", "two", "zero"}));
+  ASSERT_EQ(folder.data.size(), 9);
+  EXPECT_EQ(folder.data.images.shape(), (Shape{9, kSide, kSide, 1}));
+  EXPECT_EQ(folder.data.labels, (std::vector<std::int32_t>{0, 0, 0, 1, 1, 1, 2, 2, 2}));
+  // The first "one" picture, by file name: the lowest MNIST index labelled 1 sorts first
+  // only when names sort as numbers do, so find it by name instead.
+  std::vector<std::string> ones;
+  for (const auto& entry : fs::directory_iterator(root_ / "abc" / "one"))
+    ones.push_back(entry.path().stem().string());
+  std::sort(ones.begin(), ones.end());
+  const GreyImage expected = mnist_picture(*mnist_, std::stoll(ones[0]));
+  for (std::int64_t p = 0; p < kSide * kSide; ++p)
+    ASSERT_NEAR(folder.data.images[p], expected.pixels[static_cast<std::size_t>(p)],
+                0.5 / 255.0 + 1e-6);
+}
+
+TEST_F(ImageFolderTest, PicturesAreResizedToTheRequestedInput) {
+  const ImageFolder folder = read_image_folder(path("abc"), {.height = 14, .width = 10});
+  EXPECT_EQ(folder.data.images.shape(), (Shape{9, 14, 10, 1}));
+}
+
+TEST_F(ImageFolderTest, SplitFoldersAndIdxFoldersAreBothDatasetFolders) {
+  const FolderSplits digits = load_dataset_folder(path("digits"), {});
+  EXPECT_EQ(digits.train.size(), 600);
+  EXPECT_EQ(digits.test.size(), 200);
+  EXPECT_EQ(digits.class_names, digit_names());
+  EXPECT_EQ(load_dataset_folder_test(path("digits"), {}).test.size(), 200);
+
+  const FolderSplits single = load_dataset_folder(path("abc"), {});
+  EXPECT_EQ(single.train.size(), 9);
+  EXPECT_EQ(single.test.size(), 0);
+  EXPECT_EQ(load_dataset_folder_test(path("abc"), {}).test.size(), 9);
+
+  EXPECT_TRUE(is_idx_folder(IMGCLS_MNIST_DIR));
+  EXPECT_FALSE(is_idx_folder(path("digits")));
+  const FolderSplits idx = load_dataset_folder_test(IMGCLS_MNIST_DIR, {});
+  EXPECT_EQ(idx.test.size(), 10000);
+  EXPECT_TRUE(idx.class_names.empty());
+}
+
+TEST_F(ImageFolderTest, ErrorsNameTheFolderOrPictureAtFault) {
+  fs::create_directories(root_ / "empty");
+  const InputError empty = error_of([&] { read_image_folder(path("empty")); });
+  EXPECT_EQ(empty.source(), path("empty"));
+  EXPECT_THAT(empty.problem(), HasSubstr("no class subfolders"));
+
+  fs::create_directories(root_ / "no_pictures" / "cat");
+  fs::create_directories(root_ / "no_pictures" / "dog");
+  std::ofstream(root_ / "no_pictures" / "cat" / "notes.txt") << "not a picture";
+  write_png((root_ / "no_pictures" / "dog" / "d.png").string(), GreyImage(4, 4, 0.5f));
+  const InputError no_pictures = error_of([&] { read_image_folder(path("no_pictures")); });
+  EXPECT_EQ(no_pictures.source(), (root_ / "no_pictures" / "cat").string());
+  EXPECT_THAT(no_pictures.problem(), HasSubstr("no pictures in this class folder"));
+
+  fs::create_directories(root_ / "broken" / "cat");
+  const fs::path bad = root_ / "broken" / "cat" / "bad.png";
+  std::ofstream(bad, std::ios::binary) << "\x89PNG\r\n\x1a\n but not really";
+  EXPECT_EQ(error_of([&] { read_image_folder(path("broken")); }).source(), bad.string());
+
+  const InputError missing = error_of([&] { load_dataset_folder(path("nowhere"), {}); });
+  EXPECT_THAT(missing.what(), HasSubstr(path("nowhere")));
+
+  fs::create_directories(root_ / "split" / "train");
+  fs::create_directories(root_ / "split" / "test");
+  fs::copy(root_ / "abc", root_ / "split" / "train", fs::copy_options::recursive);
+  fs::copy(root_ / "abc" / "one", root_ / "split" / "test" / "one");
+  const InputError split = error_of([&] { load_dataset_folder(path("split"), {}); });
+  EXPECT_THAT(split.problem(),
+              HasSubstr("train/ has the classes [one, two, zero] but test/ has [one]"));
+}
+
+TEST_F(ImageFolderTest, TrainAndEvaluateCommandsLearnFromAFolder) {
+  const std::string model = path("digits.safetensors");
+  const Outcome trained = run({"train", "--data", path("digits"), "--epochs", "3", "--batch-size",
+                               "16", "--out", model, "--json", "--threads", "1", "--seed", "3"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const auto result = nlohmann::json::parse(trained.out);
+  EXPECT_GT(result.at("test_accuracy").get<double>(), 0.5) << trained.out;  // chance is 0.1
+
+  const Sequential saved = load_model(model);
+  EXPECT_EQ(saved.declared_class_names(), digit_names());
+  EXPECT_EQ(saved.preprocessing(), "none");  // predict feeds pictures as the folder did
+
+  const Outcome evaluated =
+      run({"evaluate", model, "--data", path("digits"), "--json", "--threads", "1"});
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  const auto evaluation = nlohmann::json::parse(evaluated.out);
+  EXPECT_EQ(evaluation.at("n").get<int>(), 200);
+  EXPECT_DOUBLE_EQ(evaluation.at("accuracy").get<double>(),
+                   result.at("test_accuracy").get<double>());
+
+  // Evaluating on a folder whose classes are not the model's is refused.
+  const Outcome mismatched = run({"evaluate", model, "--data", path("abc")});
+  EXPECT_EQ(mismatched.exit_code, 1);
+  EXPECT_THAT(mismatched.err,
+              HasSubstr("the folder's classes [one, two, zero] differ from the model's [0, 1"));
+}
+
+TEST_F(ImageFolderTest, TrainCommandRefusesFoldersThatDoNotFitTheModel) {
+  const Outcome three =
+      run({"train", "--data", path("abc"), "--epochs", "1", "--out", path("abc.safetensors")});
+  EXPECT_EQ(three.exit_code, 1);
+  EXPECT_THAT(three.err, HasSubstr("3 classes (one, two, zero) for a model with 10 outputs"));
+
+  fs::create_directories(root_ / "empty_cli");
+  const Outcome empty =
+      run({"train", "--data", path("empty_cli"), "--epochs", "1", "--out", path("e.safetensors")});
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_THAT(empty.err, HasSubstr(path("empty_cli") + ": no class subfolders"));
+}
+
+TEST_F(ImageFolderTest, TrainCommandWithoutATestSplitSkipsTheTestEvaluation) {
+  const Outcome trained = run({"train", "--data", path("digits/test"), "--epochs", "1", "--out",
+                               path("single.safetensors"), "--threads", "1"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_THAT(trained.out, HasSubstr("No test split in"));
+  EXPECT_TRUE(fs::exists(path("single.safetensors")));
+}
+
+}  // namespace
+}  // namespace imgcls
