@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "imgcls/data.hpp"
+#include "imgcls/distributed.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
 
@@ -75,6 +76,14 @@ struct FitOptions {
   std::function<void(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy)> on_progress;
   std::int64_t progress_every = 50;
   std::function<void(const EpochStats&)> on_epoch_end;
+  // Called after every step with the step's mean loss over its (global) batch.
+  std::function<void(int epoch, std::int64_t step, double loss)> on_step;
+  // Data-parallel training (see distributed.hpp); null: this process alone. Every rank
+  // calls fit with the same arguments; each computes its shard of every batch, and the
+  // weights start from rank 0's and stay identical. BatchNorm uses per-shard batch
+  // statistics; the moving statistics are rank 0's, copied to every rank at each epoch
+  // end. Dropout masks are drawn per rank. Validation runs on every rank, on the full set.
+  Communicator* communicator = nullptr;
 };
 
 // Trains `model` with mini-batches drawn without replacement from a fresh permutation of
