@@ -17,6 +17,8 @@ packages=(
   libcairo2-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg-dev
+  # train --distributed (optional: the build leaves it out without MPI) and its mpi tests
+  libopenmpi-dev openmpi-bin iproute2
   # make fuzz: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP
   clang libclang-rt-14-dev libomp-dev
   # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
