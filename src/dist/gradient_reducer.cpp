@@ -14,9 +14,11 @@ constexpr std::size_t kScalars = 3;  // loss, correct, stop after the gradients
 }
 
 Shard shard_of(std::int64_t count, int rank, int ranks) {
-  IMGCLS_CHECK(ranks >= 1 && rank >= 0 && rank < ranks && count >= 0, "rank {} of {}, count {}", rank, ranks, count);
+  IMGCLS_CHECK(ranks >= 1 && rank >= 0 && rank < ranks && count >= 0, "rank {} of {}, count {}",
+               rank, ranks, count);
   const std::int64_t base = count / ranks, extra = count % ranks;
-  return {.offset = rank * base + std::min<std::int64_t>(rank, extra), .count = base + (rank < extra ? 1 : 0)};
+  return {.offset = rank * base + std::min<std::int64_t>(rank, extra),
+          .count = base + (rank < extra ? 1 : 0)};
 }
 
 GradientReducer::GradientReducer(Communicator& communicator, std::vector<Param> params)
@@ -26,19 +28,23 @@ GradientReducer::GradientReducer(Communicator& communicator, std::vector<Param> 
   if (communicator_.size() > 1) flat_.resize(total);
 }
 
-StepTotals GradientReducer::reduce(double shard_loss, std::int64_t shard_correct, std::int64_t shard_count,
-                                   std::int64_t batch_count, bool stop_requested) {
-  IMGCLS_CHECK(batch_count >= 1 && shard_count >= 0 && shard_count <= batch_count, "shard {} of a batch of {}",
-               shard_count, batch_count);
-  if (communicator_.size() == 1) return {.loss = shard_loss, .correct = shard_correct, .stop_requested = stop_requested};
+StepTotals GradientReducer::reduce(double shard_loss, std::int64_t shard_correct,
+                                   std::int64_t shard_count, std::int64_t batch_count,
+                                   bool stop_requested) {
+  IMGCLS_CHECK(batch_count >= 1 && shard_count >= 0 && shard_count <= batch_count,
+               "shard {} of a batch of {}", shard_count, batch_count);
+  if (communicator_.size() == 1)
+    return {.loss = shard_loss, .correct = shard_correct, .stop_requested = stop_requested};
 
   // Each rank's gradient is the mean over its shard; weighting it by its share of the batch
   // makes the sum the mean over the whole batch.
-  const float weight = static_cast<float>(static_cast<double>(shard_count) / static_cast<double>(batch_count));
+  const float weight =
+      static_cast<float>(static_cast<double>(shard_count) / static_cast<double>(batch_count));
   std::size_t offset = 0;
   for (const Param& p : params_) {
     const float* g = p.grad->data();
-    for (std::int64_t i = 0; i < p.grad->size(); ++i) flat_[offset + static_cast<std::size_t>(i)] = g[i] * weight;
+    for (std::int64_t i = 0; i < p.grad->size(); ++i)
+      flat_[offset + static_cast<std::size_t>(i)] = g[i] * weight;
     offset += static_cast<std::size_t>(p.grad->size());
   }
   flat_[offset] = shard_count > 0 ? static_cast<float>(shard_loss) * weight : 0.0f;

@@ -21,9 +21,9 @@ Shard shard_of(std::int64_t count, int rank, int ranks);
 
 // What a step contributes to the epoch's running sums, the same on every rank.
 struct StepTotals {
-  double loss = 0.0;           // mean loss over the global batch
-  std::int64_t correct = 0;    // correct predictions in the global batch
-  bool stop_requested = false; // some rank was asked to stop
+  double loss = 0.0;            // mean loss over the global batch
+  std::int64_t correct = 0;     // correct predictions in the global batch
+  bool stop_requested = false;  // some rank was asked to stop
 };
 
 class GradientReducer {

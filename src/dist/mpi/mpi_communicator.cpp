@@ -31,13 +31,16 @@ void check_mpi(int code, const char* call) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
-  throw Error(fmt::format("MPI: {} failed: {} (another rank probably died)", call, std::string(text, static_cast<std::size_t>(length))));
+  throw Error(fmt::format("MPI: {} failed: {} (another rank probably died)", call,
+                          std::string(text, static_cast<std::size_t>(length))));
 }
 
 class MpiCommunicator final : public Communicator {
  public:
-  explicit MpiCommunicator(const MpiOptions& options) : timeout_(options.collective_timeout_seconds) {
-    IMGCLS_CHECK(options.collective_timeout_seconds > 0.0, "timeout {}", options.collective_timeout_seconds);
+  explicit MpiCommunicator(const MpiOptions& options)
+      : timeout_(options.collective_timeout_seconds) {
+    IMGCLS_CHECK(options.collective_timeout_seconds > 0.0, "timeout {}",
+                 options.collective_timeout_seconds);
     int initialized = 0;
     MPI_Initialized(&initialized);
     IMGCLS_CHECK(!initialized, "MPI is initialized already: one MPI communicator per process");
@@ -74,13 +77,15 @@ class MpiCommunicator final : public Communicator {
 
   void allreduce_sum(std::span<float> values) override {
     Collective guard(*this, "MPI_Allreduce");
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT, MPI_SUM, comm_),
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT,
+                            MPI_SUM, comm_),
               "MPI_Allreduce");
   }
 
   void broadcast(std::span<float> values, int root) override {
     Collective guard(*this, "MPI_Bcast");
-    check_mpi(MPI_Bcast(values.data(), static_cast<int>(values.size()), MPI_FLOAT, root, comm_), "MPI_Bcast");
+    check_mpi(MPI_Bcast(values.data(), static_cast<int>(values.size()), MPI_FLOAT, root, comm_),
+              "MPI_Bcast");
   }
 
   double collective_seconds() const override { return collective_seconds_; }
@@ -117,7 +122,8 @@ class MpiCommunicator final : public Communicator {
       const double waited = std::chrono::duration<double>(Clock::now() - pending_since_).count();
       if (waited < timeout_) continue;
       std::fprintf(stderr,
-                   "imgcls: error: rank %d of %d: %s has not completed after %.0f s: another rank died or hangs; "
+                   "imgcls: error: rank %d of %d: %s has not completed after %.0f s: another rank "
+                   "died or hangs; "
                    "ending the job (hint: --dist-timeout sets the limit)\n",
                    rank_, size_, pending_, waited);
       std::fflush(stderr);
