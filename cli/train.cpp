@@ -215,10 +215,11 @@ int train(const CLI::App& cmd, TrainOptions options) {
                world->collective_seconds(), history.train_seconds,
                100.0 * world->collective_seconds() / std::max(history.train_seconds, 1e-9));
   if (history.interrupted) {
-    if (lead) fmt::print(stderr,
-               "\nInterrupted: stopped at epoch {}, step {}; checkpoint written to {}\n"
-               "Resume with: imgcls train --resume {}\n",
-               state.epoch, state.step, options.checkpoint_path, options.checkpoint_path);
+    if (lead)
+      fmt::print(stderr,
+                 "\nInterrupted: stopped at epoch {}, step {}; checkpoint written to {}\n"
+                 "Resume with: imgcls train --resume {}\n",
+                 state.epoch, state.step, options.checkpoint_path, options.checkpoint_path);
     return kInterrupted;
   }
   if (!lead) return kSuccess;  // rank 0 evaluates and writes the files

@@ -58,9 +58,12 @@ class Mpi : public testing::Test {
     return args;
   }
 
-  // mpirun's own options before the program: as root, two ranks on however many cores.
+  // mpirun's own options before the program: as root, two ranks on however many cores, which
+  // CI shares with other jobs: unbound, and yielding the core while waiting for the other
+  // rank instead of spinning (README, "Distributed training").
   static std::vector<std::string> mpirun_args(int ranks, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--allow-run-as-root", "--oversubscribe", "-np", std::to_string(ranks)};
+    std::vector<std::string> args = {"--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca",
+                                     "mpi_yield_when_idle", "1", "-np", std::to_string(ranks)};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -186,7 +189,8 @@ class TwoNamespaces {
   const std::string& error() const { return error_; }
   // `ip netns exec A mpirun ...` with these options starts one rank in each namespace.
   std::vector<std::string> mpirun_prefix() const {
-    return {"netns", "exec", ns_a_, IMGCLS_MPIEXEC, "--allow-run-as-root", "-np", "2", "--hostfile",
+    return {"netns", "exec", ns_a_, IMGCLS_MPIEXEC, "--allow-run-as-root", "--bind-to", "none", "--mca",
+            "mpi_yield_when_idle", "1", "-np", "2", "--hostfile",
             hostfile_.string(), "--mca", "plm_rsh_agent", agent_.string(), "--mca", "btl", "tcp,self",
             "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24"};
   }

@@ -71,6 +71,7 @@ struct FitOptions {
   // ends the run; the state is complete there (weights and optimizer are consistent with it).
   std::function<void(const TrainingState&)> on_checkpoint;
   // Checked after each step: when set, finish that step, call on_checkpoint, and return.
+  // Distributed: checked before each gradient exchange, which tells every rank.
   const std::atomic<bool>* stop_requested = nullptr;
   // Called every `progress_every` steps and at the end of each epoch with the running means.
   std::function<void(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy)> on_progress;

@@ -187,7 +187,6 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
       } else {
         for (const Param& p : params) p.grad->fill(0.0f);  // a batch smaller than the ranks
       }
-      // Checked before the reduction, so that every rank stops after the same step.
       const bool stop_here = options.stop_requested && options.stop_requested->load();
       const StepTotals totals = reducer.reduce(shard_loss, shard_correct, shard.count, count, stop_here);
       const double loss = totals.loss;
@@ -206,7 +205,9 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
       if (options.on_progress && (done % options.progress_every == 0 || done == steps))
         options.on_progress(state.epoch, done, steps, state.epoch_loss_sum / double(state.epoch_seen),
                             double(state.epoch_correct) / double(state.epoch_seen));
-      const bool stop = totals.stop_requested;
+      // Distributed, every rank must stop after the same step: the one whose exchange first
+      // carried a request.
+      const bool stop = distributed ? totals.stop_requested : options.stop_requested && options.stop_requested->load();
       stop_agreed = stop;
       const bool periodic = options.checkpoint_every > 0 && done % options.checkpoint_every == 0;
       if ((stop || periodic) && done < steps) {
