@@ -1,7 +1,8 @@
 // imgcls train: train any architecture with the usual controls (optimizer, schedule,
 // validation split, augmentation, early stopping), checkpoint as it goes, resume a stopped
 // run exactly, and save the model with its history. SIGINT/SIGTERM finish the current step,
-// write a checkpoint and say how to resume.
+// write a checkpoint and say how to resume. Under mpirun with --distributed, every rank
+// runs this command and trains its shard of each batch; rank 0 alone prints and writes.
 #include <fmt/core.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "imgcls/distributed.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/runtime.hpp"
@@ -68,6 +70,9 @@ struct TrainOptions {
   std::string resume_path;
   std::string out_path = "model.safetensors";
   bool json = false;
+  bool distributed = false;
+  double dist_timeout = 300.0;
+  std::string loss_log;  // hidden: "epoch step loss" per step, for the distributed tests
 };
 
 float default_learning_rate(const std::string& optimizer) { return optimizer == "sgd" ? 0.01f : 1e-3f; }
@@ -116,8 +121,26 @@ void check_resume_matches(const CLI::App& cmd, const RunDefinition& given, const
   }
 }
 
+using FilePointer = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+
 int train(const CLI::App& cmd, TrainOptions options) {
-  std::FILE* log = options.json ? stderr : stdout;
+  std::unique_ptr<Communicator> world;  // first in, last out: MPI outlives everything below
+  if (options.distributed) {
+    if (!mpi_built()) {
+      fmt::print(stderr, "imgcls train: --distributed needs a build with MPI (scripts/setup.sh, then cmake -DIMGCLS_MPI=ON)\n");
+      return kUsage;
+    }
+    if (!launched_by_mpi()) {
+      fmt::print(stderr, "imgcls train: --distributed runs under an MPI launcher: mpirun -np N imgcls train ... --distributed\n");
+      return kUsage;
+    }
+    world = make_mpi_communicator({.collective_timeout_seconds = options.dist_timeout});
+  }
+  const bool lead = !world || world->rank() == 0;  // prints, checkpoints and saves
+  const FilePointer quiet(lead ? nullptr : std::fopen("/dev/null", "w"), &std::fclose);
+  std::FILE* log = quiet ? quiet.get() : options.json ? stderr : stdout;
+  FilePointer loss_log(lead && !options.loss_log.empty() ? std::fopen(options.loss_log.c_str(), "w") : nullptr, &std::fclose);
+  if (lead && !options.loss_log.empty() && !loss_log) throw InputError(options.loss_log, "cannot write the file");
   set_num_threads(options.threads);
   if (options.checkpoint_path.empty()) options.checkpoint_path = default_checkpoint_path(options.out_path);
 
@@ -168,8 +191,13 @@ int train(const CLI::App& cmd, TrainOptions options) {
   fit_options.early_stop_patience = r.early_stop;
   if (r.augment) fit_options.augment = AugmentOptions{};
   fit_options.checkpoint_every = options.checkpoint_every;
+  fit_options.communicator = world.get();
+  if (loss_log)
+    fit_options.on_step = [&](int epoch, std::int64_t step, double loss) {
+      fmt::print(loss_log.get(), "{} {} {:.9g}\n", epoch, step, loss);
+    };
   fit_options.on_checkpoint = [&](const TrainingState& s) {
-    save_checkpoint(options.checkpoint_path, model, *optimizer, s, run_json);
+    if (lead) save_checkpoint(options.checkpoint_path, model, *optimizer, s, run_json);
   };
   fit_options.stop_requested = &g_stop_requested;
   fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
@@ -182,13 +210,19 @@ int train(const CLI::App& cmd, TrainOptions options) {
     StopOnSignals stop_on_signals;
     history = fit(model, *optimizer, data.train, fit_options, &state);
   }
+  if (world && lead)
+    fmt::print(log, "Distributed over {} ranks: {:.2f} s of {:.2f} s in collectives ({:.1f}%)\n", world->size(),
+               world->collective_seconds(), history.train_seconds,
+               100.0 * world->collective_seconds() / std::max(history.train_seconds, 1e-9));
   if (history.interrupted) {
-    fmt::print(stderr,
-               "\nInterrupted: stopped at epoch {}, step {}; checkpoint written to {}\n"
-               "Resume with: imgcls train --resume {}\n",
-               state.epoch, state.step, options.checkpoint_path, options.checkpoint_path);
+    if (lead)
+      fmt::print(stderr,
+                 "\nInterrupted: stopped at epoch {}, step {}; checkpoint written to {}\n"
+                 "Resume with: imgcls train --resume {}\n",
+                 state.epoch, state.step, options.checkpoint_path, options.checkpoint_path);
     return kInterrupted;
   }
+  if (!lead) return kSuccess;  // rank 0 evaluates and writes the files
   if (history.stopped_early)
     fmt::print(log, "Early stopping after epoch {}: restored the weights of the lowest validation loss ({:.4f})\n",
                history.epochs.back().epoch, state.best_val_loss);
@@ -256,6 +290,12 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--resume", options->resume_path, "Continue the run saved in this checkpoint");
   cmd->add_option("--out", options->out_path, "Model file to write")->capture_default_str();
   cmd->add_flag("--json", options->json, "Print one JSON object with the results on stdout; progress goes to stderr");
+  cmd->add_flag("--distributed", options->distributed,
+                "Data-parallel over the ranks of mpirun: each trains its shard of every batch (see README)");
+  cmd->add_option("--dist-timeout", options->dist_timeout,
+                  "--distributed: end the job when a gradient exchange waits longer than this (seconds)")
+      ->capture_default_str()->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--loss-log", options->loss_log, "Write each step's loss to this file")->group("");
   return [options, cmd] { return train(*cmd, *options); };
 }
 

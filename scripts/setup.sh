@@ -20,6 +20,8 @@ packages=(
   libjpeg-dev
   # ONNX export (src/io/onnx_export.cpp): onnx's protobuf messages and checker
   libonnx-dev libprotobuf-dev protobuf-compiler
+  # train --distributed (optional: the build leaves it out without MPI) and its mpi tests
+  libopenmpi-dev openmpi-bin iproute2
   # make fuzz: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP
   clang libclang-rt-14-dev libomp-dev
   # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)

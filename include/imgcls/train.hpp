@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "imgcls/data.hpp"
+#include "imgcls/distributed.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
 
@@ -70,11 +71,20 @@ struct FitOptions {
   // ends the run; the state is complete there (weights and optimizer are consistent with it).
   std::function<void(const TrainingState&)> on_checkpoint;
   // Checked after each step: when set, finish that step, call on_checkpoint, and return.
+  // Distributed: checked before each gradient exchange, which tells every rank.
   const std::atomic<bool>* stop_requested = nullptr;
   // Called every `progress_every` steps and at the end of each epoch with the running means.
   std::function<void(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy)> on_progress;
   std::int64_t progress_every = 50;
   std::function<void(const EpochStats&)> on_epoch_end;
+  // Called after every step with the step's mean loss over its (global) batch.
+  std::function<void(int epoch, std::int64_t step, double loss)> on_step;
+  // Data-parallel training (see distributed.hpp); null: this process alone. Every rank
+  // calls fit with the same arguments; each computes its shard of every batch, and the
+  // weights start from rank 0's and stay identical. BatchNorm uses per-shard batch
+  // statistics; the moving statistics are rank 0's, copied to every rank at each epoch
+  // end. Dropout masks are drawn per rank. Validation runs on every rank, on the full set.
+  Communicator* communicator = nullptr;
 };
 
 // Trains `model` with mini-batches drawn without replacement from a fresh permutation of

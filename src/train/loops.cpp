@@ -11,6 +11,7 @@
 
 #include "core/check.hpp"
 #include "data/augment.hpp"
+#include "dist/gradient_reducer.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/train.hpp"
 
@@ -120,6 +121,13 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
   const std::vector<Param> params = model.params();
   Tensor batch, diff_logits;
   std::vector<std::int32_t> labels;
+  LocalCommunicator local;
+  Communicator& communicator = options.communicator ? *options.communicator : local;
+  const bool distributed = communicator.size() > 1;
+  GradientReducer reducer(communicator, params);
+  if (distributed) broadcast_values(communicator, model.params_and_buffers());
+  Tensor global_batch;  // distributed with augmentation: the whole batch, drawn as one process would
+  bool stop_agreed = false;  // distributed: a stop request of any rank, as of the last step
   History history;
   history.epochs = state.finished;
   const auto fit_start = Clock::now();
@@ -134,42 +142,73 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
     for (; state.step < steps; ++state.step) {
       const std::int64_t first = state.step * options.batch_size;
       const std::int64_t count = std::min(options.batch_size, n - first);
-      const std::span<const std::int64_t> indices(order.data() + first, static_cast<std::size_t>(count));
+      const Shard shard = shard_of(count, communicator.rank(), communicator.size());
+      const std::span<const std::int64_t> indices(order.data() + first + shard.offset,
+                                                  static_cast<std::size_t>(shard.count));
       const auto epoch_index = static_cast<std::uint64_t>(state.epoch);
       const auto step_index = static_cast<std::uint64_t>(state.step);
       if (options.augment) {
+        // Augmentation draws from one stream per batch, image after image: each rank draws
+        // the whole batch so its shard gets the images a single process would.
         Rng rng(derive_seed(options.seed, kAugment, (epoch_index << 32) | step_index));
-        gather_augmented(data.images, indices, *options.augment, rng, batch);
+        if (!distributed) {
+          gather_augmented(data.images, indices, *options.augment, rng, batch);
+        } else {
+          gather_augmented(data.images, std::span<const std::int64_t>(order.data() + first, static_cast<std::size_t>(count)),
+                           *options.augment, rng, global_batch);
+          const std::int64_t sample = sample_size(data.images);
+          Shape shape = global_batch.shape();
+          shape[0] = shard.count;
+          batch.resize(shape);
+          std::copy(global_batch.data() + shard.offset * sample, global_batch.data() + (shard.offset + shard.count) * sample,
+                    batch.data());
+        }
       } else {
         gather(data.images, indices, batch);
       }
-      labels.resize(static_cast<std::size_t>(count));
-      for (std::int64_t i = 0; i < count; ++i)
-        labels[static_cast<std::size_t>(i)] = data.labels[static_cast<std::size_t>(indices[static_cast<std::size_t>(i)])];
+      labels.resize(indices.size());
+      for (std::size_t i = 0; i < indices.size(); ++i)
+        labels[i] = data.labels[static_cast<std::size_t>(indices[i])];
       if (options.schedule)
         optimizer.set_learning_rate(scheduled_learning_rate(
             *options.schedule, (state.epoch - 1) * steps + state.step, total_steps, steps));
 
-      model.set_noise_seed(derive_seed(options.seed, kNoise, (epoch_index << 32) | step_index));
-      const Tensor& logits = model.forward(batch, Mode::train);
-      for (std::int64_t i = 0; i < count; ++i)
-        state.epoch_correct += argmax_row(logits.data() + i * classes, classes) == labels[static_cast<std::size_t>(i)];
-      const double loss = softmax_cross_entropy(logits, labels, &diff_logits);
+      std::uint64_t noise_seed = derive_seed(options.seed, kNoise, (epoch_index << 32) | step_index);
+      if (distributed) noise_seed = derive_seed(noise_seed, static_cast<std::uint64_t>(communicator.rank()));
+      model.set_noise_seed(noise_seed);
+      double shard_loss = 0.0;
+      std::int64_t shard_correct = 0;
+      if (shard.count > 0) {
+        const Tensor& logits = model.forward(batch, Mode::train);
+        for (std::int64_t i = 0; i < shard.count; ++i)
+          shard_correct += argmax_row(logits.data() + i * classes, classes) == labels[static_cast<std::size_t>(i)];
+        shard_loss = softmax_cross_entropy(logits, labels, &diff_logits);
+        model.backward(diff_logits);
+      } else {
+        for (const Param& p : params) p.grad->fill(0.0f);  // a batch smaller than the ranks
+      }
+      const bool stop_here = options.stop_requested && options.stop_requested->load();
+      const StepTotals totals = reducer.reduce(shard_loss, shard_correct, shard.count, count, stop_here);
+      const double loss = totals.loss;
+      state.epoch_correct += totals.correct;
       if (!std::isfinite(loss))
         throw InputError("training", fmt::format("the loss became {} at epoch {}, step {}", loss,
                                                  state.epoch, state.step + 1),
                          "lower the learning rate (--lr), or check the data for bad values");
       state.epoch_loss_sum += loss * static_cast<double>(count);
       state.epoch_seen += count;
-      model.backward(diff_logits);
       check_gradients_finite(params, state.epoch, state.step + 1);
       optimizer.step(params);
+      if (options.on_step) options.on_step(state.epoch, state.step + 1, loss);
 
       const std::int64_t done = state.step + 1;
       if (options.on_progress && (done % options.progress_every == 0 || done == steps))
         options.on_progress(state.epoch, done, steps, state.epoch_loss_sum / double(state.epoch_seen),
                             double(state.epoch_correct) / double(state.epoch_seen));
-      const bool stop = options.stop_requested && options.stop_requested->load();
+      // Distributed, every rank must stop after the same step: the one whose exchange first
+      // carried a request.
+      const bool stop = distributed ? totals.stop_requested : options.stop_requested && options.stop_requested->load();
+      stop_agreed = stop;
       const bool periodic = options.checkpoint_every > 0 && done % options.checkpoint_every == 0;
       if ((stop || periodic) && done < steps) {
         ++state.step;  // the state names the next step to run
@@ -190,6 +229,7 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
     stats.accuracy = double(state.epoch_correct) / double(state.epoch_seen);
     stats.learning_rate = optimizer.learning_rate();
     bool stop_early = false;
+    if (distributed) broadcast_values(communicator, model.buffers());  // BatchNorm: rank 0's moving statistics
     if (options.validation) {
       const Evaluation val = evaluate(model, *options.validation);
       stats.validation_loss = val.loss;
@@ -211,7 +251,7 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
     state.epoch_loss_sum = 0.0;
     state.epoch_correct = state.epoch_seen = 0;
     if (options.on_epoch_end) options.on_epoch_end(stats);
-    const bool stop = options.stop_requested && options.stop_requested->load();
+    const bool stop = distributed ? stop_agreed : options.stop_requested && options.stop_requested->load();
     if (stop_early || stop || state.epoch == options.epochs) {
       ++state.epoch;
       if (options.early_stop_patience > 0 && !state.best_weights.empty() && !stop)

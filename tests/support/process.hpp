@@ -47,6 +47,7 @@ class Child {
     posix_spawn_file_actions_destroy(&actions);
   }
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   void send(int signal_number) const { ::kill(pid_, signal_number); }
   Outcome wait() {
     Outcome outcome;
