@@ -18,5 +18,6 @@ Action add_predict_command(CLI::App& app);
 Action add_show_command(CLI::App& app);
 Action add_train_command(CLI::App& app);
 Action add_evaluate_command(CLI::App& app);
+Action add_serve_command(CLI::App& app);
 
 }  // namespace imgcls::cli
