@@ -121,6 +121,9 @@ struct DigitServer::Impl {
       const int yes = 1;
       setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
+    // httplib writes the headers and the body in two sends; with Nagle's algorithm the body
+    // waits for the client's delayed ACK, about 40 ms per answer (measured: 44 ms p50).
+    http.set_tcp_nodelay(true);
     http.set_payload_max_length(options.max_body_bytes);
     http.set_keep_alive_timeout(kKeepAliveSeconds);
     http.set_keep_alive_max_count(kKeepAliveRequests);
