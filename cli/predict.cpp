@@ -26,7 +26,7 @@ namespace imgcls::cli {
 namespace {
 
 constexpr std::size_t kChunkSize = 256;  // pictures held in memory and classified together
-constexpr double kJsonRounding = 1e6;                // probabilities in JSON keep 6 decimals
+constexpr double kJsonRounding = 1e6;    // probabilities in JSON keep 6 decimals
 
 struct PredictOptions {
   std::string model_path;

@@ -32,7 +32,7 @@ using testing_support::Child;
 
 const std::string kModel = std::string(IMGCLS_PREDICT_FIXTURES_DIR) + "/seed_model.safetensors";
 constexpr std::int64_t kSide = 28;
-constexpr int kDigits = 20;  // the first MNIST test digits used
+constexpr int kDigits = 20;                     // the first MNIST test digits used
 constexpr float kProbabilityTolerance = 2e-6f;  // answers keep 6 decimals
 
 // An MNIST test digit as a picture: white ink on black, values 0..1.
@@ -73,8 +73,9 @@ class ServeTest : public ::testing::Test {
       digit.png = encode_png(digit.picture);
       // What `imgcls predict` computes for this PNG: decode, preprocess, predict.
       const std::vector<GreyImage> batch{preprocess_digit(
-          decode_image(std::span(reinterpret_cast<const std::uint8_t*>(digit.png.data()), digit.png.size()),
-                       "png"),
+          decode_image(
+              std::span(reinterpret_cast<const std::uint8_t*>(digit.png.data()), digit.png.size()),
+              "png"),
           mnist_layout(kSide), "png")};
       const Tensor p = predict(reference, to_batch(batch));
       digit.probabilities.assign(p.data(), p.data() + p.dim(1));
@@ -138,7 +139,8 @@ TEST_F(ServeTest, PngPredictionIsPredictsAnswerAndRight) {
     const nlohmann::json answer = body_of(result);
     ASSERT_EQ(answer["probabilities"].size(), 10u);
     for (std::size_t c = 0; c < 10; ++c)
-      EXPECT_NEAR(answer["probabilities"][c].get<float>(), digit.probabilities[c], kProbabilityTolerance);
+      EXPECT_NEAR(answer["probabilities"][c].get<float>(), digit.probabilities[c],
+                  kProbabilityTolerance);
     EXPECT_EQ(answer["label"], digit.label());
     EXPECT_EQ(answer["class"], std::to_string(digit.label()));
     EXPECT_NEAR(answer["confidence"].get<float>(), digit.probabilities[std::size_t(digit.label())],
@@ -181,10 +183,12 @@ TEST_F(ServeTest, BadRequestsGet400WithAReason) {
   expect_error(c.Post("/predict", "not a picture at all", "image/png"), 400, "request body");
   const std::string png = digits_[0].png;
   expect_error(c.Post("/predict", png.substr(0, png.size() / 2), "image/png"), 400, "request body");
-  expect_error(c.Post("/predict", encode_png(GreyImage(kSide, kSide, 1.0f)), "image/png"), 400, "no digit");
+  expect_error(c.Post("/predict", encode_png(GreyImage(kSide, kSide, 1.0f)), "image/png"), 400,
+               "no digit");
   expect_error(c.Post("/predict", "{\"pixels\": [1, 2", "application/json"), 400, "not valid JSON");
   expect_error(c.Post("/predict", "[1, 2, 3]", "application/json"), 400, "pixels");
-  expect_error(c.Post("/predict", "{\"pixels\": [0, 255]}", "application/json"), 400, "expected 784 pixels");
+  expect_error(c.Post("/predict", "{\"pixels\": [0, 255]}", "application/json"), 400,
+               "expected 784 pixels");
   nlohmann::json wrong = nlohmann::json::parse(pixels_json(digits_[0].picture));
   wrong["pixels"][5] = 256;
   expect_error(c.Post("/predict", wrong.dump(), "application/json"), 400, "outside 0..255");

@@ -268,7 +268,8 @@ PreprocessOptions mnist_layout(std::int64_t canvas_side) {
   IMGCLS_CHECK(canvas_side >= 1, "canvas_side {}", canvas_side);
   constexpr double kMnistDigitFraction = 20.0 / 28.0;  // MNIST: a 20 px digit in a 28 px field
   return {.canvas_side = canvas_side,
-          .digit_side = std::max<std::int64_t>(1, std::lround(kMnistDigitFraction * double(canvas_side)))};
+          .digit_side =
+              std::max<std::int64_t>(1, std::lround(kMnistDigitFraction * double(canvas_side)))};
 }
 
 GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& options,

@@ -71,8 +71,7 @@ GreyImage picture_from_json(const std::string& body, std::int64_t height, std::i
                                         height * width, height, width, pixels.size())};
   GreyImage picture(height, width);
   for (std::size_t i = 0; i < pixels.size(); ++i) {
-    if (!pixels[i].is_number())
-      throw RequestError{400, fmt::format("pixel {} is not a number", i)};
+    if (!pixels[i].is_number()) throw RequestError{400, fmt::format("pixel {} is not a number", i)};
     const double grey = pixels[i].get<double>();
     if (!(grey >= 0.0 && grey <= kMaxGrey))
       throw RequestError{400, fmt::format("pixel {} is {}, outside 0..255", i, grey)};
@@ -106,8 +105,8 @@ struct DigitServer::Impl {
       throw InputError(model_name, "the model takes " + to_string(shape) +
                                        ", not single-channel pictures [H, W, 1]");
     if (!resize_only && shape[0] != shape[1])
-      throw InputError(model_name,
-                       "the model takes " + to_string(shape) + "; preprocessing makes square digits");
+      throw InputError(model_name, "the model takes " + to_string(shape) +
+                                       "; preprocessing makes square digits");
     height = shape[0];
     width = shape[1];
     names = class_names(model);
@@ -147,17 +146,19 @@ struct DigitServer::Impl {
     using HandlerResponse = httplib::Server::HandlerResponse;
     http.set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) -> HandlerResponse {
-      if (!res.body.empty()) return HandlerResponse::Unhandled;
-      if (res.status == 404)
-        answer_error(res, 404, "no such path: " + req.method + " " + req.path +
-                                   " (routes: GET /, GET /health, POST /predict)");
-      else if (res.status == 413)
-        answer_error(res, 413, fmt::format("the body is larger than the limit of {} bytes",
-                                           options.max_body_bytes));
-      else
-        answer_error(res, res.status, fmt::format("the request failed (HTTP {})", res.status));
-      return HandlerResponse::Handled;
-    }));
+          if (!res.body.empty()) return HandlerResponse::Unhandled;
+          if (res.status == 404)
+            answer_error(res, 404,
+                         "no such path: " + req.method + " " + req.path +
+                             " (routes: GET /, GET /health, POST /predict)");
+          else if (res.status == 413)
+            answer_error(res, 413,
+                         fmt::format("the body is larger than the limit of {} bytes",
+                                     options.max_body_bytes));
+          else
+            answer_error(res, res.status, fmt::format("the request failed (HTTP {})", res.status));
+          return HandlerResponse::Handled;
+        }));
     http.set_exception_handler(
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
           std::string message = "internal error";
@@ -187,8 +188,10 @@ struct DigitServer::Impl {
       const auto* bytes = reinterpret_cast<const std::uint8_t*>(req.body.data());
       return decode_image(std::span(bytes, req.body.size()), kBodySource, options.image_limits);
     }
-    throw RequestError{415, "send a picture (Content-Type image/png) or JSON "
-                            "(application/json, {\"pixels\": [...]}), not '" + type + "'"};
+    throw RequestError{415,
+                       "send a picture (Content-Type image/png) or JSON "
+                       "(application/json, {\"pixels\": [...]}), not '" +
+                           type + "'"};
   }
 
   nlohmann::json classify(const httplib::Request& req) {
@@ -228,15 +231,15 @@ DigitServer::~DigitServer() = default;
 
 void DigitServer::bind() {
   Impl& s = *impl_;
-  const bool bound = s.options.port == 0
-                         ? (s.bound_port = s.http.bind_to_any_port(s.options.host)) > 0
-                         : s.http.bind_to_port(s.options.host, s.options.port);
-  if (!bound)
+  if (s.options.port == 0)
+    s.bound_port = s.http.bind_to_any_port(s.options.host);  // -1 on failure
+  else if (s.http.bind_to_port(s.options.host, s.options.port))
+    s.bound_port = s.options.port;
+  if (s.bound_port <= 0)
     throw InputError(fmt::format("{}:{}", s.options.host, s.options.port),
                      "cannot listen there: the port is in use, or the host is not an address "
                      "of this machine",
                      "choose another --port (0 picks a free one) or --host");
-  if (s.options.port != 0) s.bound_port = s.options.port;
 }
 
 int DigitServer::port() const { return impl_->bound_port; }

@@ -41,8 +41,8 @@ namespace imgcls::serve {
 
 struct ServeOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                         // 0: any free port; port() tells which
-  std::size_t max_body_bytes = 4u << 20;   // larger request bodies get 413
+  int port = 8080;                        // 0: any free port; port() tells which
+  std::size_t max_body_bytes = 4u << 20;  // larger request bodies get 413
   ImageLimits image_limits{.max_side = 2048, .max_pixels = 4'000'000, .max_file_bytes = 4 << 20};
 };
 
