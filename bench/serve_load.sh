@@ -29,6 +29,7 @@ done
 
 binary="$build_dir/imgcls"
 [ -x "$binary" ] || { echo "serve_load: no $binary (build first)" >&2; exit 1; }
+[ -f "$png" ] || { echo "serve_load: no picture $png" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "serve_load: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "serve_load: curl is not installed" >&2; exit 1; }
 

@@ -25,9 +25,9 @@
 // Concurrency: requests are served by a pool of worker threads. Decoding and preprocessing
 // run in parallel; the model's forward pass runs under one mutex, because a Sequential keeps
 // its activations between forward and backward (model.hpp) and so is not reentrant. One
-// 28x28 forward takes well under a millisecond, less than the decoding and preprocessing
-// around it, so one shared model costs little and keeps memory flat; a copy per worker
-// would multiply the weights and activations for no measured gain.
+// shared model keeps memory flat, and the lock is not the limit: with the forward passes
+// serialised, bench/serve_load.sh measured 3154 requests/s (README), so one forward takes at
+// most 0.32 ms; a 280x280 drawing's decoding and preprocessing cost more (713 requests/s).
 #pragma once
 
 #include <cstddef>
