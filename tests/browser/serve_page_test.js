@@ -2,7 +2,8 @@
 // installed by scripts/setup.sh --browser) drives Debian's headless Chromium. Starts the
 // server with the fixture model, draws a 7 stroke by stroke with the mouse, waits for the
 // page's prediction and checks it and the bars, saves a screenshot, clears (the canvas,
-// the digit and the bars reset), draws a 1, checks it, and stops the server (exit 0).
+// the digit and the bars reset), draws a 1 (checking that a prediction shows up while the
+// stroke is still under way), checks it, and stops the server (exit 0).
 //   node serve_page_test.js IMGCLS_BINARY MODEL ARTIFACTS_DIR
 // Fails, never skips, when node, playwright-core or Chromium is missing.
 "use strict";
@@ -116,8 +117,17 @@ async function main() {
     check(cleared.best === 0 && cleared.filled === 0, "Clear left bars filled: " + JSON.stringify(cleared));
     check(cleared.blank, "Clear left ink on the canvas");
 
-    // A 1: one slightly slanted vertical stroke, drawn after the Clear.
-    await stroke(page, box, [[146, 48], [142, 110], [138, 170], [134, 234]]);
+    // A 1: one slightly slanted vertical stroke, drawn after the Clear. Halfway, with the
+    // button still down, the page must already show a prediction (updates while drawing).
+    const at = (x, y) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
+    await page.mouse.move(...at(146, 48));
+    await page.mouse.down();
+    await page.mouse.move(...at(140, 140), { steps: 12 });
+    await page.waitForFunction(() => document.getElementById("digit").textContent !== "\u2013", null, { timeout: kTimeoutMs });
+    check(await page.evaluate(() => document.getElementById("result").dataset.state) === "busy",
+          "the page claims to be idle while a stroke is under way");
+    await page.mouse.move(...at(134, 234), { steps: 12 });
+    await page.mouse.up();
     const one = await waitForPrediction(page);
     check(one.digit === "1", `drew a 1 after Clear, the page shows '${one.digit}' (${one.status})`);
     await page.screenshot({ path: path.join(artifacts, "serve_page_1.png"), fullPage: true });
