@@ -3,7 +3,8 @@
 // server with the fixture model, draws a 7 stroke by stroke with the mouse, waits for the
 // page's prediction and checks it and the bars, saves a screenshot, clears (the canvas,
 // the digit and the bars reset), draws a 1 (checking that a prediction shows up while the
-// stroke is still under way), checks it, and stops the server (exit 0).
+// stroke is still under way), checks it, draws a 1 by touch on a phone-sized page, and
+// stops the server (exit 0).
 //   node serve_page_test.js IMGCLS_BINARY MODEL ARTIFACTS_DIR
 // Fails, never skips, when node, playwright-core or Chromium is missing.
 "use strict";
@@ -131,8 +132,26 @@ async function main() {
     const one = await waitForPrediction(page);
     check(one.digit === "1", `drew a 1 after Clear, the page shows '${one.digit}' (${one.status})`);
     await page.screenshot({ path: path.join(artifacts, "serve_page_1.png"), fullPage: true });
+
+    // Touch: a phone-sized page, a 1 drawn with a finger (CDP touch events: start, moves, end).
+    const phone = await browser.newContext({ viewport: { width: 390, height: 800 }, hasTouch: true, isMobile: true });
+    const touchPage = await phone.newPage();
+    touchPage.on("pageerror", (error) => pageErrors.push(error.message));
+    await touchPage.goto(server.url, { timeout: kTimeoutMs });
+    await touchPage.waitForFunction(() => document.querySelectorAll("#bars .bar").length === 10, null, { timeout: kTimeoutMs });
+    const touchBox = await touchPage.locator("#pad").boundingBox();
+    const cdp = await phone.newCDPSession(touchPage);
+    const finger = (x, y) => [{ x: touchBox.x + x * touchBox.width / 280, y: touchBox.y + y * touchBox.height / 280 }];
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: finger(140, 45) });
+    for (let y = 55; y <= 235; y += 10)
+      await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: finger(140 - (y - 45) / 30, y) });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    const touched = await waitForPrediction(touchPage);
+    check(touched.digit === "1", `drew a 1 by touch, the page shows '${touched.digit}' (${touched.status})`);
+    await touchPage.screenshot({ path: path.join(artifacts, "serve_page_touch.png"), fullPage: true });
+    await phone.close();
     check(pageErrors.length === 0, "errors in the page: " + pageErrors.join("; "));
-    console.log(`serve_page_test: passed (7 and 1 recognised, Clear works); screenshot ${screenshot}`);
+    console.log(`serve_page_test: passed (7 and 1 by mouse, 1 by touch, Clear); screenshot ${screenshot}`);
   } finally {
     await browser.close();
     const exit = await stopServer(server);
