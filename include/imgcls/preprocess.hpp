@@ -41,6 +41,11 @@ struct PreprocessOptions {
   std::int64_t digit_side = 20;   // the longer side of the digit's box inside it
 };
 
+// MNIST's proportions for a canvas_side x canvas_side model input: the digit's longer side
+// is 20/28 of the canvas (rounded, at least 1 px). mnist_layout(28) is {28, 20}. The layout
+// `imgcls predict` and `imgcls serve` both use. Requires canvas_side >= 1.
+PreprocessOptions mnist_layout(std::int64_t canvas_side);
+
 // picture: grey, 0 = black, 1 = white (as read_image returns it), any size.
 // Returns a canvas_side x canvas_side image, 0 = background, 1 = ink.
 // Throws InputError naming `source` when the picture holds no ink: blank, or the ink level

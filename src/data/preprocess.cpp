@@ -264,6 +264,14 @@ GreyImage place_by_centre_of_mass(const GreyImage& digit, std::int64_t side) {
   return canvas;
 }
 
+PreprocessOptions mnist_layout(std::int64_t canvas_side) {
+  IMGCLS_CHECK(canvas_side >= 1, "canvas_side {}", canvas_side);
+  constexpr double kMnistDigitFraction = 20.0 / 28.0;  // MNIST: a 20 px digit in a 28 px field
+  return {.canvas_side = canvas_side,
+          .digit_side =
+              std::max<std::int64_t>(1, std::lround(kMnistDigitFraction * double(canvas_side)))};
+}
+
 GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& options,
                            const std::string& source) {
   IMGCLS_CHECK(options.digit_side >= 1 && options.digit_side <= options.canvas_side,

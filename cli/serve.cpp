@@ -1,0 +1,95 @@
+// imgcls serve: a web page where a person draws a digit and watches the model classify it,
+// and the JSON API behind it (src/serve/server.hpp). Runs until SIGINT or SIGTERM, then
+// finishes the requests in progress and exits 0: stopping is how a server ends, not an
+// interruption of work. A port that cannot be bound is bad input (exit 1).
+#include <fmt/core.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "commands.hpp"
+#include "imgcls/io.hpp"
+#include "serve/server.hpp"
+
+namespace imgcls::cli {
+
+namespace {
+
+constexpr int kMaxPort = 65535;
+
+struct ServeOptions {
+  std::string model_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+};
+
+// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts after
+// (the server's workers inherit the mask); the signals are then taken by sigwait alone.
+// The mask is restored on destruction.
+class BlockStopSignals {
+ public:
+  BlockStopSignals() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+  }
+  ~BlockStopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  BlockStopSignals(const BlockStopSignals&) = delete;
+  BlockStopSignals& operator=(const BlockStopSignals&) = delete;
+  const sigset_t& signals() const { return signals_; }
+
+ private:
+  sigset_t signals_{};
+  sigset_t previous_{};
+};
+
+int serve(const ServeOptions& options) {
+  const BlockStopSignals blocked;
+  const std::string name = std::filesystem::path(options.model_path).filename().string();
+  serve::DigitServer server(load_model(options.model_path), name,
+                            {.host = options.host, .port = options.port});
+  server.bind();
+  fmt::print("serving {} on http://{}:{} (Ctrl-C stops)\n", options.model_path, options.host,
+             server.port());
+  std::fflush(stdout);
+
+  std::atomic<bool> running{true};
+  std::thread http([&] {
+    server.run();
+    running = false;
+  });
+  // Wait for a stop signal; the timeout lets the loop notice a server that ended by itself.
+  int signal = 0;
+  const timespec poll{.tv_sec = 0, .tv_nsec = 200'000'000};
+  while (running && signal <= 0) signal = sigtimedwait(&blocked.signals(), nullptr, &poll);
+  server.stop();
+  http.join();
+  if (signal > 0) fmt::print("stopped by {}\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  return kSuccess;
+}
+
+}  // namespace
+
+Action add_serve_command(CLI::App& app) {
+  auto options = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Serve a web page where you draw a digit and see the model's prediction as you draw, "
+      "and a JSON API: POST /predict (PNG body, or {\"pixels\": [...]}), GET /health");
+  cmd->add_option("model", options->model_path,
+                  "A model file written by imgcls (model.safetensors)")
+      ->required();
+  cmd->add_option("--host", options->host, "The address to listen on")->capture_default_str();
+  cmd->add_option("--port", options->port, "The TCP port to listen on (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, kMaxPort));
+  return [options] { return serve(*options); };
+}
+
+}  // namespace imgcls::cli
