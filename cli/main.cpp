@@ -18,11 +18,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("imgcls ") + IMGCLS_VERSION);
   app.require_subcommand(1);
   const std::vector<std::pair<std::string, Action>> commands = {
-      {"run", add_run_command(app)},           {"train", add_train_command(app)},
-      {"export", add_export_command(app)},
+      {"run", add_run_command(app)},         {"train", add_train_command(app)},
       {"evaluate", add_evaluate_command(app)}, {"predict", add_predict_command(app)},
       {"summary", add_summary_command(app)},   {"show", add_show_command(app)},
-      {"serve", add_serve_command(app)}};
+      {"export", add_export_command(app)},     {"serve", add_serve_command(app)}};
   // CLI11 would only say that a subcommand is required; name the unknown word instead.
   if (argc > 1 && argv[1][0] != '-' &&
       std::none_of(commands.begin(), commands.end(), [&](const auto& c) { return c.first == argv[1]; })) {
