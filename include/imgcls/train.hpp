@@ -103,10 +103,14 @@ struct Evaluation {
   std::vector<std::int32_t> predicted;  // [N]
 };
 
-Evaluation evaluate(Sequential& model, const Dataset& data, std::int64_t batch_size = 1000);
+// Batches of kInferenceBatch by default: large enough to keep both cores busy, small enough
+// that the activations a model keeps for that batch size stay a fraction of the dataset.
+inline constexpr std::int64_t kInferenceBatch = 256;
+
+Evaluation evaluate(Sequential& model, const Dataset& data, std::int64_t batch_size = kInferenceBatch);
 
 // images [N, ...input_shape] -> probabilities [N, classes]
-Tensor predict(Sequential& model, const Tensor& images, std::int64_t batch_size = 1000);
+Tensor predict(Sequential& model, const Tensor& images, std::int64_t batch_size = kInferenceBatch);
 
 // Splits off a seeded random `fraction` of `data` as a validation set: {train, validation}.
 std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction, std::uint64_t seed);
