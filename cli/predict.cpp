@@ -128,8 +128,7 @@ class PreprocessedNames {
 
 GreyImage model_input(const std::string& file, const InputPlan& plan) {
   const GreyImage picture = read_image(file);
-  if (plan.resize_only) return resize_image(picture, plan.height, plan.width);
-  return preprocess_digit(picture, mnist_layout(plan.height), file);
+  return picture_to_input(picture, plan.height, plan.width, !plan.resize_only, file);
 }
 
 // The k most probable classes, best first.

@@ -60,9 +60,9 @@ GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& op
 GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t width);
 
 // A picture (as read_image returns it) -> a height x width model input, the way `imgcls
-// predict` and the C API (imgcls.h) prepare one: with `digit_preprocessing`, preprocess_digit
-// on a canvas of `height` with the digit's longer side at MNIST's 20/28 of it (rounded, at
-// least 1; requires height == width); otherwise resize_image alone. Throws InputError naming
+// predict`, `imgcls serve` and the C API (imgcls.h) prepare one: with `digit_preprocessing`,
+// preprocess_digit with mnist_layout(height) (requires height == width); otherwise
+// resize_image alone. Throws InputError naming
 // `source` as preprocess_digit does.
 GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::int64_t width,
                            bool digit_preprocessing, const std::string& source);

@@ -301,11 +301,7 @@ GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::i
                            bool digit_preprocessing, const std::string& source) {
   if (!digit_preprocessing) return resize_image(picture, height, width);
   IMGCLS_CHECK(height == width, "digit preprocessing makes square inputs, not {}x{}", height, width);
-  constexpr double kMnistDigitFraction = 20.0 / 28.0;  // MNIST: a 20 px digit in a 28 px field
-  const PreprocessOptions layout{
-      .canvas_side = height,
-      .digit_side = std::max<std::int64_t>(1, std::lround(kMnistDigitFraction * double(height)))};
-  return preprocess_digit(picture, layout, source);
+  return preprocess_digit(picture, mnist_layout(height), source);
 }
 
 Tensor to_batch(std::span<const GreyImage> images) {

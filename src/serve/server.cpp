@@ -198,8 +198,7 @@ struct DigitServer::Impl {
     const GreyImage picture = picture_of(req);
     GreyImage input;
     try {
-      input = resize_only ? resize_image(picture, height, width)
-                          : preprocess_digit(picture, mnist_layout(height), kBodySource);
+      input = picture_to_input(picture, height, width, !resize_only, kBodySource);
     } catch (const InputError& error) {
       // without the hint, which names `imgcls predict`'s flags
       throw RequestError{400, error.source() + ": " + error.problem()};
