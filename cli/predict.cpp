@@ -259,7 +259,7 @@ Action add_predict_command(CLI::App& app) {
   cmd->add_option("--save-preprocessed", options->save_dir,
                   "Write the image the model saw, as PNG, into this folder (created if needed)");
   cmd->add_option("--threads", options->threads,
-                  "CPU threads (more pay off only for hundreds of pictures)")
+                  "CPU threads (one is the faster for a single picture)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   return [options] { return predict_pictures(*options); };
