@@ -6,6 +6,7 @@
 #include "imgcls/loss.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
+#include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
 
 namespace {
@@ -22,10 +23,11 @@ Tensor random_images(std::int64_t n) {
   return images;
 }
 
-void BM_TrainStep(benchmark::State& state) {
+void train_step(benchmark::State& state, Precision precision) {
   const std::int64_t batch = state.range(0);
   Sequential model = presets::seed();
   model.initialize(1);
+  model.set_training_precision(precision);
   Adam adam;
   const auto params = model.params();
   const Tensor images = random_images(batch);
@@ -43,6 +45,17 @@ void BM_TrainStep(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate);
 }
 
+void BM_TrainStep(benchmark::State& state) { train_step(state, Precision::fp32); }
+
+// Skipped with a message on CPUs without AVX512-BF16 (there, training refuses bf16).
+void BM_TrainStepBf16(benchmark::State& state) {
+  if (!bf16_supported()) {
+    state.SkipWithError("this CPU has no AVX512-BF16");
+    return;
+  }
+  train_step(state, Precision::bf16);
+}
+
 void BM_Inference(benchmark::State& state) {
   const std::int64_t total = state.range(0), batch = state.range(1);
   Sequential model = presets::seed();
@@ -55,6 +68,7 @@ void BM_Inference(benchmark::State& state) {
 }
 
 BENCHMARK(BM_TrainStep)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TrainStepBf16)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Inference)->Args({1, 1})->Args({10000, 1000})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace

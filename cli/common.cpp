@@ -92,4 +92,14 @@ void Progress::on_epoch_end(const EpochStats& e, std::int64_t images) {
   std::fflush(out_);
 }
 
+Precision training_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name != "bf16") throw InputError("--precision", "must be fp32 or bf16, got \"" + name + "\"");
+  if (!bf16_supported())
+    throw InputError("--precision bf16", "this CPU has no AVX512-BF16 instructions (as oneDNN sees it), so bf16 "
+                                         "would run emulated, slower than fp32",
+                     "use --precision fp32 (the default)");
+  return Precision::bf16;
+}
+
 }  // namespace imgcls::cli

@@ -8,6 +8,7 @@
 
 #include "imgcls/data.hpp"
 #include "imgcls/model.hpp"
+#include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
 
 namespace imgcls::cli {
@@ -24,6 +25,13 @@ std::string resolve_data_dir(const std::string& spec);
 // refuses a model whose output count differs from the class count; evaluation refuses a
 // folder whose class names differ from the model's.
 FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only);
+
+// --precision of train and run: "fp32" or "bf16". bf16 is refused with an InputError on a
+// CPU without AVX512-BF16, where oneDNN would emulate it more slowly than fp32.
+Precision training_precision(const std::string& name);
+inline constexpr const char* kPrecisionHelp =
+    "Arithmetic of training steps: fp32, or bf16 (convolutions and dense layers multiply in bfloat16; "
+    "weights, optimizer and loss stay fp32; needs AVX512-BF16). Evaluation is fp32";
 
 // A preset name (seed, lenet5, strong) or an architecture JSON file.
 Sequential resolve_architecture(const std::string& spec);

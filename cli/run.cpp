@@ -35,11 +35,13 @@ struct RunOptions {
   std::string out_dir = ".";
   bool json = false;
   std::int64_t sample_index = 0;
+  std::string precision = "fp32";
 };
 
 int run(const RunOptions& options) {
   std::FILE* log = options.json ? stderr : stdout;
   set_num_threads(options.threads);
+  const Precision precision = training_precision(options.precision);
 
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
@@ -51,6 +53,7 @@ int run(const RunOptions& options) {
 
   Sequential model = presets::seed();
   model.initialize(options.seed);
+  model.set_training_precision(precision);
   if (!options.json) fmt::print(log, "\n{}\n", model.summary());
   Adam optimizer({.learning_rate = options.learning_rate});
 
@@ -90,7 +93,8 @@ int run(const RunOptions& options) {
         {"test_accuracy", test.accuracy}, {"test_loss", test.loss},
         {"epochs", options.epochs},       {"batch_size", options.batch_size},
         {"learning_rate", options.learning_rate}, {"seed", options.seed},
-        {"threads", options.threads},     {"train_seconds", history.train_seconds},
+        {"threads", options.threads},     {"precision", options.precision},
+        {"train_seconds", history.train_seconds},
         {"history", history_to_json(history)["epochs"]}, {"model", model_path},
         {"history_file", history_path}, {"sample_picture", sample_path},
         {"confusion_picture", confusion_path}, {"curves_picture", curves_path}};
@@ -115,6 +119,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--seed", options->seed, "Seed for initial weights and shuffling")->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads")
       ->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_option("--precision", options->precision, kPrecisionHelp)
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--data", options->data_dir,
                   "Folder with the four MNIST IDX files (plain or .gz); default: the data scripts/setup.sh installed")
       ->capture_default_str();

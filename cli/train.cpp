@@ -56,11 +56,13 @@ struct RunDefinition {
   double val_split = 0.0;
   bool augment = false;
   int early_stop = 0;
+  std::string precision = "fp32";
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunDefinition, arch, data, epochs, batch_size, optimizer, learning_rate,
-                                   momentum, nesterov, weight_decay, schedule, lr_min, seed, val_split,
-                                   augment, early_stop)
+// A key missing from a checkpoint takes the default (checkpoints from before --precision).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epochs, batch_size, optimizer,
+                                                learning_rate, momentum, nesterov, weight_decay, schedule, lr_min,
+                                                seed, val_split, augment, early_stop, precision)
 
 struct TrainOptions {
   RunDefinition run;
@@ -114,7 +116,7 @@ void check_resume_matches(const CLI::App& cmd, const RunDefinition& given, const
     std::replace(flag.begin(), flag.end(), '_', '-');
     if (key == "learning_rate") flag = "--lr";
     if (key == "early_stop") flag = "--early-stop";
-    if (key == "epochs") continue;  // more epochs extend the run
+    if (key == "epochs" || key == "precision") continue;  // more epochs extend the run; precision may change
     if (cmd.count(flag) > 0 && value != b.at(key))
       throw InputError(flag, fmt::format("{} differs from the checkpoint's {} ({})", value.dump(), b.at(key).dump(), checkpoint),
                        "drop the option to continue the checkpoint's run, or start a new run without --resume");
@@ -155,11 +157,13 @@ int train(const CLI::App& cmd, TrainOptions options) {
     }
     check_resume_matches(cmd, options.run, saved, options.resume_path);
     saved.epochs = cmd.count("--epochs") > 0 ? options.run.epochs : saved.epochs;
+    saved.precision = cmd.count("--precision") > 0 ? options.run.precision : saved.precision;
     options.run = saved;
     fmt::print(log, "Resuming {} at epoch {}, step {}\n", options.resume_path, checkpoint->state.epoch,
                checkpoint->state.step);
   }
   const RunDefinition& r = options.run;
+  const Precision precision = training_precision(r.precision);
   if (r.early_stop > 0 && r.val_split <= 0.0)
     throw InputError("--early-stop", "early stopping watches the validation loss", "add --val-split, e.g. 0.1");
 
@@ -181,6 +185,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
   } else {
     model.initialize(r.seed);
   }
+  model.set_training_precision(precision);
   if (!options.json) fmt::print(log, "\n{}\n", model.summary());
 
   const nlohmann::json run_json = r;
@@ -279,6 +284,7 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--lr-min", r.lr_min, "cosine: the final learning rate")->capture_default_str()->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--seed", r.seed, "Seed for weights, shuffles, validation split, augmentation, dropout")->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_option("--precision", r.precision, kPrecisionHelp)->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--val-split", r.val_split, "Hold out this fraction of the training set for validation")
       ->capture_default_str()->check(CLI::Range(0.0, 0.9));
   cmd->add_flag("--augment", r.augment, "Random shift (2 px), rotation (10 deg) and scale (10%) of training images");

@@ -3,6 +3,7 @@
 // seed 1, 2 threads, must reach at least 98% accuracy on the 10,000 test images. The seed
 // model reaches about 98.5% after one epoch, so 0.98 leaves room for seeds and thread counts
 // while any real regression (a wrong gradient, a broken shuffle, bad data) falls well short.
+// The same holds with training steps in bf16 (Precision::bf16).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -16,7 +17,7 @@
 namespace imgcls {
 namespace {
 
-TEST(MnistEndToEnd, OneEpochOfTheSeedModelReaches98PercentTestAccuracy) {
+void expect_one_epoch_reaches_98_percent(Precision precision) {
   const MnistSplits mnist = load_mnist(IMGCLS_MNIST_DIR);
   ASSERT_EQ(mnist.train.size(), 60000);
   ASSERT_EQ(mnist.test.size(), 10000);
@@ -24,6 +25,7 @@ TEST(MnistEndToEnd, OneEpochOfTheSeedModelReaches98PercentTestAccuracy) {
   set_num_threads(2);
   Sequential model = presets::seed();
   model.initialize(1);
+  model.set_training_precision(precision);
   Adam adam;
   const History history = fit(model, adam, mnist.train, {.epochs = 1, .batch_size = 32, .seed = 1});
   ASSERT_EQ(history.epochs.size(), 1u);
@@ -33,6 +35,16 @@ TEST(MnistEndToEnd, OneEpochOfTheSeedModelReaches98PercentTestAccuracy) {
               test.accuracy, test.loss);
   EXPECT_EQ(test.count, 10000);
   EXPECT_GE(test.accuracy, 0.98);
+}
+
+TEST(MnistEndToEnd, OneEpochOfTheSeedModelReaches98PercentTestAccuracy) {
+  expect_one_epoch_reaches_98_percent(Precision::fp32);
+}
+
+// The same gate with bf16 training steps (evaluation is fp32). Runs on any CPU: without
+// AVX512-BF16 oneDNN emulates bf16, which is slower but computes the same.
+TEST(MnistEndToEnd, OneEpochInBf16Reaches98PercentTestAccuracy) {
+  expect_one_epoch_reaches_98_percent(Precision::bf16);
 }
 
 }  // namespace

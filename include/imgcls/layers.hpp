@@ -16,6 +16,7 @@
 
 #include "imgcls/error.hpp"
 #include "imgcls/rng.hpp"
+#include "imgcls/runtime.hpp"
 #include "imgcls/tensor.hpp"
 
 namespace imgcls {
@@ -71,6 +72,22 @@ class Layer {
   virtual bool ends_with_relu() const { return false; }
   virtual bool absorb_input_relu_backward() { return false; }
   virtual void skip_relu_backward() {}
+
+  // Output trimming, arranged by Sequential::add. A pooling layer whose windows do not
+  // reach its input's last rows or columns (MaxPool 2x2 over 11x11 reads only 10x10) says
+  // so in input_part_read(): the top-left part of one input sample it reads. The previous
+  // layer is then asked compute_output_part(part); a Conv2D agrees and from then on
+  // computes and returns only that part (17% less work for the seed's conv2), and the
+  // pooling layer is told read_trimmed_input(part), after which its input tensors have
+  // that shape. Results and gradients are unchanged; the declared output shapes (summary,
+  // export) stay the full ones.
+  virtual Shape input_part_read(const Shape& input_shape) const { return input_shape; }
+  virtual bool compute_output_part(const Shape& /*part*/) { return false; }
+  virtual void read_trimmed_input(const Shape& /*part*/) {}
+
+  // The arithmetic of Mode::train forward and of backward (see Precision); Mode::infer
+  // always computes in fp32. Only layers that multiply (Conv2D, Dense) act on it.
+  virtual void set_training_precision(Precision /*precision*/) {}
 
   // The options that rebuild this layer: {"type": kind(), ...options}.
   virtual nlohmann::json config() const = 0;

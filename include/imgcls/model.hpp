@@ -47,6 +47,10 @@ class Sequential {
   // Seeds the random layers (Dropout) for the next training step; each layer gets its own
   // stream derived from `seed` and its position.
   void set_noise_seed(std::uint64_t seed);
+  // The arithmetic of training steps (Mode::train forward and backward): fp32 (the
+  // default) or bf16 (see Precision; check bf16_supported() first). Mode::infer is fp32.
+  void set_training_precision(Precision precision);
+  Precision training_precision() const { return training_precision_; }
   // Trainable values (the sizes of params()); non_trainable_count: those of buffers().
   std::int64_t parameter_count() const;
   std::int64_t non_trainable_count() const;
@@ -78,6 +82,7 @@ class Sequential {
   std::vector<Shape> output_shapes_;
   std::vector<std::int64_t> param_counts_;   // per layer: trainable values
   std::vector<std::int64_t> buffer_counts_;  // per layer: non-trainable values
+  Precision training_precision_ = Precision::fp32;
   std::vector<std::string> class_names_;
   std::string preprocessing_ = "mnist-digit";
   const Tensor* last_input_ = nullptr;

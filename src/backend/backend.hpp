@@ -1,13 +1,16 @@
 // The compute backend: oneDNN primitives behind a small API of plain float pointers.
 // Layouts at this boundary are fixed: activations NHWC, conv weights OIHW, dense weights
-// [out, in], biases [K]. Each object is built once for one geometry (batch size included)
-// and reused; it owns its primitives, reorders and workspaces. dnnl.hpp stays inside
+// [out, in], biases [K], all fp32. Each object is built once for one geometry (batch size
+// included) and precision, and reused; it owns its primitives, reorders and workspaces.
+// With Precision::bf16, convolution and inner product convert their inputs to bf16
+// internally and still read and write fp32 at this boundary. dnnl.hpp stays inside
 // src/backend/*.cpp.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#include "imgcls/runtime.hpp"
 #include "tensor/geometry.hpp"
 
 namespace imgcls::backend {
@@ -19,19 +22,33 @@ int num_threads();
 // An activation applied to a primitive's output inside the primitive.
 enum class PostOp { none, relu };
 
+// The height and width of a stored NHWC image batch, when an op reads only its top-left part.
+struct Extent2d {
+  std::int64_t h = 0, w = 0;
+};
+
 class Conv2d {
  public:
-  Conv2d(const Conv2dGeometry& geometry, PostOp post_op);
+  // stored_src: the size of the src images as stored, when larger than the geometry's
+  // in_h x in_w: the convolution then reads only their top-left in_h x in_w pixels (a
+  // following pooling layer never looks at the outputs the rest would feed), and
+  // backward writes zero gradient to the pixels it did not read. {0, 0}: the geometry's.
+  Conv2d(const Conv2dGeometry& geometry, PostOp post_op, Precision precision = Precision::fp32,
+         Extent2d stored_src = {});
   ~Conv2d();
   Conv2d(const Conv2d&) = delete;
   Conv2d& operator=(const Conv2d&) = delete;
 
   // src [N, H, W, C], weights [K, C, kh, kw], bias [K] -> dst [N, OH, OW, K]
   void forward(const float* src, const float* weights, const float* bias, float* dst);
-  // diff_dst [N, OH, OW, K] (gradient before the post-op is undone: pass the
-  // pre-activation gradient), weights -> diff_src [N, H, W, C]
+  // Both gradients of one step; diff_dst [N, OH, OW, K] is the gradient before the post-op
+  // (the pre-activation gradient). src, diff_dst -> diff_weights [K, C, kh, kw] and
+  // diff_bias [K] (overwritten); when diff_src is not null, diff_dst, weights -> diff_src
+  // [N, H, W, C].
+  void backward(const float* src, const float* diff_dst, const float* weights,
+                float* diff_weights, float* diff_bias, float* diff_src);
+  // Each half of backward alone.
   void backward_data(const float* diff_dst, const float* weights, float* diff_src);
-  // src, diff_dst -> diff_weights [K, C, kh, kw], diff_bias [K] (overwritten)
   void backward_weights(const float* src, const float* diff_dst, float* diff_weights,
                         float* diff_bias);
 
@@ -61,13 +78,16 @@ class Pool2d {
 
 class Dense {
  public:
-  Dense(const DenseGeometry& geometry, PostOp post_op);
+  Dense(const DenseGeometry& geometry, PostOp post_op, Precision precision = Precision::fp32);
   ~Dense();
   Dense(const Dense&) = delete;
   Dense& operator=(const Dense&) = delete;
 
   // src [N, in], weights [out, in], bias [out] -> dst [N, out]
   void forward(const float* src, const float* weights, const float* bias, float* dst);
+  // As Conv2d::backward.
+  void backward(const float* src, const float* diff_dst, const float* weights,
+                float* diff_weights, float* diff_bias, float* diff_src);
   // diff_dst [N, out] (pre-activation gradient), weights -> diff_src [N, in]
   void backward_data(const float* diff_dst, const float* weights, float* diff_src);
   // src, diff_dst -> diff_weights [out, in], diff_bias [out] (overwritten)

@@ -20,7 +20,7 @@ void set_num_threads(int threads) {
 int num_threads() { return omp_get_max_threads(); }
 
 FormatBridge::FormatBridge(const dnnl::memory::desc& user, const dnnl::memory::desc& primitive)
-    : same_(user == primitive), user_(user, context().engine, DNNL_MEMORY_NONE) {
+    : same_(user == primitive), primitive_md_(primitive), user_(user, context().engine, DNNL_MEMORY_NONE) {
   if (same_) return;
   primitive_ = dnnl::memory(primitive, context().engine);
   to_primitive_ = dnnl::reorder(user_, primitive_);
@@ -49,34 +49,43 @@ void FormatBridge::to_user(float* user_data) {
 
 namespace imgcls::backend {
 
-WeightedPrimitives::WeightedPrimitives(const dnnl::primitive_desc& forward, const dnnl::memory::desc& src,
+WeightedPrimitives::WeightedPrimitives(const dnnl::primitive_desc& forward, const dnnl::memory::desc& src_user,
                                        const dnnl::memory::desc& dst, const dnnl::memory::desc& weights_user,
                                        const dnnl::memory::desc& bias)
-    : weights_user_(weights_user),
+    : src_user_(src_user),
+      weights_user_(weights_user),
+      dst_user_(dst),
       forward_(forward),
-      src_(src, context().engine, DNNL_MEMORY_NONE),
       dst_(dst, context().engine, DNNL_MEMORY_NONE),
       bias_(bias, context().engine, DNNL_MEMORY_NONE),
       forward_scratchpad_(scratchpad_for(forward)),
-      diff_src_(src, context().engine, DNNL_MEMORY_NONE),
-      diff_dst_(dst, context().engine, DNNL_MEMORY_NONE),
       diff_bias_(bias, context().engine, DNNL_MEMORY_NONE),
-      forward_weights_(weights_user, forward.query_md(dnnl::query::weights_md)) {}
+      src_(src_user, forward.query_md(dnnl::query::src_md)),
+      forward_weights_(weights_user, forward.query_md(dnnl::query::weights_md)) {
+  IMGCLS_CHECK(forward.query_md(dnnl::query::dst_md) == dst, "the forward primitive must write fp32 dst as given");
+}
 
 void WeightedPrimitives::set_backward(const dnnl::primitive_desc& backward_data,
                                       const dnnl::primitive_desc& backward_weights) {
+  IMGCLS_CHECK(backward_weights.query_md(dnnl::query::src_md) == src_.primitive_desc(),
+               "backward weights must read src as forward does");
+  const dnnl::memory::desc diff_dst = backward_data.query_md(dnnl::query::diff_dst_md);
+  IMGCLS_CHECK(backward_weights.query_md(dnnl::query::diff_dst_md) == diff_dst,
+               "backward data and backward weights must read diff_dst alike");
   backward_data_ = dnnl::primitive(backward_data);
   backward_weights_ = dnnl::primitive(backward_weights);
   backward_data_scratchpad_ = scratchpad_for(backward_data);
   backward_weights_scratchpad_ = scratchpad_for(backward_weights);
+  diff_dst_ = FormatBridge(dst_user_, diff_dst);
   backward_data_weights_ = FormatBridge(weights_user_, backward_data.query_md(dnnl::query::weights_md));
+  diff_src_ = FormatBridge(src_user_, backward_data.query_md(dnnl::query::diff_src_md));
   diff_weights_ = FormatBridge(weights_user_, backward_weights.query_md(dnnl::query::diff_weights_md));
   has_backward_ = true;
 }
 
 void WeightedPrimitives::forward(const float* src, const float* weights, const float* bias, float* dst) {
   auto& stream = context().stream;
-  forward_.execute(stream, {{DNNL_ARG_SRC, bind(src_, src)},
+  forward_.execute(stream, {{DNNL_ARG_SRC, src_.to_primitive(src)},
                             {DNNL_ARG_WEIGHTS, forward_weights_.to_primitive(weights)},
                             {DNNL_ARG_BIAS, bind(bias_, bias)},
                             {DNNL_ARG_DST, bind(dst_, dst)},
@@ -84,26 +93,26 @@ void WeightedPrimitives::forward(const float* src, const float* weights, const f
   stream.wait();
 }
 
-void WeightedPrimitives::backward_data(const float* diff_dst, const float* weights, float* diff_src) {
+void WeightedPrimitives::backward(const float* src, const float* diff_dst, const float* weights,
+                                  float* diff_weights, float* diff_bias, float* diff_src) {
   IMGCLS_CHECK(has_backward_, "backward primitives not built");
   auto& stream = context().stream;
-  backward_data_.execute(stream, {{DNNL_ARG_DIFF_DST, bind(diff_dst_, diff_dst)},
-                                  {DNNL_ARG_WEIGHTS, backward_data_weights_.to_primitive(weights)},
-                                  {DNNL_ARG_DIFF_SRC, bind(diff_src_, diff_src)},
-                                  {DNNL_ARG_SCRATCHPAD, backward_data_scratchpad_}});
-  stream.wait();
-}
-
-void WeightedPrimitives::backward_weights(const float* src, const float* diff_dst, float* diff_weights,
-                                          float* diff_bias) {
-  IMGCLS_CHECK(has_backward_, "backward primitives not built");
-  auto& stream = context().stream;
-  backward_weights_.execute(stream, {{DNNL_ARG_SRC, bind(src_, src)},
-                                     {DNNL_ARG_DIFF_DST, bind(diff_dst_, diff_dst)},
-                                     {DNNL_ARG_DIFF_WEIGHTS, diff_weights_.primitive_output(diff_weights)},
-                                     {DNNL_ARG_DIFF_BIAS, bind(diff_bias_, diff_bias)},
-                                     {DNNL_ARG_SCRATCHPAD, backward_weights_scratchpad_}});
-  diff_weights_.to_user(diff_weights);
+  const dnnl::memory diff_dst_memory = diff_dst_.to_primitive(diff_dst);
+  if (diff_weights) {
+    backward_weights_.execute(stream, {{DNNL_ARG_SRC, src_.to_primitive(src)},
+                                       {DNNL_ARG_DIFF_DST, diff_dst_memory},
+                                       {DNNL_ARG_DIFF_WEIGHTS, diff_weights_.primitive_output(diff_weights)},
+                                       {DNNL_ARG_DIFF_BIAS, bind(diff_bias_, diff_bias)},
+                                       {DNNL_ARG_SCRATCHPAD, backward_weights_scratchpad_}});
+    diff_weights_.to_user(diff_weights);
+  }
+  if (diff_src) {
+    backward_data_.execute(stream, {{DNNL_ARG_DIFF_DST, diff_dst_memory},
+                                    {DNNL_ARG_WEIGHTS, backward_data_weights_.to_primitive(weights)},
+                                    {DNNL_ARG_DIFF_SRC, diff_src_.primitive_output(diff_src)},
+                                    {DNNL_ARG_SCRATCHPAD, backward_data_scratchpad_}});
+    diff_src_.to_user(diff_src);
+  }
   stream.wait();
 }
 

@@ -1,5 +1,6 @@
-// Fully connected layers through oneDNN inner product: src [N, in] plain, weights in the
-// layout oneDNN picks (bridged from plain [out, in]), the post-op fused into forward.
+// Fully connected layers through oneDNN inner product: src [N, in] plain fp32 at the
+// boundary, weights in the layout oneDNN picks (bridged from plain [out, in]), the post-op
+// fused into forward. In bf16, src, weights and diff_dst are converted on the way in.
 #include "backend/backend.hpp"
 #include "backend/dnnl_common.hpp"
 
@@ -9,49 +10,57 @@ using dnnl::prop_kind;
 
 struct Dense::Impl {
   DenseGeometry g;
-  dnnl::memory::desc src_md, dst_md, weights_any_md, bias_md;
+  dnnl::memory::desc src_md, src_user_md, dst_md, diff_dst_md, weights_any_md, diff_weights_any_md, bias_md;
   dnnl::inner_product_forward::primitive_desc forward_pd;
   WeightedPrimitives primitives;
 
-  Impl(const DenseGeometry& geometry, PostOp post_op)
+  Impl(const DenseGeometry& geometry, PostOp post_op, Precision precision)
       : g(geometry),
-        src_md(f32_desc({g.batch, g.in_features}, tag::nc)),
+        src_md(dnnl::memory::desc({g.batch, g.in_features}, compute_type(precision), tag::nc)),
+        src_user_md(f32_desc({g.batch, g.in_features}, tag::nc)),
         dst_md(f32_desc({g.batch, g.out_features}, tag::nc)),
-        weights_any_md(f32_desc({g.out_features, g.in_features}, tag::any)),
+        diff_dst_md(dnnl::memory::desc({g.batch, g.out_features}, compute_type(precision), tag::nc)),
+        weights_any_md(dnnl::memory::desc({g.out_features, g.in_features}, compute_type(precision), tag::any)),
+        diff_weights_any_md(f32_desc({g.out_features, g.in_features}, tag::any)),
         bias_md(f32_desc({g.out_features}, tag::x)),
         forward_pd(dnnl::inner_product_forward::desc(prop_kind::forward_training, src_md, weights_any_md, bias_md,
                                                      dst_md),
                    post_op_attr(post_op), context().engine),
-        primitives(forward_pd, src_md, dst_md, f32_desc({g.out_features, g.in_features}, tag::oi), bias_md) {}
+        primitives(forward_pd, src_user_md, dst_md, f32_desc({g.out_features, g.in_features}, tag::oi), bias_md) {}
 
   WeightedPrimitives& for_backward() {
     if (primitives.has_backward()) return primitives;
     auto& engine = context().engine;
     const dnnl::inner_product_backward_data::primitive_desc data_pd(
-        dnnl::inner_product_backward_data::desc(src_md, weights_any_md, dst_md), owned_scratchpad_attr(), engine,
-        forward_pd);
-    const dnnl::inner_product_backward_weights::primitive_desc weights_pd(
-        dnnl::inner_product_backward_weights::desc(src_md, weights_any_md, bias_md, dst_md), owned_scratchpad_attr(),
+        dnnl::inner_product_backward_data::desc(src_user_md, weights_any_md, diff_dst_md), owned_scratchpad_attr(),
         engine, forward_pd);
+    const dnnl::inner_product_backward_weights::primitive_desc weights_pd(
+        dnnl::inner_product_backward_weights::desc(src_md, diff_weights_any_md, bias_md, diff_dst_md),
+        owned_scratchpad_attr(), engine, forward_pd);
     primitives.set_backward(data_pd, weights_pd);
     return primitives;
   }
 };
 
-Dense::Dense(const DenseGeometry& geometry, PostOp post_op)
-    : impl_(std::make_unique<Impl>(geometry, post_op)) {}
+Dense::Dense(const DenseGeometry& geometry, PostOp post_op, Precision precision)
+    : impl_(std::make_unique<Impl>(geometry, post_op, precision)) {}
 Dense::~Dense() = default;
 
 void Dense::forward(const float* src, const float* weights, const float* bias, float* dst) {
   impl_->primitives.forward(src, weights, bias, dst);
 }
 
+void Dense::backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
+                     float* diff_bias, float* diff_src) {
+  impl_->for_backward().backward(src, diff_dst, weights, diff_weights, diff_bias, diff_src);
+}
+
 void Dense::backward_data(const float* diff_dst, const float* weights, float* diff_src) {
-  impl_->for_backward().backward_data(diff_dst, weights, diff_src);
+  backward(nullptr, diff_dst, weights, nullptr, nullptr, diff_src);
 }
 
 void Dense::backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
-  impl_->for_backward().backward_weights(src, diff_dst, diff_weights, diff_bias);
+  backward(src, diff_dst, nullptr, diff_weights, diff_bias, nullptr);
 }
 
 }  // namespace imgcls::backend

@@ -52,8 +52,9 @@ inline dnnl::memory bind(dnnl::memory& memory, const float* data) {
   return memory;
 }
 
-// Moves a tensor between the plain layout imgcls keeps (user) and the layout a primitive
-// chose (primitive). When both are equal no copy is made.
+// Moves a tensor between the plain fp32 layout imgcls keeps (user) and what a primitive
+// computes on (primitive): its chosen layout, bf16, or the dense copy of a strided view.
+// When both are equal no copy is made.
 class FormatBridge {
  public:
   FormatBridge() = default;
@@ -63,20 +64,27 @@ class FormatBridge {
   // Memory the primitive writes into; call to_user() afterwards.
   dnnl::memory primitive_output(float* user_data);
   void to_user(float* user_data);
+  const dnnl::memory::desc& primitive_desc() const { return primitive_md_; }
 
  private:
   bool same_ = true;
+  dnnl::memory::desc primitive_md_;
   dnnl::memory user_, primitive_;
   dnnl::reorder to_primitive_, to_user_;
 };
 
+// The data type convolution and inner product multiply in.
+inline dt compute_type(Precision precision) { return precision == Precision::bf16 ? dt::bf16 : dt::f32; }
+
 // What convolution and inner product share once their primitive descriptors exist: the
-// forward, backward-data and backward-weights primitives, the bridges between plain
-// weights and each primitive's weight layout, the owned scratchpads, and execution on
-// plain float pointers (src/dst as described by the given descriptors).
+// forward, backward-data and backward-weights primitives, the bridges between the fp32
+// buffers imgcls passes (src_user may be a strided view: the part of a larger image the
+// op reads) and what each primitive computes on (dense, bf16 or fp32, weights in the
+// primitive's layout), the owned scratchpads, and execution on plain float pointers.
+// dst, bias and the weight gradients are fp32 in both precisions.
 class WeightedPrimitives {
  public:
-  WeightedPrimitives(const dnnl::primitive_desc& forward, const dnnl::memory::desc& src,
+  WeightedPrimitives(const dnnl::primitive_desc& forward, const dnnl::memory::desc& src_user,
                      const dnnl::memory::desc& dst, const dnnl::memory::desc& weights_user,
                      const dnnl::memory::desc& bias);
   bool has_backward() const { return has_backward_; }
@@ -85,15 +93,18 @@ class WeightedPrimitives {
                     const dnnl::primitive_desc& backward_weights);
 
   void forward(const float* src, const float* weights, const float* bias, float* dst);
-  void backward_data(const float* diff_dst, const float* weights, float* diff_src);
-  void backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias);
+  // diff_weights (with diff_bias) and diff_src are each skipped when null; diff_dst is
+  // converted once for both.
+  void backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
+                float* diff_bias, float* diff_src);
 
  private:
-  dnnl::memory::desc weights_user_;
+  dnnl::memory::desc src_user_, weights_user_, dst_user_;
   dnnl::primitive forward_, backward_data_, backward_weights_;
-  dnnl::memory src_, dst_, bias_, forward_scratchpad_;
-  dnnl::memory diff_src_, diff_dst_, diff_bias_, backward_data_scratchpad_, backward_weights_scratchpad_;
-  FormatBridge forward_weights_, backward_data_weights_, diff_weights_;
+  dnnl::memory dst_, bias_, forward_scratchpad_;
+  dnnl::memory diff_bias_, backward_data_scratchpad_, backward_weights_scratchpad_;
+  FormatBridge src_, forward_weights_;
+  FormatBridge diff_dst_, backward_data_weights_, diff_src_, diff_weights_;
   bool has_backward_ = false;
 };
 

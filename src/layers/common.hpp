@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "backend/backend.hpp"
 #include "imgcls/layers.hpp"
@@ -65,20 +66,26 @@ class OptionReader {
   std::map<std::string, bool> seen_;
 };
 
-// Backend primitives are built for one batch size; a layer keeps one per size it has met
-// (typically the training batch, the last partial batch and the evaluation batch).
+// Backend primitives are built for one batch size (and precision); a layer keeps one per
+// size it has met (typically the training batch, the last partial batch and the
+// evaluation batch).
 template <class Primitive>
 class PerBatchSize {
  public:
   template <class Make>
   Primitive& get(std::int64_t batch, Make make) {
-    auto& slot = by_batch_[batch];
+    return get(batch, Precision::fp32, make);
+  }
+  template <class Make>
+  Primitive& get(std::int64_t batch, Precision precision, Make make) {
+    auto& slot = by_key_[{batch, precision}];
     if (!slot) slot = make();
     return *slot;
   }
+  void clear() { by_key_.clear(); }
 
  private:
-  std::map<std::int64_t, std::unique_ptr<Primitive>> by_batch_;
+  std::map<std::pair<std::int64_t, Precision>, std::unique_ptr<Primitive>> by_key_;
 };
 
 // Bounds on what a model may ask for, checked while it is built so that an absurd spec (a

@@ -1,6 +1,10 @@
 // Conv2D: src [N, H, W, C] -> dst [N, H', W', filters], with an optional activation fused
 // into the oneDNN convolution. Keeps nothing beyond its parameters: backward reads the
-// src and dst the model passes back.
+// src and dst the model passes back. Inside a model followed by pooling that never reads
+// the last output rows or columns, it computes only the part that is read (see
+// Layer::compute_output_part).
+#include <algorithm>
+
 #include <fmt/core.h>
 
 #include "core/check.hpp"
@@ -54,6 +58,7 @@ class Conv2DLayer final : public Layer {
     bias_ = Tensor({g.out_c});
     diff_weights_ = Tensor(weights_.shape());
     diff_bias_ = Tensor(bias_.shape());
+    computed_ = geometry_;
     return {g.out_h(), g.out_w(), g.out_c};
   }
 
@@ -64,12 +69,13 @@ class Conv2DLayer final : public Layer {
     bias_.fill(0.0f);
   }
 
-  void forward(const Tensor& src, Tensor& dst, Mode /*mode*/) override {
+  void forward(const Tensor& src, Tensor& dst, Mode mode) override {
     const std::int64_t batch = src.dim(0);
     IMGCLS_CHECK(src.shape() == (Shape{batch, geometry_.in_h, geometry_.in_w, geometry_.in_c}),
                  "{}: src {}", name(), to_string(src.shape()));
-    dst.resize({batch, geometry_.out_h(), geometry_.out_w(), geometry_.out_c});
-    primitives(batch).forward(src.data(), weights_.data(), bias_.data(), dst.data());
+    dst.resize({batch, computed_.out_h(), computed_.out_w(), computed_.out_c});
+    const Precision precision = mode == Mode::train ? training_precision_ : Precision::fp32;
+    primitives(batch, precision).forward(src.data(), weights_.data(), bias_.data(), dst.data());
   }
 
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
@@ -78,12 +84,29 @@ class Conv2DLayer final : public Layer {
                  to_string(diff_dst.shape()), to_string(dst.shape()));
     const Tensor& diff_pre =
         detail::gradient_before_activation(backward_activation_, dst, diff_dst, scratch_);
-    auto& prims = primitives(src.dim(0));
-    prims.backward_weights(src.data(), diff_pre.data(), diff_weights_.data(), diff_bias_.data());
-    if (diff_src) {
-      diff_src->resize(src.shape());
-      prims.backward_data(diff_pre.data(), weights_.data(), diff_src->data());
-    }
+    if (diff_src) diff_src->resize(src.shape());
+    primitives(src.dim(0), training_precision_)
+        .backward(src.data(), diff_pre.data(), weights_.data(), diff_weights_.data(),
+                  diff_bias_.data(), diff_src ? diff_src->data() : nullptr);
+  }
+
+  void set_training_precision(Precision precision) override { training_precision_ = precision; }
+
+  // Computes only the top-left out_h x out_w outputs of `part`: the convolution then reads
+  // only the input rows and columns those outputs need (with the padding they need).
+  bool compute_output_part(const Shape& part) override {
+    if (part.size() != 3 || part[2] != geometry_.out_c || part[0] > geometry_.out_h() ||
+        part[1] > geometry_.out_w() || part[0] < 1 || part[1] < 1)
+      return false;
+    computed_ = geometry_;
+    trim(part[0], computed_.in_h, computed_.window.kernel_h, computed_.window.stride_h,
+         computed_.window.pad_top, computed_.window.pad_bottom);
+    trim(part[1], computed_.in_w, computed_.window.kernel_w, computed_.window.stride_w,
+         computed_.window.pad_left, computed_.window.pad_right);
+    IMGCLS_CHECK(computed_.out_h() == part[0] && computed_.out_w() == part[1], "{}: trimmed to {}x{}, wanted {}",
+                 name(), computed_.out_h(), computed_.out_w(), to_string(part));
+    cache_.clear();
+    return true;
   }
 
   bool ends_with_relu() const override { return options_.activation == Activation::relu; }
@@ -104,16 +127,29 @@ class Conv2DLayer final : public Layer {
   }
 
  private:
-  backend::Conv2d& primitives(std::int64_t batch) {
-    return cache_.get(batch, [&] {
-      Conv2dGeometry g = geometry_;
+  // Keeps the padding before; `in` shrinks to the rows the first `out` outputs read, and the
+  // padding after to what they still need past the input.
+  static void trim(std::int64_t out, std::int64_t& in, std::int64_t kernel, std::int64_t stride,
+                   std::int64_t pad_before, std::int64_t& pad_after) {
+    const std::int64_t span = (out - 1) * stride + kernel;  // padded rows read
+    const std::int64_t read = std::min(in, span - pad_before);
+    pad_after = span - pad_before - read;
+    in = read;
+  }
+
+  backend::Conv2d& primitives(std::int64_t batch, Precision precision) {
+    return cache_.get(batch, precision, [&] {
+      Conv2dGeometry g = computed_;
       g.batch = batch;
-      return std::make_unique<backend::Conv2d>(g, detail::to_post_op(options_.activation));
+      return std::make_unique<backend::Conv2d>(g, detail::to_post_op(options_.activation), precision,
+                                               backend::Extent2d{geometry_.in_h, geometry_.in_w});
     });
   }
 
   Conv2DOptions options_;
-  Conv2dGeometry geometry_;
+  Conv2dGeometry geometry_;  // as declared: the full output
+  Conv2dGeometry computed_;  // what is computed: geometry_, or its top-left part (compute_output_part)
+  Precision training_precision_ = Precision::fp32;
   Activation backward_activation_ = options_.activation;  // none when the next layer masks
   Tensor weights_, bias_, diff_weights_, diff_bias_, scratch_;
   detail::PerBatchSize<backend::Conv2d> cache_;

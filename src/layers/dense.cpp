@@ -33,12 +33,13 @@ class DenseLayer final : public Layer {
     bias_.fill(0.0f);
   }
 
-  void forward(const Tensor& src, Tensor& dst, Mode /*mode*/) override {
+  void forward(const Tensor& src, Tensor& dst, Mode mode) override {
     const std::int64_t batch = src.dim(0);
     IMGCLS_CHECK(src.shape() == (Shape{batch, geometry_.in_features}), "{}: src {}", name(),
                  to_string(src.shape()));
     dst.resize({batch, geometry_.out_features});
-    primitives(batch).forward(src.data(), weights_.data(), bias_.data(), dst.data());
+    const Precision precision = mode == Mode::train ? training_precision_ : Precision::fp32;
+    primitives(batch, precision).forward(src.data(), weights_.data(), bias_.data(), dst.data());
   }
 
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
@@ -47,13 +48,13 @@ class DenseLayer final : public Layer {
                  to_string(diff_dst.shape()), to_string(dst.shape()));
     const Tensor& diff_pre =
         detail::gradient_before_activation(backward_activation_, dst, diff_dst, scratch_);
-    auto& prims = primitives(src.dim(0));
-    prims.backward_weights(src.data(), diff_pre.data(), diff_weights_.data(), diff_bias_.data());
-    if (diff_src) {
-      diff_src->resize(src.shape());
-      prims.backward_data(diff_pre.data(), weights_.data(), diff_src->data());
-    }
+    if (diff_src) diff_src->resize(src.shape());
+    primitives(src.dim(0), training_precision_)
+        .backward(src.data(), diff_pre.data(), weights_.data(), diff_weights_.data(),
+                  diff_bias_.data(), diff_src ? diff_src->data() : nullptr);
   }
+
+  void set_training_precision(Precision precision) override { training_precision_ = precision; }
 
   bool ends_with_relu() const override { return options_.activation == Activation::relu; }
   void skip_relu_backward() override { backward_activation_ = Activation::none; }
@@ -70,17 +71,18 @@ class DenseLayer final : public Layer {
   }
 
  private:
-  backend::Dense& primitives(std::int64_t batch) {
-    return cache_.get(batch, [&] {
+  backend::Dense& primitives(std::int64_t batch, Precision precision) {
+    return cache_.get(batch, precision, [&] {
       DenseGeometry g = geometry_;
       g.batch = batch;
-      return std::make_unique<backend::Dense>(g, detail::to_post_op(options_.activation));
+      return std::make_unique<backend::Dense>(g, detail::to_post_op(options_.activation), precision);
     });
   }
 
   DenseOptions options_;
   DenseGeometry geometry_;
   Activation backward_activation_ = options_.activation;  // none when the next layer masks
+  Precision training_precision_ = Precision::fp32;
   Tensor weights_, bias_, diff_weights_, diff_bias_, scratch_;
   detail::PerBatchSize<backend::Dense> cache_;
 };

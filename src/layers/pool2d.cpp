@@ -67,6 +67,24 @@ class Pool2DLayer final : public Layer {
     return true;
   }
 
+  // The windows (no padding) cover rows up to (out_h - 1) * stride + pool_size.
+  Shape input_part_read(const Shape& input_shape) const override {
+    if (input_shape.size() != 3) return input_shape;
+    const auto& g = geometry_;
+    return {(g.out_h() - 1) * g.window.stride_h + g.window.kernel_h,
+            (g.out_w() - 1) * g.window.stride_w + g.window.kernel_w, g.channels};
+  }
+
+  void read_trimmed_input(const Shape& part) override {
+    Pool2dGeometry g = geometry_;
+    g.in_h = part.at(0);
+    g.in_w = part.at(1);
+    IMGCLS_CHECK(part.at(2) == g.channels && g.out_h() == geometry_.out_h() && g.out_w() == geometry_.out_w(),
+                 "{}: input part {} changes the output", name(), to_string(part));
+    geometry_ = g;
+    cache_.clear();
+  }
+
   nlohmann::json config() const override {
     return {{"type", kind()}, {"pool_size", options_.pool_size}, {"strides", options_.strides}};
   }

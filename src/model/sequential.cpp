@@ -51,12 +51,23 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
   output_shapes_.push_back(std::move(output));
   if (!layers_.empty() && layers_.back()->ends_with_relu() && layer->absorb_input_relu_backward())
     layers_.back()->skip_relu_backward();
+  if (!layers_.empty()) {
+    const Shape part = layer->input_part_read(output_shapes_[output_shapes_.size() - 2]);
+    if (part != output_shapes_[output_shapes_.size() - 2] && layers_.back()->compute_output_part(part))
+      layer->read_trimmed_input(part);
+  }
+  layer->set_training_precision(training_precision_);
   param_counts_.push_back(count_values(layer->params()));
   buffer_counts_.push_back(count_values(layer->buffers()));
   layers_.push_back(std::move(layer));
   outputs_.resize(layers_.size());
   diffs_.resize(layers_.size());
   return *this;
+}
+
+void Sequential::set_training_precision(Precision precision) {
+  training_precision_ = precision;
+  for (auto& layer : layers_) layer->set_training_precision(precision);
 }
 
 void Sequential::initialize(std::uint64_t seed) {

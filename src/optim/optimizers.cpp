@@ -5,13 +5,29 @@
 #include <numbers>
 
 #include "core/check.hpp"
+#include "core/parallel.hpp"
 #include "imgcls/optim.hpp"
 
 namespace imgcls {
 
 namespace {
 constexpr std::int64_t kParallelFrom = 1 << 14;  // elements; smaller tensors stay on one thread
+
+struct AdamCoefficients {
+  float beta1, beta2, epsilon, step_size, inv_sqrt_correction2, l2, shrink;
+};
+
+IMGCLS_VECTOR_CLONES
+void adam_update(float* value, const float* grad, float* m, float* v, std::int64_t n, const AdamCoefficients& c) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float g = grad[j] + c.l2 * value[j];
+    m[j] = c.beta1 * m[j] + (1.0f - c.beta1) * g;
+    v[j] = c.beta2 * v[j] + (1.0f - c.beta2) * g * g;
+    value[j] = c.shrink * value[j] - c.step_size * m[j] / (std::sqrt(v[j]) * c.inv_sqrt_correction2 + c.epsilon);
+  }
 }
+}  // namespace
 
 void Optimizer::ensure_state(const std::vector<Param>& params, int per_param) {
   if (buffers_.empty())
@@ -36,25 +52,24 @@ void Adam::step(const std::vector<Param>& params) {
   ensure_state(params, 2);
   ++step_;
   const double t = static_cast<double>(step_);
-  const float b1 = options_.beta1, b2 = options_.beta2, eps = options_.epsilon;
+  const float b1 = options_.beta1, b2 = options_.beta2;
   const float lr = options_.learning_rate;
-  const float step_size = static_cast<float>(lr / (1.0 - std::pow(double(b1), t)));
-  const float inv_sqrt_correction2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(double(b2), t)));
-  const float l2 = options_.decoupled_weight_decay ? 0.0f : options_.weight_decay;
-  const float shrink = options_.decoupled_weight_decay ? 1.0f - lr * options_.weight_decay : 1.0f;
+  const AdamCoefficients c{
+      .beta1 = b1,
+      .beta2 = b2,
+      .epsilon = options_.epsilon,
+      .step_size = static_cast<float>(lr / (1.0 - std::pow(double(b1), t))),
+      .inv_sqrt_correction2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(double(b2), t))),
+      .l2 = options_.decoupled_weight_decay ? 0.0f : options_.weight_decay,
+      .shrink = options_.decoupled_weight_decay ? 1.0f - lr * options_.weight_decay : 1.0f};
   for (std::size_t i = 0; i < params.size(); ++i) {
     float* value = params[i].value->data();
     const float* grad = params[i].grad->data();
     float* m = buffers_[i].data();
     float* v = buffers_[i + params.size()].data();
-    const std::int64_t n = params[i].value->size();
-#pragma omp parallel for simd if (n >= kParallelFrom)
-    for (std::int64_t j = 0; j < n; ++j) {
-      const float g = grad[j] + l2 * value[j];
-      m[j] = b1 * m[j] + (1.0f - b1) * g;
-      v[j] = b2 * v[j] + (1.0f - b2) * g * g;
-      value[j] = shrink * value[j] - step_size * m[j] / (std::sqrt(v[j]) * inv_sqrt_correction2 + eps);
-    }
+    parallel_ranges(params[i].value->size(), kParallelFrom, [&](std::int64_t begin, std::int64_t end) {
+      adam_update(value + begin, grad + begin, m + begin, v + begin, end - begin, c);
+    });
   }
 }
 

@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "core/check.hpp"
+#include "core/parallel.hpp"
 #include "data/augment.hpp"
 #include "dist/gradient_reducer.hpp"
 #include "imgcls/loss.hpp"
@@ -78,12 +79,19 @@ void shuffle_for_epoch(std::vector<std::int64_t>& order, std::uint64_t seed, int
 
 // A NaN in the input can vanish from the loss (a fused ReLU maps it to 0) and still reach
 // the gradients; stop before it reaches the weights.
+// g * 0 is 0 for a finite g, NaN for NaN or Inf; the sum is 0 exactly when all are finite,
+// in any order, so the loop may be vectorised.
+IMGCLS_VECTOR_CLONES
+float sum_of_zero_products(const float* g, std::int64_t count) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (std::int64_t i = 0; i < count; ++i) sum += g[i] * 0.0f;
+  return sum;
+}
+
 void check_gradients_finite(const std::vector<Param>& params, int epoch, std::int64_t step) {
   for (const Param& p : params) {
-    const float* g = p.grad->data();
-    float sum = 0.0f;  // g * 0 is 0 for a finite g, NaN for NaN or Inf
-    for (std::int64_t i = 0; i < p.grad->size(); ++i) sum += g[i] * 0.0f;
-    if (sum != 0.0f)
+    if (sum_of_zero_products(p.grad->data(), p.grad->size()) != 0.0f)
       throw InputError("training", fmt::format("the gradient of {} holds NaN or Inf at epoch {}, step {}", p.name, epoch, step),
                        "check the data for NaN or Inf values, or lower the learning rate (--lr)");
   }
