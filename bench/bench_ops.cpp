@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "imgcls/model.hpp"
+#include "imgcls/optim.hpp"
 #include "imgcls/rng.hpp"
 
 namespace {
@@ -103,5 +105,18 @@ BENCHMARK_CAPTURE(BM_MaxPool, pool2_backward, 2, true)->Arg(32)->Unit(benchmark:
 BENCHMARK_CAPTURE(BM_Dense, fc1_forward, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Dense, fc1_backward_data, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Dense, fc1_backward_weights, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One Adam update of the seed model's 121,930 parameters (gradients held fixed).
+void BM_AdamStep(benchmark::State& state) {
+  imgcls::Sequential model = imgcls::presets::seed();
+  model.initialize(1);
+  const auto params = model.params();
+  imgcls::Rng rng(4);
+  for (const auto& p : params)
+    for (std::int64_t i = 0; i < p.grad->size(); ++i) (*p.grad)[i] = rng.uniform(-1e-2f, 1e-2f);
+  imgcls::Adam adam;
+  for (auto _ : state) adam.step(params);
+}
+BENCHMARK(BM_AdamStep)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
