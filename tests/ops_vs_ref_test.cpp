@@ -1,6 +1,7 @@
 // Holds the oneDNN backend (src/backend) to the reference ops (src/ref, the executable spec)
 // on seeded shapes: batch 1 and larger, odd spatial sizes, stride 1 and 2, valid, "same" and
-// asymmetric (bottom/right = top/left + 1) padding, 1, 3 and 17 channels, kernels 1, 3, 5.
+// asymmetric (bottom/right = top/left + 1) padding, 1, 3 and 17 channels, 1 to 32 filters,
+// kernels 1, 3, 5.
 // Covers Conv2d forward (no post-op and fused ReLU), backward_data, backward_weights (weights
 // and bias); Pool2d max and average, forward and backward; Dense forward (no post-op and
 // ReLU), backward_data, backward_weights; BatchNorm forward (training: dst and the batch
@@ -88,7 +89,7 @@ i64 pick_side(std::size_t case_index, Rng& rng) {
 std::vector<Conv2dGeometry> conv_cases() {
   Rng rng(2024);
   std::vector<Conv2dGeometry> cases;
-  constexpr i64 kOutChannels[] = {1, 4, 17, 8};
+  constexpr i64 kOutChannels[] = {1, 16, 4, 17, 32, 8};
   for (i64 kernel : {1, 3, 5})
     for (i64 channels : {1, 3, 17})
       for (PadStyle pad : {PadStyle::valid, PadStyle::same, PadStyle::asymmetric})
@@ -98,10 +99,16 @@ std::vector<Conv2dGeometry> conv_cases() {
                            .in_h = pick_side(i, rng),
                            .in_w = pick_side(i + 1, rng),
                            .in_c = channels,
-                           .out_c = kOutChannels[i % 4],
+                           .out_c = kOutChannels[i % 6],
                            .window = make_window(kernel, stride, pad)};
           cases.push_back(g);
         }
+  // 3x3 without padding over grey images with 16, 32 or 64 filters: the few-channel
+  // backward-weights loop (conv2d_few_channels.cpp).
+  for (i64 filters : {16, 32, 64})
+    for (i64 stride : {1, 2})
+      cases.push_back({.batch = 3, .in_h = 11, .in_w = 9, .in_c = 1, .out_c = filters,
+                       .window = make_window(3, stride, PadStyle::valid)});
   return cases;
 }
 

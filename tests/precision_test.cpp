@@ -60,18 +60,26 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
 
 // The backend convolution over the top-left 8x7 of stored 11x9 images equals the reference
 // on those pixels copied out; backward gives the reference gradients, and zero gradient to
-// the pixels it did not read.
-TEST(TrimmedConvolution, ReadsTheTopLeftPartAndGivesTheRestZeroGradient) {
+// the pixels it did not read. Three channels, 4 filters and padding before: oneDNN computes
+// the weight gradient; one channel, 16 filters, no padding: the grey-image loop
+// (conv2d_few_channels.cpp) does.
+struct TrimCase {
+  i64 channels, filters, pad_before;
+};
+class TrimmedConvolutionCases : public testing::TestWithParam<TrimCase> {};
+INSTANTIATE_TEST_SUITE_P(Cases, TrimmedConvolutionCases, testing::Values(TrimCase{3, 4, 1}, TrimCase{1, 16, 0}));
+
+TEST_P(TrimmedConvolutionCases, ReadsTheTopLeftPartAndGivesTheRestZeroGradient) {
   Rng rng(5);
-  const i64 n = 2, stored_h = 11, stored_w = 9, c = 3;
+  const i64 n = 2, stored_h = 11, stored_w = 9, c = GetParam().channels;
   Conv2dGeometry g;
   g.batch = n;
   g.in_h = 8;
   g.in_w = 7;
   g.in_c = c;
-  g.out_c = 4;
+  g.out_c = GetParam().filters;
   g.window.kernel_h = g.window.kernel_w = 3;
-  g.window.pad_top = g.window.pad_left = 1;  // "same"-like padding before, none after
+  g.window.pad_top = g.window.pad_left = GetParam().pad_before;  // none after
   const auto stored = random_values(n * stored_h * stored_w * c, rng);
   std::vector<float> part(static_cast<std::size_t>(n * g.in_h * g.in_w * c));
   for (i64 b = 0; b < n; ++b)

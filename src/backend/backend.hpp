@@ -41,13 +41,14 @@ class Conv2d {
 
   // src [N, H, W, C], weights [K, C, kh, kw], bias [K] -> dst [N, OH, OW, K]
   void forward(const float* src, const float* weights, const float* bias, float* dst);
-  // Both gradients of one step; diff_dst [N, OH, OW, K] is the gradient before the post-op
-  // (the pre-activation gradient). src, diff_dst -> diff_weights [K, C, kh, kw] and
+  // Both gradients of the last forward; diff_dst [N, OH, OW, K] is the gradient before the
+  // post-op (the pre-activation gradient). src, diff_dst -> diff_weights [K, C, kh, kw] and
   // diff_bias [K] (overwritten); when diff_src is not null, diff_dst, weights -> diff_src
-  // [N, H, W, C].
+  // [N, H, W, C]. src and weights must hold what that forward used (the forward's
+  // converted weights may be reused).
   void backward(const float* src, const float* diff_dst, const float* weights,
                 float* diff_weights, float* diff_bias, float* diff_src);
-  // Each half of backward alone.
+  // Each half of backward alone, for any weights (nothing is reused).
   void backward_data(const float* diff_dst, const float* weights, float* diff_src);
   void backward_weights(const float* src, const float* diff_dst, float* diff_weights,
                         float* diff_bias);

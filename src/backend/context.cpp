@@ -80,6 +80,7 @@ void WeightedPrimitives::set_backward(const dnnl::primitive_desc& backward_data,
   backward_data_weights_ = FormatBridge(weights_user_, backward_data.query_md(dnnl::query::weights_md));
   diff_src_ = FormatBridge(src_user_, backward_data.query_md(dnnl::query::diff_src_md));
   diff_weights_ = FormatBridge(weights_user_, backward_weights.query_md(dnnl::query::diff_weights_md));
+  data_weights_as_forward_ = backward_data.query_md(dnnl::query::weights_md) == forward_weights_.primitive_desc();
   has_backward_ = true;
 }
 
@@ -91,10 +92,11 @@ void WeightedPrimitives::forward(const float* src, const float* weights, const f
                             {DNNL_ARG_DST, bind(dst_, dst)},
                             {DNNL_ARG_SCRATCHPAD, forward_scratchpad_}});
   stream.wait();
+  forward_ran_ = true;
 }
 
 void WeightedPrimitives::backward(const float* src, const float* diff_dst, const float* weights,
-                                  float* diff_weights, float* diff_bias, float* diff_src) {
+                                  float* diff_weights, float* diff_bias, float* diff_src, bool weights_as_forward) {
   IMGCLS_CHECK(has_backward_, "backward primitives not built");
   auto& stream = context().stream;
   const dnnl::memory diff_dst_memory = diff_dst_.to_primitive(diff_dst);
@@ -107,8 +109,10 @@ void WeightedPrimitives::backward(const float* src, const float* diff_dst, const
     diff_weights_.to_user(diff_weights);
   }
   if (diff_src) {
+    const bool reuse = weights_as_forward && data_weights_as_forward_ && forward_ran_;
     backward_data_.execute(stream, {{DNNL_ARG_DIFF_DST, diff_dst_memory},
-                                    {DNNL_ARG_WEIGHTS, backward_data_weights_.to_primitive(weights)},
+                                    {DNNL_ARG_WEIGHTS, reuse ? forward_weights_.last_converted()
+                                                             : backward_data_weights_.to_primitive(weights)},
                                     {DNNL_ARG_DIFF_SRC, diff_src_.primitive_output(diff_src)},
                                     {DNNL_ARG_SCRATCHPAD, backward_data_scratchpad_}});
     diff_src_.to_user(diff_src);

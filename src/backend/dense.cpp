@@ -52,15 +52,15 @@ void Dense::forward(const float* src, const float* weights, const float* bias, f
 
 void Dense::backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
                      float* diff_bias, float* diff_src) {
-  impl_->for_backward().backward(src, diff_dst, weights, diff_weights, diff_bias, diff_src);
+  impl_->for_backward().backward(src, diff_dst, weights, diff_weights, diff_bias, diff_src, true);
 }
 
 void Dense::backward_data(const float* diff_dst, const float* weights, float* diff_src) {
-  backward(nullptr, diff_dst, weights, nullptr, nullptr, diff_src);
+  impl_->for_backward().backward(nullptr, diff_dst, weights, nullptr, nullptr, diff_src, false);
 }
 
 void Dense::backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
-  backward(src, diff_dst, nullptr, diff_weights, diff_bias, nullptr);
+  impl_->for_backward().backward(src, diff_dst, nullptr, diff_weights, diff_bias, nullptr, false);
 }
 
 }  // namespace imgcls::backend

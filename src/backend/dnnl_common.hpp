@@ -65,6 +65,8 @@ class FormatBridge {
   dnnl::memory primitive_output(float* user_data);
   void to_user(float* user_data);
   const dnnl::memory::desc& primitive_desc() const { return primitive_md_; }
+  // What the last to_primitive() returned.
+  dnnl::memory last_converted() const { return same_ ? user_ : primitive_; }
 
  private:
   bool same_ = true;
@@ -94,9 +96,11 @@ class WeightedPrimitives {
 
   void forward(const float* src, const float* weights, const float* bias, float* dst);
   // diff_weights (with diff_bias) and diff_src are each skipped when null; diff_dst is
-  // converted once for both.
+  // converted once for both. With weights_as_forward, `weights` holds the values the last
+  // forward used, and that forward's converted copy is reused when backward-data wants the
+  // same layout (it does for the seed's conv2 and fc1: one reorder less per step).
   void backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
-                float* diff_bias, float* diff_src);
+                float* diff_bias, float* diff_src, bool weights_as_forward);
 
  private:
   dnnl::memory::desc src_user_, weights_user_, dst_user_;
@@ -106,6 +110,8 @@ class WeightedPrimitives {
   FormatBridge src_, forward_weights_;
   FormatBridge diff_dst_, backward_data_weights_, diff_src_, diff_weights_;
   bool has_backward_ = false;
+  bool data_weights_as_forward_ = false;  // backward-data reads the forward's weight layout
+  bool forward_ran_ = false;
 };
 
 inline dnnl::memory::dims spatial_strides(const Window2d& w) { return {w.stride_h, w.stride_w}; }

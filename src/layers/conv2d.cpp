@@ -74,8 +74,7 @@ class Conv2DLayer final : public Layer {
     IMGCLS_CHECK(src.shape() == (Shape{batch, geometry_.in_h, geometry_.in_w, geometry_.in_c}),
                  "{}: src {}", name(), to_string(src.shape()));
     dst.resize({batch, computed_.out_h(), computed_.out_w(), computed_.out_c});
-    const Precision precision = mode == Mode::train ? training_precision_ : Precision::fp32;
-    primitives(batch, precision).forward(src.data(), weights_.data(), bias_.data(), dst.data());
+    primitives(batch, mode == Mode::train ? training_precision() : Precision::fp32).forward(src.data(), weights_.data(), bias_.data(), dst.data());
   }
 
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
@@ -85,7 +84,7 @@ class Conv2DLayer final : public Layer {
     const Tensor& diff_pre =
         detail::gradient_before_activation(backward_activation_, dst, diff_dst, scratch_);
     if (diff_src) diff_src->resize(src.shape());
-    primitives(src.dim(0), training_precision_)
+    primitives(src.dim(0), training_precision())
         .backward(src.data(), diff_pre.data(), weights_.data(), diff_weights_.data(),
                   diff_bias_.data(), diff_src ? diff_src->data() : nullptr);
   }
@@ -127,6 +126,14 @@ class Conv2DLayer final : public Layer {
   }
 
  private:
+  // bf16 pays where a convolution multiplies many channels; on images of a few channels (the
+  // seed's first layer reads 1) it is memory-bound, its bf16 kernels are no faster, and
+  // converting its large output gradient to bf16 costs more than they save, so it stays fp32.
+  static constexpr std::int64_t kMinBf16Channels = 8;
+  Precision training_precision() const {
+    return geometry_.in_c < kMinBf16Channels ? Precision::fp32 : training_precision_;
+  }
+
   // Keeps the padding before; `in` shrinks to the rows the first `out` outputs read, and the
   // padding after to what they still need past the input.
   static void trim(std::int64_t out, std::int64_t& in, std::int64_t kernel, std::int64_t stride,
