@@ -1,9 +1,9 @@
 // Backward-weights of a 3x3 convolution over grey images (the seed's first layer). oneDNN 2.6's kernel for it runs at about 40 GFLOPS here (0.33 ms of a 3 ms
 // training step: with one input channel it has little to vectorise over, and it sums its
 // per-thread partial results in a scalar-SSE loop). This loop vectorises over the output
-// channels instead, with the sums in registers over a whole image; each thread takes whole
-// images and keeps its own gradient (9 * K values, 288 for the seed), and the threads'
-// gradients are added at the end. The backend tests hold it to the reference ops like every op.
+// channels instead, with the sums in registers along each output row; each thread takes
+// whole images and keeps its own gradient in double (9 * K values, 288 for the seed), and
+// the threads' gradients are added at the end. The backend tests hold it to the reference ops like every op.
 #include "backend/conv2d_few_channels.hpp"
 
 #include <algorithm>
@@ -19,18 +19,21 @@ namespace {
 constexpr std::int64_t kLanes = 16;  // one AVX-512 vector of floats; K is a multiple of it
 constexpr std::int64_t kTaps = 9;    // 3x3, one input channel
 
-// Adds one image's gradient into acc ([3][3][K]) and acc_bias ([K]). For each output (and
-// 32 output channels at a time) the diff_dst vectors are loaded once and multiplied by the
-// 9 input pixels under the window: 18 sums (9 taps x 2 vectors) stay in registers for the
-// whole image.
+// Adds one image's gradient into acc ([3][3][K]) and acc_bias ([K]). For each output row
+// (and 32 output channels at a time) the diff_dst vectors are loaded once and multiplied by
+// the 9 input pixels under each window: 18 float sums (9 taps x 2 vectors) stay in
+// registers along the row, and each row's sums are added into acc in double. A weight
+// gradient is a sum over the batch with much cancellation; double keeps its rounding far
+// below the float rounding of the terms (a distributed run, which sums shards separately,
+// then matches a single process: tests/mpi_test.cpp).
 IMGCLS_VECTOR_CLONES
-void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src, const float* diff_dst, float* acc,
-                      float* acc_bias) {
+void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src, const float* diff_dst, double* acc,
+                      double* acc_bias) {
   const std::int64_t K = g.out_c, oh = g.out_h(), ow = g.out_w(), sh = g.window.stride_h, sw = g.window.stride_w;
   for (std::int64_t kb = 0; kb < K; kb += 2 * kLanes) {
     const bool pair = kb + kLanes < K;  // a second vector of output channels
-    float lo[kTaps][kLanes] = {}, hi[kTaps][kLanes] = {}, bias_lo[kLanes] = {}, bias_hi[kLanes] = {};
-    for (std::int64_t y = 0; y < oh; ++y)
+    for (std::int64_t y = 0; y < oh; ++y) {
+      float lo[kTaps][kLanes] = {}, hi[kTaps][kLanes] = {}, bias_lo[kLanes] = {}, bias_hi[kLanes] = {};
       for (std::int64_t x = 0; x < ow; ++x) {
         const float* window = src + (y * sh * stored.w + x * sw);
         const float pixel[kTaps] = {window[0],
@@ -56,12 +59,13 @@ void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src
           }
         }
       }
-    for (std::int64_t k = 0; k < kLanes; ++k) {
-      acc_bias[kb + k] += bias_lo[k];
-      if (pair) acc_bias[kb + kLanes + k] += bias_hi[k];
-      for (std::int64_t t = 0; t < kTaps; ++t) {
-        acc[t * K + kb + k] += lo[t][k];
-        if (pair) acc[t * K + kb + kLanes + k] += hi[t][k];
+      for (std::int64_t k = 0; k < kLanes; ++k) {
+        acc_bias[kb + k] += bias_lo[k];
+        if (pair) acc_bias[kb + kLanes + k] += bias_hi[k];
+        for (std::int64_t t = 0; t < kTaps; ++t) {
+          acc[t * K + kb + k] += lo[t][k];
+          if (pair) acc[t * K + kb + kLanes + k] += hi[t][k];
+        }
       }
     }
   }
@@ -83,12 +87,12 @@ void FewChannelsBackwardWeights::run(const float* src, const float* diff_dst, fl
   const std::int64_t K = g_.out_c, C = g_.in_c, kh = g_.window.kernel_h, kw = g_.window.kernel_w;
   const std::int64_t per_thread = kh * kw * C * K + K;  // weights, then bias
   const int threads = omp_get_max_threads();
-  partial_.assign(static_cast<std::size_t>(per_thread * threads), 0.0f);
+  partial_.assign(static_cast<std::size_t>(per_thread * threads), 0.0);
   const std::int64_t image_in = stored_.h * stored_.w * C, image_out = g_.out_h() * g_.out_w() * K;
 #pragma omp parallel num_threads(threads)
   {
     const std::int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    float* acc = partial_.data() + t * per_thread;
+    double* acc = partial_.data() + t * per_thread;
     for (std::int64_t n = t; n < g_.batch; n += team)
       accumulate_image(g_, stored_, src + n * image_in, diff_dst + n * image_out, acc, acc + per_thread - K);
   }
@@ -99,8 +103,8 @@ void FewChannelsBackwardWeights::run(const float* src, const float* diff_dst, fl
     for (std::int64_t c = 0; c < C; ++c)
       for (std::int64_t i = 0; i < kh; ++i)
         for (std::int64_t j = 0; j < kw; ++j)
-          diff_weights[((k * C + c) * kh + i) * kw + j] = partial_[((i * kw + j) * C + c) * K + k];
-    diff_bias[k] = partial_[per_thread - K + k];
+          diff_weights[((k * C + c) * kh + i) * kw + j] = static_cast<float>(partial_[((i * kw + j) * C + c) * K + k]);
+    diff_bias[k] = static_cast<float>(partial_[per_thread - K + k]);
   }
 }
 

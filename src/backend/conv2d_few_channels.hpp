@@ -23,7 +23,7 @@ class FewChannelsBackwardWeights {
  private:
   Conv2dGeometry g_;
   Extent2d stored_;
-  std::vector<float> partial_;  // one gradient per thread
+  std::vector<double> partial_;  // one gradient per thread
 };
 
 }  // namespace imgcls::backend
