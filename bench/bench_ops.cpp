@@ -102,9 +102,9 @@ BENCHMARK_CAPTURE(BM_MaxPool, pool1_forward, 1, false)->Arg(32)->Unit(benchmark:
 BENCHMARK_CAPTURE(BM_MaxPool, pool1_backward, 1, true)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_MaxPool, pool2_forward, 2, false)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_MaxPool, pool2_backward, 2, true)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Dense, fc1_forward, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Dense, fc1_backward_data, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Dense, fc1_backward_weights, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_forward, Pass::forward)->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_backward_data, Pass::backward_data)->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_backward_weights, Pass::backward_weights)->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // One Adam update of the seed model's 121,930 parameters (gradients held fixed).
 void BM_AdamStep(benchmark::State& state) {
