@@ -103,8 +103,8 @@ std::vector<Conv2dGeometry> conv_cases() {
                            .window = make_window(kernel, stride, pad)};
           cases.push_back(g);
         }
-  // 3x3 without padding over grey images with 16, 32 or 64 filters: the few-channel
-  // backward-weights loop (conv2d_few_channels.cpp).
+  // 3x3 without padding over grey images with 16, 32 or 64 filters: imgcls's own forward
+  // and backward-weights loops (conv2d_grey3x3.cpp).
   for (i64 filters : {16, 32, 64})
     for (i64 stride : {1, 2})
       cases.push_back({.batch = 3, .in_h = 11, .in_w = 9, .in_c = 1, .out_c = filters,

@@ -61,8 +61,8 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
 // The backend convolution over the top-left 8x7 of stored 11x9 images equals the reference
 // on those pixels copied out; backward gives the reference gradients, and zero gradient to
 // the pixels it did not read. Three channels, 4 filters and padding before: oneDNN computes
-// the weight gradient; one channel, 16 filters, no padding: the grey-image loop
-// (conv2d_few_channels.cpp) does.
+// it all; one channel, 16 filters, no padding: imgcls's grey-image loops
+// (conv2d_grey3x3.cpp) compute forward and the weight gradient.
 struct TrimCase {
   i64 channels, filters, pad_before;
 };

@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "backend/backend.hpp"
-#include "backend/conv2d_few_channels.hpp"
+#include "backend/conv2d_grey3x3.hpp"
 #include "backend/dnnl_common.hpp"
 #include "core/check.hpp"
 
@@ -24,7 +24,7 @@ struct Conv2d::Impl {
   dnnl::memory::desc src_md, src_user_md, diff_src_md, dst_md, weights_any_md, diff_weights_any_md, bias_md;
   dnnl::convolution_forward::primitive_desc forward_pd;
   WeightedPrimitives primitives;
-  std::optional<FewChannelsBackwardWeights> few_channels;  // fp32 weight gradients, 3x3 on grey images
+  std::optional<GreyConv3x3> grey;  // fp32 3x3 on grey images: forward and weight gradients
 
   Impl(const Conv2dGeometry& geometry, PostOp post_op, Precision precision, Extent2d stored_src)
       : g(geometry),
@@ -43,7 +43,7 @@ struct Conv2d::Impl {
         primitives(forward_pd, src_user_md, dst_md, f32_desc(weight_dims(), tag::oihw), bias_md) {
     IMGCLS_CHECK(stored.h >= g.in_h && stored.w >= g.in_w, "stored src {}x{} is smaller than the convolution's {}x{}",
                  stored.h, stored.w, g.in_h, g.in_w);
-    if (precision == Precision::fp32 && FewChannelsBackwardWeights::suits(g)) few_channels.emplace(g, stored);
+    if (precision == Precision::fp32 && GreyConv3x3::suits(g)) grey.emplace(g, stored, post_op);
   }
 
   dnnl::memory::dims src_dims() const { return {g.batch, g.in_c, g.in_h, g.in_w}; }
@@ -93,13 +93,14 @@ Conv2d::Conv2d(const Conv2dGeometry& geometry, PostOp post_op, Precision precisi
 Conv2d::~Conv2d() = default;
 
 void Conv2d::forward(const float* src, const float* weights, const float* bias, float* dst) {
+  if (impl_->grey) return impl_->grey->forward(src, weights, bias, dst);
   impl_->primitives.forward(src, weights, bias, dst);
 }
 
 void Conv2d::backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
                       float* diff_bias, float* diff_src) {
-  if (impl_->few_channels && diff_weights) {
-    impl_->few_channels->run(src, diff_dst, diff_weights, diff_bias);
+  if (impl_->grey && diff_weights) {
+    impl_->grey->backward_weights(src, diff_dst, diff_weights, diff_bias);
     diff_weights = diff_bias = nullptr;
   }
   if (!diff_weights && !diff_src) return;
@@ -113,7 +114,7 @@ void Conv2d::backward_data(const float* diff_dst, const float* weights, float* d
 }
 
 void Conv2d::backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
-  if (impl_->few_channels) return impl_->few_channels->run(src, diff_dst, diff_weights, diff_bias);
+  if (impl_->grey) return impl_->grey->backward_weights(src, diff_dst, diff_weights, diff_bias);
   impl_->for_backward().backward(src, diff_dst, nullptr, diff_weights, diff_bias, nullptr, false);
 }
 

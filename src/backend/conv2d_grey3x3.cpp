@@ -4,7 +4,7 @@
 // channels instead, with the sums in registers along each output row; each thread takes
 // whole images and keeps its own gradient in double (9 * K values, 288 for the seed), and
 // the threads' gradients are added at the end. The backend tests hold it to the reference ops like every op.
-#include "backend/conv2d_few_channels.hpp"
+#include "backend/conv2d_grey3x3.hpp"
 
 #include <algorithm>
 
@@ -18,6 +18,12 @@ namespace {
 
 constexpr std::int64_t kLanes = 16;  // one AVX-512 vector of floats; K is a multiple of it
 constexpr std::int64_t kTaps = 9;    // 3x3, one input channel
+
+// The 9 pixels under the window at `window` (top-left), row by row.
+inline void window_pixels(const float* window, std::int64_t row, float* pixel) {
+  for (std::int64_t i = 0; i < 3; ++i)
+    for (std::int64_t j = 0; j < 3; ++j) pixel[i * 3 + j] = window[i * row + j];
+}
 
 // Adds one image's gradient into acc ([3][3][K]) and acc_bias ([K]). For each output row
 // (and 32 output channels at a time) the diff_dst vectors are loaded once and multiplied by
@@ -35,16 +41,8 @@ void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src
     for (std::int64_t y = 0; y < oh; ++y) {
       float lo[kTaps][kLanes] = {}, hi[kTaps][kLanes] = {}, bias_lo[kLanes] = {}, bias_hi[kLanes] = {};
       for (std::int64_t x = 0; x < ow; ++x) {
-        const float* window = src + (y * sh * stored.w + x * sw);
-        const float pixel[kTaps] = {window[0],
-                                    window[1],
-                                    window[2],
-                                    window[stored.w],
-                                    window[stored.w + 1],
-                                    window[stored.w + 2],
-                                    window[2 * stored.w],
-                                    window[2 * stored.w + 1],
-                                    window[2 * stored.w + 2]};
+        float pixel[kTaps];
+        window_pixels(src + (y * sh * stored.w + x * sw), stored.w, pixel);
         const float* grad = diff_dst + (y * ow + x) * K + kb;
 #pragma omp simd
         for (std::int64_t k = 0; k < kLanes; ++k) {
@@ -71,19 +69,57 @@ void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src
   }
 }
 
+// One image's outputs: for 16 output channels at a time, their 9 weights and bias stay in
+// registers while the window slides.
+IMGCLS_VECTOR_CLONES
+void forward_image(const Conv2dGeometry& g, Extent2d stored, bool relu, const float* src, const float* taps,
+                   const float* bias, float* dst) {
+  const std::int64_t K = g.out_c, oh = g.out_h(), ow = g.out_w(), sh = g.window.stride_h, sw = g.window.stride_w;
+  for (std::int64_t kb = 0; kb < K; kb += kLanes) {
+    float w[kTaps][kLanes], b[kLanes];
+    for (std::int64_t k = 0; k < kLanes; ++k) {
+      b[k] = bias[kb + k];
+      for (std::int64_t t = 0; t < kTaps; ++t) w[t][k] = taps[t * K + kb + k];
+    }
+    for (std::int64_t y = 0; y < oh; ++y)
+      for (std::int64_t x = 0; x < ow; ++x) {
+        float pixel[kTaps];
+        window_pixels(src + (y * sh * stored.w + x * sw), stored.w, pixel);
+        float* out = dst + (y * ow + x) * K + kb;
+#pragma omp simd
+        for (std::int64_t k = 0; k < kLanes; ++k) {
+          float sum = b[k];
+          for (std::int64_t t = 0; t < kTaps; ++t) sum += pixel[t] * w[t][k];
+          out[k] = relu ? std::max(sum, 0.0f) : sum;
+        }
+      }
+  }
+}
+
 }  // namespace
 
-bool FewChannelsBackwardWeights::suits(const Conv2dGeometry& g) {
+bool GreyConv3x3::suits(const Conv2dGeometry& g) {
   // Grey images, a 3x3 window without padding, and output channels that fill whole vectors.
   const auto& w = g.window;
   return g.in_c == 1 && w.kernel_h == 3 && w.kernel_w == 3 && w.pad_top == 0 && w.pad_left == 0 &&
          w.pad_bottom == 0 && w.pad_right == 0 && g.out_c % kLanes == 0;
 }
 
-FewChannelsBackwardWeights::FewChannelsBackwardWeights(const Conv2dGeometry& geometry, Extent2d stored)
-    : g_(geometry), stored_(stored) {}
+GreyConv3x3::GreyConv3x3(const Conv2dGeometry& geometry, Extent2d stored, PostOp post_op)
+    : g_(geometry), stored_(stored), post_op_(post_op), taps_(static_cast<std::size_t>(kTaps * geometry.out_c)) {}
 
-void FewChannelsBackwardWeights::run(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
+void GreyConv3x3::forward(const float* src, const float* weights, const float* bias, float* dst) {
+  const std::int64_t K = g_.out_c;
+  for (std::int64_t k = 0; k < K; ++k)
+    for (std::int64_t t = 0; t < kTaps; ++t) taps_[t * K + k] = weights[k * kTaps + t];
+  const std::int64_t image_in = stored_.h * stored_.w, image_out = g_.out_h() * g_.out_w() * K;
+  const bool relu = post_op_ == PostOp::relu;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t n = 0; n < g_.batch; ++n)
+    forward_image(g_, stored_, relu, src + n * image_in, taps_.data(), bias, dst + n * image_out);
+}
+
+void GreyConv3x3::backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
   const std::int64_t K = g_.out_c, C = g_.in_c, kh = g_.window.kernel_h, kw = g_.window.kernel_w;
   const std::int64_t per_thread = kh * kw * C * K + K;  // weights, then bias
   const int threads = omp_get_max_threads();
