@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <tuple>
+#include <initializer_list>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -211,6 +211,20 @@ TEST(TrimmedConvolution, TheSummaryKeepsTheDeclaredShapes) {
 constexpr double kBf16Tolerance = 3e-2;
 constexpr double kFp32Rounding = 1e-5;
 
+struct Computed {
+  const char* name;
+  const std::vector<float>* got;
+  const std::vector<float>* want;
+};
+// Each result within bf16 rounding of the reference, and further from it than fp32 rounding.
+void expect_bf16_rounding(std::initializer_list<Computed> results) {
+  for (const Computed& r : results) {
+    const double difference = relative_difference(*r.got, *r.want);
+    EXPECT_LT(difference, kBf16Tolerance) << r.name;
+    EXPECT_GT(difference, kFp32Rounding) << r.name << ": no bf16 rounding, so not computed in bf16";
+  }
+}
+
 TEST(Bf16, ConvolutionForwardAndBackwardWithinBf16RoundingOfTheReference) {
   Rng rng(11);
   Conv2dGeometry g;
@@ -234,12 +248,7 @@ TEST(Bf16, ConvolutionForwardAndBackwardWithinBf16RoundingOfTheReference) {
   std::vector<float> dst(expected.size()), ds(src.size()), dw(weights.size()), db(bias.size());
   conv.forward(src.data(), weights.data(), bias.data(), dst.data());
   conv.backward(src.data(), diff_dst.data(), weights.data(), dw.data(), db.data(), ds.data());
-  for (const auto& [name, got, want] : {std::tuple{"dst", &dst, &expected}, std::tuple{"diff_src", &ds, &expected_ds},
-                                        std::tuple{"diff_weights", &dw, &expected_dw}}) {
-    const double difference = relative_difference(*got, *want);
-    EXPECT_LT(difference, kBf16Tolerance) << name;
-    EXPECT_GT(difference, kFp32Rounding) << name << ": no bf16 rounding, so not computed in bf16";
-  }
+  expect_bf16_rounding({{"dst", &dst, &expected}, {"diff_src", &ds, &expected_ds}, {"diff_weights", &dw, &expected_dw}});
   // The bias gradient sums diff_dst, which is rounded to bf16 first.
   EXPECT_LT(relative_difference(db, expected_db), kBf16Tolerance);
 }
@@ -261,12 +270,7 @@ TEST(Bf16, DenseForwardAndBackwardWithinBf16RoundingOfTheReference) {
   std::vector<float> dst(expected.size()), ds(src.size()), dw(weights.size()), db(bias.size());
   dense.forward(src.data(), weights.data(), bias.data(), dst.data());
   dense.backward(src.data(), diff_dst.data(), weights.data(), dw.data(), db.data(), ds.data());
-  for (const auto& [name, got, want] : {std::tuple{"dst", &dst, &expected}, std::tuple{"diff_src", &ds, &expected_ds},
-                                        std::tuple{"diff_weights", &dw, &expected_dw}}) {
-    const double difference = relative_difference(*got, *want);
-    EXPECT_LT(difference, kBf16Tolerance) << name;
-    EXPECT_GT(difference, kFp32Rounding) << name << ": no bf16 rounding, so not computed in bf16";
-  }
+  expect_bf16_rounding({{"dst", &dst, &expected}, {"diff_src", &ds, &expected_ds}, {"diff_weights", &dw, &expected_dw}});
 }
 
 // Training precision is for Mode::train; inference of the same weights is fp32, equal to a
