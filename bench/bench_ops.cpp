@@ -92,7 +92,7 @@ void BM_Dense(benchmark::State& state, Pass pass) {
   }
 }
 
-BENCHMARK_CAPTURE(BM_Conv, conv1_forward, 1, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv1_forward, 1, Pass::forward)->Arg(1)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Conv, conv1_backward_data, 1, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Conv, conv1_backward_weights, 1, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Conv, conv2_forward, 2, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
