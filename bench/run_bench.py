@@ -8,8 +8,9 @@ Each round runs, in this order:
      batch 32/128/256 (fp32 and bf16) and inference at batch 1 and over 10,000 images;
   3. PyTorch (bench/peers/pytorch_seed.py with Debian's /usr/bin/python3, 2 threads,
      channels_last, OPENBLAS_NUM_THREADS=1): the same epoch and its inference variants.
-The table holds the median over rounds of each figure and the ratio (above 1: imgcls is
-better), plus achieved GFLOPS as a share of the GEMM peak measured in the same run.
+The table holds the median over rounds of each figure, and the median over rounds of each
+round's ratio (above 1: imgcls is better), plus achieved GFLOPS as a share of the GEMM peak
+measured in the same run; then every round's epoch times.
 Then, once (--accuracy-epochs E, 0 to skip): the seed model's test accuracy after E epochs
 (default 5) in fp32 and in bf16 for seeds 1, 2 and 3, and the largest gap.
 
@@ -126,30 +127,37 @@ def main():
         add("torch_latency_1t_us", min(theirs_1t["eager_latency_us"], theirs_1t["jit_latency_us"]))
 
     med = {k: statistics.median(v) for k, v in figures.items()}
+
+    def round_ratio(theirs, mine):
+        """Median over rounds of each round's ratio: a round's two runs share the machine's state."""
+        return statistics.median(t / m for t, m in zip(figures[theirs], figures[mine]))
+
+    def most_common(name):
+        return statistics.mode(figures[name])
     peak = med["gemm_peak_gflops"]
     print(f"\nseed model, {a.threads} threads, medians of {a.rounds} rounds (epochs per round: {a.epochs})")
     print(f"GEMM peak (oneDNN sgemm 2048^3): {peak:.0f} GFLOPS\n")
     print(f"| figure | imgcls | PyTorch 1.13 (best variant) | ratio |")
     print(f"|---|---|---|---|")
-    epoch_ratio = med["torch_epoch_s"] / med["imgcls_epoch_s"]
+    epoch_ratio = round_ratio("torch_epoch_s", "imgcls_epoch_s")
     imgcls_epoch_gflops = 60000 * TRAIN_FLOP_PER_IMAGE / med["imgcls_epoch_s"] / 1e9
     print(f"| training epoch, batch 32 (s) | {med['imgcls_epoch_s']:.2f} ({imgcls_epoch_gflops / peak:.0%} of peak) "
           f"| {med['torch_epoch_s']:.2f} | {epoch_ratio:.2f}x |")
     print(f"| test accuracy after {a.epochs} epoch(s) | {med['imgcls_accuracy']:.4f} | {med['torch_accuracy']:.4f} | |")
-    bf16_ratio = med["torch_epoch_s"] / med["imgcls_bf16_epoch_s"]
+    bf16_ratio = round_ratio("torch_epoch_s", "imgcls_bf16_epoch_s")
     print(f"| training epoch, batch 32, `--precision bf16` (s) | {med['imgcls_bf16_epoch_s']:.2f} "
           f"| {med['torch_epoch_s']:.2f} (fp32) | {bf16_ratio:.2f}x |")
     print(f"| test accuracy after {a.epochs} epoch(s), bf16 | {med['imgcls_bf16_accuracy']:.4f} | | |")
     print(f"| single-image latency (us) | {med['imgcls_latency_us']:.0f} | {med['torch_latency_us']:.0f} "
-          f"| {med['torch_latency_us'] / med['imgcls_latency_us']:.2f}x |")
+          f"| {round_ratio('torch_latency_us', 'imgcls_latency_us'):.2f}x |")
     print(f"| single-image latency, 1 thread (us) | {med['imgcls_latency_1t_us']:.0f} | "
-          f"{med['torch_latency_1t_us']:.0f} | {med['torch_latency_1t_us'] / med['imgcls_latency_1t_us']:.2f}x |")
+          f"{med['torch_latency_1t_us']:.0f} | {round_ratio('torch_latency_1t_us', 'imgcls_latency_1t_us'):.2f}x |")
     print(f"| throughput, 10,000 test images (images/s; best batch of 32/256/1000) | {med['imgcls_throughput']:.0f} "
-          f"(batch {figures['imgcls_throughput_batch']}) | {med['torch_throughput']:.0f} (batch "
-          f"{figures['torch_throughput_batch']}) | {med['imgcls_throughput'] / med['torch_throughput']:.2f}x |")
+          f"(batch {most_common('imgcls_throughput_batch')}) | {med['torch_throughput']:.0f} (batch "
+          f"{most_common('torch_throughput_batch')}) | {round_ratio('imgcls_throughput', 'torch_throughput'):.2f}x |")
     print(f"| peak resident memory, training run (MiB) | {med['imgcls_train_rss_mib']:.0f} | "
           f"{med['torch_train_rss_mib']:.0f} (training and inference) | "
-          f"{med['torch_train_rss_mib'] / med['imgcls_train_rss_mib']:.2f}x |")
+          f"{round_ratio('torch_train_rss_mib', 'imgcls_train_rss_mib'):.2f}x |")
     print(f"| `imgcls predict MODEL picture`, process start to answer (ms) | "
           f"{med['imgcls_predict_ms']:.1f} | | |")
     for batch in (32, 128, 256):
@@ -159,6 +167,9 @@ def main():
     for batch in (32, 128, 256):
         print(f"| training step, batch {batch}, bf16 (images/s) | "
               f"{med[f'imgcls_bf16_step{batch}_images_s']:.0f} | | |")
+    print("\nEpoch seconds per round (imgcls fp32, imgcls bf16, PyTorch): " + "; ".join(
+        f"{a:.2f}, {b:.2f}, {c:.2f}" for a, b, c in
+        zip(figures["imgcls_epoch_s"], figures["imgcls_bf16_epoch_s"], figures["torch_epoch_s"])))
     print("\nGFLOPS count the seed model's nominal 14.78 MFLOP per training image; imgcls skips the "
           "conv2 outputs pooling never reads, so it does about 16% less arithmetic than that (conv2 over 10x10 instead of 11x11).")
 
@@ -177,7 +188,8 @@ def main():
             gap = 100 * (acc["bf16"] - acc["fp32"])
             gaps.append(gap)
             print(f"| {seed} | {acc['fp32']:.4f} | {acc['bf16']:.4f} | {gap:+.2f} |")
-        print(f"largest gap: {max(abs(g) for g in gaps):.2f} points")
+        print(f"largest gap: {max(abs(g) for g in gaps):.2f} points; mean gap over the seeds: "
+              f"{statistics.mean(gaps):+.2f} points")
 
 
 if __name__ == "__main__":
