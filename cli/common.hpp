@@ -30,8 +30,8 @@ FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool
 // CPU without AVX512-BF16, where oneDNN would emulate it more slowly than fp32.
 Precision training_precision(const std::string& name);
 inline constexpr const char* kPrecisionHelp =
-    "Arithmetic of training steps: fp32, or bf16 (convolutions and dense layers multiply in bfloat16; "
-    "weights, optimizer and loss stay fp32; needs AVX512-BF16). Evaluation is fp32";
+    "Arithmetic of training steps: fp32, or bf16 (convolutions over 8+ channels and dense layers multiply in "
+    "bfloat16; weights, optimizer and loss stay fp32; needs AVX512-BF16). Evaluation is fp32";
 
 // A preset name (seed, lenet5, strong) or an architecture JSON file.
 Sequential resolve_architecture(const std::string& spec);
