@@ -45,7 +45,7 @@ class Conv2d {
   // post-op (the pre-activation gradient). src, diff_dst -> diff_weights [K, C, kh, kw] and
   // diff_bias [K] (overwritten); when diff_src is not null, diff_dst, weights -> diff_src
   // [N, H, W, C]. src and weights must hold what that forward used (the forward's
-  // converted weights may be reused).
+  // converted src and weights are reused).
   void backward(const float* src, const float* diff_dst, const float* weights,
                 float* diff_weights, float* diff_bias, float* diff_src);
   // Each half of backward alone, for any weights (nothing is reused).

@@ -96,12 +96,13 @@ void WeightedPrimitives::forward(const float* src, const float* weights, const f
 }
 
 void WeightedPrimitives::backward(const float* src, const float* diff_dst, const float* weights,
-                                  float* diff_weights, float* diff_bias, float* diff_src, bool weights_as_forward) {
+                                  float* diff_weights, float* diff_bias, float* diff_src, bool as_forward) {
   IMGCLS_CHECK(has_backward_, "backward primitives not built");
   auto& stream = context().stream;
   const dnnl::memory diff_dst_memory = diff_dst_.to_primitive(diff_dst);
+  const bool reuse = as_forward && forward_ran_;
   if (diff_weights) {
-    backward_weights_.execute(stream, {{DNNL_ARG_SRC, src_.to_primitive(src)},
+    backward_weights_.execute(stream, {{DNNL_ARG_SRC, reuse ? src_.last_converted() : src_.to_primitive(src)},
                                        {DNNL_ARG_DIFF_DST, diff_dst_memory},
                                        {DNNL_ARG_DIFF_WEIGHTS, diff_weights_.primitive_output(diff_weights)},
                                        {DNNL_ARG_DIFF_BIAS, bind(diff_bias_, diff_bias)},
@@ -109,9 +110,8 @@ void WeightedPrimitives::backward(const float* src, const float* diff_dst, const
     diff_weights_.to_user(diff_weights);
   }
   if (diff_src) {
-    const bool reuse = weights_as_forward && data_weights_as_forward_ && forward_ran_;
     backward_data_.execute(stream, {{DNNL_ARG_DIFF_DST, diff_dst_memory},
-                                    {DNNL_ARG_WEIGHTS, reuse ? forward_weights_.last_converted()
+                                    {DNNL_ARG_WEIGHTS, reuse && data_weights_as_forward_ ? forward_weights_.last_converted()
                                                              : backward_data_weights_.to_primitive(weights)},
                                     {DNNL_ARG_DIFF_SRC, diff_src_.primitive_output(diff_src)},
                                     {DNNL_ARG_SCRATCHPAD, backward_data_scratchpad_}});

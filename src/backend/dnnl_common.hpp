@@ -96,11 +96,11 @@ class WeightedPrimitives {
 
   void forward(const float* src, const float* weights, const float* bias, float* dst);
   // diff_weights (with diff_bias) and diff_src are each skipped when null; diff_dst is
-  // converted once for both. With weights_as_forward, `weights` holds the values the last
-  // forward used, and that forward's converted copy is reused when backward-data wants the
-  // same layout (it does for the seed's conv2 and fc1: one reorder less per step).
+  // converted once for both. With as_forward, `src` and `weights` hold what the last
+  // forward used, and that forward's converted copies are reused (its src always, its
+  // weights when backward-data wants their layout): no second crop or bf16 conversion.
   void backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
-                float* diff_bias, float* diff_src, bool weights_as_forward);
+                float* diff_bias, float* diff_src, bool as_forward);
 
  private:
   dnnl::memory::desc src_user_, weights_user_, dst_user_;
