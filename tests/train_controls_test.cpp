@@ -165,6 +165,18 @@ TEST(Optimizers, SgdWithMomentumAndNesterovMatchHandComputedSteps) {
   }
 }
 
+// Plain SGD (no momentum) keeps no state; it crashed once reading state it did not have.
+TEST(Optimizers, SgdWithoutMomentumIsPlainGradientDescent) {
+  Tensor value({3}, {1.0f, -2.0f, 0.5f}), grad({3}, {0.5f, 0.25f, -1.0f});
+  Sgd sgd({.learning_rate = 0.1f, .weight_decay = 0.0f});
+  for (int step = 1; step <= 3; ++step) {
+    sgd.step({{"p", &value, &grad}});
+    EXPECT_FLOAT_EQ(value[0], 1.0f - 0.05f * float(step));
+    EXPECT_FLOAT_EQ(value[1], -2.0f - 0.025f * float(step));
+    EXPECT_FLOAT_EQ(value[2], 0.5f + 0.1f * float(step));
+  }
+}
+
 TEST(Optimizers, AdamWDecaysWeightsApartFromTheGradient) {
   Tensor value({2}, {2.0f, -1.0f}), grad({2}, {0.0f, 0.0f});
   Adam adamw({.learning_rate = 0.1f, .weight_decay = 0.5f, .decoupled_weight_decay = true});

@@ -35,8 +35,8 @@ void Optimizer::ensure_state(const std::vector<Param>& params, int per_param) {
       for (const Param& p : params) buffers_.emplace_back(static_cast<std::size_t>(p.value->size()), 0.0f);
   IMGCLS_CHECK(buffers_.size() == params.size() * static_cast<std::size_t>(per_param),
                "optimizer state for {} buffers, given {} params", buffers_.size(), params.size());
-  for (std::size_t i = 0; i < params.size(); ++i)
-    IMGCLS_CHECK(static_cast<std::int64_t>(buffers_[i].size()) == params[i].value->size(),
+  for (std::size_t i = 0; i < buffers_.size(); ++i)
+    IMGCLS_CHECK(static_cast<std::int64_t>(buffers_[i].size()) == params[i % params.size()].value->size(),
                  "optimizer state size changed for {}", params[i].name);
 }
 
