@@ -7,16 +7,20 @@ CMAKE_FLAGS += -DIMGCLS_WERROR=ON
 endif
 RUN_ARGS ?=
 
-.PHONY: setup build run test bench clean check-sanitizers fuzz
+.PHONY: setup configure build run test bench clean check-sanitizers fuzz
 
 setup:
 	@scripts/setup.sh
 
-build:
+configure:
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: setup build
+# Builds only the imgcls command: the tests are left for `make test`.
+run: setup configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target imgcls
 	$(BUILD_DIR)/imgcls run $(RUN_ARGS)
 
 # Tests run two at a time. OpenMP threads that spin at barriers while another test holds
