@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "imgcls/error.hpp"
+#include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
 
 namespace imgcls::cli {
@@ -22,6 +25,25 @@ std::string resolve_data_dir(const std::string& spec) {
   return spec == "mnist" ? std::string(IMGCLS_DEFAULT_DATA_DIR) : spec;
 }
 
+std::string data_record(const std::string& spec) {
+  if (spec == "mnist") return spec;
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(spec, ec);
+  if (ec) return spec;
+  const std::filesystem::path normal = absolute.lexically_normal();
+  const std::filesystem::path installed = std::filesystem::path(IMGCLS_DEFAULT_DATA_DIR).lexically_normal();
+  return normal == installed ? "mnist" : normal.string();
+}
+
+std::string data_for_model(const std::optional<std::string>& given, const std::string& model_path) {
+  if (given) return *given;
+  const nlohmann::json summary = read_model_metadata(model_path).training;
+  if (summary.is_object() && summary.contains("data") && summary.at("data").is_string())
+    return summary.at("data").get<std::string>();
+  throw InputError(model_path, "the model file does not record the data it was trained on",
+                   "pass --data: mnist, a folder with the MNIST IDX files, or an image folder");
+}
+
 namespace {
 std::string joined(const std::vector<std::string>& names) {
   std::string text;
@@ -30,15 +52,47 @@ std::string joined(const std::vector<std::string>& names) {
 }
 }  // namespace
 
-FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only) {
+namespace {
+// "a, b, c and 4 more": at most `shown` entries of a long list.
+std::string listed(const std::vector<std::string>& items, std::size_t shown = 10) {
+  std::string text;
+  for (std::size_t i = 0; i < std::min(items.size(), shown); ++i) text += (i == 0 ? "" : ", ") + items[i];
+  if (items.size() > shown) text += fmt::format(" and {} more", items.size() - shown);
+  return text;
+}
+
+void warn_about_unused_files(const std::string& dir, const FolderSplits& data) {
+  if (!data.ignored.empty())
+    fmt::print(stderr,
+               "imgcls: warning: {} entr{} in {} {} not read (pictures are .png .jpg .jpeg .bmp .pgm .ppm .pnm "
+               "files in the class folders): {}\n",
+               data.ignored.size(), data.ignored.size() == 1 ? "y" : "ies", dir,
+               data.ignored.size() == 1 ? "is" : "are", listed(data.ignored));
+  if (!data.skipped.empty()) {
+    std::vector<std::string> reasons;
+    for (const SkippedFile& file : data.skipped) reasons.push_back(file.path + " (" + file.reason + ")");
+    fmt::print(stderr, "imgcls: warning: left out {} picture{} that did not decode (--skip-bad-files): {}\n",
+               data.skipped.size(), data.skipped.size() == 1 ? "" : "s", listed(reasons));
+  }
+}
+}  // namespace
+
+FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only, bool skip_bad_files) {
   if (is_idx_folder(dir) || !std::filesystem::is_directory(dir))
     return test_only ? load_dataset_folder_test(dir, {}) : load_dataset_folder(dir, {});
   const Shape& shape = model.input_shape();
   if (shape.size() != 3 || shape[2] != 1)
     throw InputError(dir, "image folders give single-channel pictures [H, W, 1]; the model takes " +
                               to_string(shape));
-  const ImageFolderOptions size{.height = shape[0], .width = shape[1]};
-  FolderSplits data = test_only ? load_dataset_folder_test(dir, size) : load_dataset_folder(dir, size);
+  const ImageFolderOptions options{.height = shape[0], .width = shape[1], .skip_bad_files = skip_bad_files};
+  FolderSplits data;
+  try {
+    data = test_only ? load_dataset_folder_test(dir, options) : load_dataset_folder(dir, options);
+  } catch (const InputError& e) {
+    if (skip_bad_files || !has_image_extension(e.source())) throw;
+    throw InputError(e.source(), e.problem(), "fix or remove the file, or pass --skip-bad-files to leave such pictures out");
+  }
+  warn_about_unused_files(dir, data);
   const std::vector<std::string> model_names = class_names(model);
   if (test_only) {
     if (data.class_names != model_names)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -17,14 +18,27 @@ inline int default_threads() { return static_cast<int>(std::max(1u, std::thread:
 
 // "mnist" (the data scripts/setup.sh installed) or a folder holding the four IDX files.
 std::string resolve_data_dir(const std::string& spec);
+// How a run records its data (in checkpoints and model files): "mnist" for the installed
+// MNIST, else the folder's absolute path, so the record means the same folder from any
+// working directory.
+std::string data_record(const std::string& spec);
+// The data to evaluate a model on: `given` (--data) when there is one, else the data the
+// model file records (data_record of its training run). Throws InputError naming the model
+// file when it records none.
+std::string data_for_model(const std::optional<std::string>& given, const std::string& model_path);
 
-// --data DIR of train (test_only false) and evaluate (test_only true): IDX files or an image
-// folder (imgcls/data.hpp), the pictures resized to the model's input [H, W, 1]. For an image
-// folder, training gives the model the folder's class names and preprocessing "none" (so
-// `imgcls predict` feeds pictures as the folder did: resized, not digit-preprocessed), and
-// refuses a model whose output count differs from the class count; evaluation refuses a
-// folder whose class names differ from the model's.
-FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only);
+// --data DIR of train (test_only false), evaluate and show (test_only true): IDX files or an
+// image folder (imgcls/data.hpp), the pictures resized to the model's input [H, W, 1]. For an
+// image folder, training gives the model the folder's class names and preprocessing "none"
+// (so `imgcls predict` feeds pictures as the folder did: resized, not digit-preprocessed),
+// and refuses a model whose output count differs from the class count; evaluation refuses a
+// folder whose class names differ from the model's. Files the folder holds that are not read
+// are listed in a warning on stderr; with skip_bad_files, pictures that do not decode are
+// left out and listed too (otherwise the first one is an error naming it).
+FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only,
+                                 bool skip_bad_files = false);
+inline constexpr const char* kSkipBadFilesHelp =
+    "Image folders: leave out pictures that do not decode (they are counted and named) instead of stopping";
 
 // --precision of train and run: "fp32" or "bf16". bf16 is refused with an InputError on a
 // CPU without AVX512-BF16, where oneDNN would emulate it more slowly than fp32.

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -16,15 +17,17 @@ namespace {
 
 struct EvaluateOptions {
   std::string model_path;
-  std::string data = "mnist";
+  std::optional<std::string> data;  // default: the data the model file records
   int threads = default_threads();
   bool json = false;
+  bool skip_bad_files = false;
 };
 
 int evaluate_command(const EvaluateOptions& options) {
   set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
-  const Dataset test = load_data_for_model(resolve_data_dir(options.data), model, true).test;
+  const std::string data = resolve_data_dir(data_for_model(options.data, options.model_path));
+  const Dataset test = load_data_for_model(data, model, true, options.skip_bad_files).test;
   const Evaluation result = evaluate(model, test);
   const std::vector<std::string> names = class_names(model);
   const auto classes = static_cast<std::int64_t>(names.size());
@@ -75,9 +78,11 @@ Action add_evaluate_command(CLI::App& app) {
   auto options = std::make_shared<EvaluateOptions>();
   CLI::App* cmd = app.add_subcommand("evaluate", "Accuracy, loss, per-class precision/recall/F1 and confusion matrix of a model");
   cmd->add_option("model", options->model_path, "Model file (.safetensors)")->required();
-  cmd->add_option("--data", options->data, "mnist, a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, or an image "
-                                  "folder (DIR/<class>/, or its DIR/test/<class>/)")
-      ->capture_default_str();
+  cmd->add_option_function<std::string>(
+      "--data", [options](const std::string& data) { options->data = data; },
+      "mnist, a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, or an image folder "
+      "(DIR/<class>/, or its DIR/test/<class>/); default: the data the model was trained on, as its file records");
+  cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
   cmd->add_option("--threads", options->threads, "CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_flag("--json", options->json,
                 "Print exactly one JSON object: accuracy, loss, n, per_class, confusion");

@@ -2,13 +2,16 @@
 // picture or a folder (its pictures, sorted by name). Pictures are preprocessed into MNIST
 // form (imgcls/preprocess.hpp) unless --no-preprocess is given or the model file declares
 // preprocessing "none"; they are classified in chunks and printed one line each, in order.
-// A picture that cannot be used is reported on stderr and skipped; the others are still
+// A picture (or PATH) that cannot be used is reported on stderr and, with --json, as a line
+// {"file", "error"} in its place, so a consumer sees every input; the others are still
 // classified, and the exit code is then 1.
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
+#include <optional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -48,6 +51,13 @@ struct Ranked {
 
 void report(const InputError& error) { fmt::print(stderr, "imgcls: error: {}\n", error.what()); }
 
+// One input in the order given: a picture file to classify, or a path or picture that could
+// not be used (error set).
+struct Entry {
+  std::string file;
+  std::optional<InputError> error;
+};
+
 // How pictures become model inputs.
 struct InputPlan {
   std::int64_t height = 0, width = 0;  // the model takes [height, width, 1]
@@ -67,46 +77,41 @@ InputPlan plan_inputs(const Sequential& model, const PredictOptions& options) {
   return {shape[0], shape[1], resize_only};
 }
 
-// The pictures in `folder`, by name; reports a folder without any.
-std::vector<std::string> pictures_in_folder(const std::string& folder, bool& failed) {
+// The pictures in `folder`, by name; an error entry for a folder without any.
+std::vector<Entry> pictures_in_folder(const std::string& folder) {
   std::error_code ec;
   const std::filesystem::directory_iterator listing(folder, ec);
-  if (ec) {
-    report(InputError(folder, "cannot list the folder: " + ec.message()));
-    failed = true;
-    return {};
-  }
+  if (ec) return {{folder, InputError(folder, "cannot list the folder: " + ec.message())}};
   std::vector<std::string> files;
   for (const auto& entry : listing) {
     std::error_code entry_ec;
     if (entry.is_regular_file(entry_ec) && has_image_extension(entry.path().string()))
       files.push_back(entry.path().string());
   }
-  if (files.empty()) {
-    report(InputError(folder, "no pictures in this folder",
-                      "imgcls reads .png .jpg .jpeg .bmp .pgm .ppm .pnm files"));
-    failed = true;
-  }
+  if (files.empty())
+    return {{folder, InputError(folder, "no pictures in this folder",
+                                "imgcls reads .png .jpg .jpeg .bmp .pgm .ppm .pnm files")}};
   std::sort(files.begin(), files.end());
-  return files;
+  std::vector<Entry> entries;
+  for (std::string& file : files) entries.push_back({std::move(file), std::nullopt});
+  return entries;
 }
 
-// PATH arguments -> picture files: a file as given, a folder as its pictures.
-std::vector<std::string> list_pictures(const std::vector<std::string>& paths, bool& failed) {
-  std::vector<std::string> files;
+// PATH arguments -> entries: a file as given, a folder as its pictures.
+std::vector<Entry> list_pictures(const std::vector<std::string>& paths) {
+  std::vector<Entry> entries;
   for (const std::string& path : paths) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
-      const std::vector<std::string> found = pictures_in_folder(path, failed);
-      files.insert(files.end(), found.begin(), found.end());
+      std::vector<Entry> found = pictures_in_folder(path);
+      std::move(found.begin(), found.end(), std::back_inserter(entries));
     } else if (std::filesystem::exists(path, ec)) {
-      files.push_back(path);
+      entries.push_back({path, std::nullopt});
     } else {
-      report(InputError(path, "no such file or folder"));
-      failed = true;
+      entries.push_back({path, InputError(path, "no such file or folder")});
     }
   }
-  return files;
+  return entries;
 }
 
 // Names for --save-preprocessed: the picture's stem + ".png", or stem-2.png, stem-3.png,
@@ -178,17 +183,30 @@ std::string json_line(const std::string& file, const float* probabilities, std::
   return line.dump();
 }
 
-void print_predictions(Sequential& model, const std::vector<std::string>& files,
-                       const std::vector<GreyImage>& inputs, const PredictOptions& options) {
-  if (inputs.empty()) return;
-  const Tensor probabilities = predict(model, to_batch(inputs));
-  const std::int64_t classes = probabilities.dim(1);
+// {"file", "error"}: the line of an input that could not be classified.
+std::string json_error_line(const std::string& file, const InputError& error) {
+  return nlohmann::json{{"file", file}, {"error", error.what()}}.dump();
+}
+
+// Classifies the entries that have an input and prints one line per entry, in order: a
+// prediction, or with --json the error of an entry that has none (errors were already
+// reported on stderr).
+void print_predictions(Sequential& model, const std::vector<Entry>& entries, const std::vector<GreyImage>& inputs,
+                       const PredictOptions& options) {
+  if (entries.empty()) return;
+  const Tensor probabilities = inputs.empty() ? Tensor() : predict(model, to_batch(inputs));
+  const std::int64_t classes = inputs.empty() ? 0 : probabilities.dim(1);
   const std::vector<std::string> names = class_names(model);
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    const float* row = probabilities.data() + static_cast<std::int64_t>(i) * classes;
+  std::int64_t row_index = 0;
+  for (const Entry& entry : entries) {
+    if (entry.error) {
+      if (options.json) fmt::print("{}\n", json_error_line(entry.file, *entry.error));
+      continue;
+    }
+    const float* row = probabilities.data() + row_index++ * classes;
     const std::vector<Ranked> ranked = top_classes(row, classes, options.top);
-    const std::string line = options.json ? json_line(files[i], row, classes, ranked, names)
-                                          : text_line(files[i], ranked, names);
+    const std::string line = options.json ? json_line(entry.file, row, classes, ranked, names)
+                                          : text_line(entry.file, ranked, names);
     fmt::print("{}\n", line);
   }
   std::fflush(stdout);
@@ -209,26 +227,30 @@ int predict_pictures(const PredictOptions& options) {
   PreprocessedNames names(options.save_dir);
 
   bool failed = false;
-  const std::vector<std::string> files = list_pictures(options.paths, failed);
-  std::vector<std::string> chunk_files;
+  std::vector<Entry> chunk_entries;
   std::vector<GreyImage> chunk_inputs;
-  for (const std::string& file : files) {
-    try {
-      GreyImage input = model_input(file, plan);
-      if (!options.save_dir.empty()) write_png(names.path_for(file), input);
-      chunk_files.push_back(file);
-      chunk_inputs.push_back(std::move(input));
-    } catch (const InputError& error) {
-      report(error);
+  for (Entry& entry : list_pictures(options.paths)) {
+    if (!entry.error) {
+      try {
+        GreyImage input = model_input(entry.file, plan);
+        if (!options.save_dir.empty()) write_png(names.path_for(entry.file), input);
+        chunk_inputs.push_back(std::move(input));
+      } catch (const InputError& error) {
+        entry.error = error;
+      }
+    }
+    if (entry.error) {
+      report(*entry.error);
       failed = true;
     }
-    if (chunk_inputs.size() == kChunkSize) {
-      print_predictions(model, chunk_files, chunk_inputs, options);
-      chunk_files.clear();
+    chunk_entries.push_back(std::move(entry));
+    if (chunk_entries.size() == kChunkSize) {
+      print_predictions(model, chunk_entries, chunk_inputs, options);
+      chunk_entries.clear();
       chunk_inputs.clear();
     }
   }
-  print_predictions(model, chunk_files, chunk_inputs, options);
+  print_predictions(model, chunk_entries, chunk_inputs, options);
   return failed ? kBadInput : kSuccess;
 }
 
@@ -251,7 +273,8 @@ Action add_predict_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", options->json,
-                "One JSON object per line: file, label, confidence, probabilities");
+                "One JSON object per line and input: file, label, class, confidence, probabilities; or file and "
+                "error for an input that could not be classified");
   cmd->add_flag("--no-preprocess", options->no_preprocess,
                 "Only resize to the model's input (no inversion, cropping or centring): for "
                 "pictures already in MNIST form, white digit on black. Models whose file declares "

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -28,7 +29,7 @@ namespace {
 struct RunOptions {
   int epochs = 5;
   std::int64_t batch_size = 32;
-  float learning_rate = 1e-3f;
+  double learning_rate = 1e-3;
   std::uint64_t seed = 1;
   int threads = default_threads();
   std::string data_dir = IMGCLS_DEFAULT_DATA_DIR;
@@ -36,7 +37,15 @@ struct RunOptions {
   bool json = false;
   std::int64_t sample_index = 0;
   std::string precision = "fp32";
+  std::optional<std::int64_t> limit_train;  // the first N training images only
+  std::optional<std::int64_t> limit_test;   // the first N test images only
 };
+
+// The first `limit` images of `data` (all of them when it holds fewer).
+Dataset first_images(Dataset data, std::optional<std::int64_t> limit) {
+  if (!limit || *limit >= data.size()) return data;
+  return take_first(data, *limit);
+}
 
 int run(const RunOptions& options) {
   std::FILE* log = options.json ? stderr : stdout;
@@ -46,16 +55,29 @@ int run(const RunOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) throw InputError(options.out_dir, "cannot create the output folder: " + ec.message());
+  const auto out = std::filesystem::path(options.out_dir);
+  const std::string model_path = (out / "model.safetensors").string();
+  const std::string history_path = history_path_for(model_path);
+  const std::string sample_path = (out / "output_sample.png").string();
+  const std::string confusion_path = (out / "confusion.png").string();
+  const std::string curves_path = (out / "curves.png").string();
+  for (const std::string& path : {model_path, history_path, sample_path, confusion_path, curves_path})
+    prepare_output_file(path);
 
   fmt::print(log, "Loading MNIST from {}\n", options.data_dir);
-  const MnistSplits mnist = load_mnist(options.data_dir);
+  MnistSplits mnist = load_mnist(options.data_dir);
+  mnist.train = first_images(std::move(mnist.train), options.limit_train);
+  mnist.test = first_images(std::move(mnist.test), options.limit_test);
+  if (options.sample_index >= mnist.test.size())
+    throw InputError("--sample", fmt::format("test image {} does not exist: the test set has {} images",
+                                             options.sample_index, mnist.test.size()));
   fmt::print(log, "  {} training and {} test images\n", mnist.train.size(), mnist.test.size());
 
   Sequential model = presets::seed();
   model.initialize(options.seed);
   model.set_training_precision(precision);
   if (!options.json) fmt::print(log, "\n{}\n", model.summary());
-  Adam optimizer({.learning_rate = options.learning_rate});
+  Adam optimizer({.learning_rate = static_cast<float>(options.learning_rate)});
 
   FitOptions fit_options{.epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed};
   Progress progress(log, options.epochs);
@@ -69,13 +91,10 @@ int run(const RunOptions& options) {
   fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images; trained in {:.1f} s)\n",
              test.accuracy, test.loss, test.count, history.train_seconds);
 
-  const auto out = std::filesystem::path(options.out_dir);
-  const std::string model_path = (out / "model.safetensors").string();
-  const std::string history_path = history_path_for(model_path);
-  const std::string sample_path = (out / "output_sample.png").string();
-  const std::string confusion_path = (out / "confusion.png").string();
-  const std::string curves_path = (out / "curves.png").string();
-  save_model(model, model_path);
+  save_model(model, model_path, {{"data", data_record(options.data_dir)},
+                                 {"test_accuracy", test.accuracy},
+                                 {"test_loss", test.loss},
+                                 {"train_seconds", history.train_seconds}});
   save_history(history, history_path);
   const std::vector<std::string> names = class_names(model);
   draw_sample_grid(mnist.test, test.probabilities, names, {.first = options.sample_index})
@@ -94,6 +113,7 @@ int run(const RunOptions& options) {
         {"epochs", options.epochs},       {"batch_size", options.batch_size},
         {"learning_rate", options.learning_rate}, {"seed", options.seed},
         {"threads", options.threads},     {"precision", options.precision},
+        {"train_images", mnist.train.size()}, {"test_images", mnist.test.size()},
         {"train_seconds", history.train_seconds},
         {"history", history_to_json(history)["epochs"]}, {"model", model_path},
         {"history_file", history_path}, {"sample_picture", sample_path},
@@ -130,7 +150,15 @@ Action add_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--sample", options->sample_index,
                   "Index of the first test image in the output_sample.png grid")
-      ->capture_default_str()->check(CLI::Range(0, 9999));
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option_function<std::int64_t>(
+         "--limit-train", [options](std::int64_t n) { options->limit_train = n; },
+         "Train on the first N training images only (a quick run)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  cmd->add_option_function<std::int64_t>(
+         "--limit-test", [options](std::int64_t n) { options->limit_test = n; },
+         "Evaluate on the first N test images only")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
   cmd->add_flag("--json", options->json,
                 "Print one JSON object with the results on stdout; progress goes to stderr");
   return [options] { return run(*options); };

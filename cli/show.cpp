@@ -1,10 +1,11 @@
 // imgcls show: draw one picture of a trained model: a grid of classified test images, its
-// most confident mistakes, its confusion matrix (these three evaluate the model on the MNIST
-// test split), or its training curves (from the <model>.history.json saved beside it). PNG, or SVG
+// most confident mistakes, its confusion matrix (these three evaluate the model on a test
+// set: --data, else the data its file records), or its training curves (from the <model>.history.json saved beside it). PNG, or SVG
 // when --out ends in .svg.
 #include <fmt/core.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -22,16 +23,15 @@ namespace imgcls::cli {
 
 namespace {
 
-constexpr const char* kBuiltInData = "mnist";
-
 struct ShowOptions {
   std::string model_path;
   std::string kind;
   std::string out_path;
-  std::string data = kBuiltInData;
+  std::optional<std::string> data;  // default: the data the model file records
   std::string history_path;  // empty: <model>.history.json beside the model
   std::int64_t first = 0;
   int threads = default_threads();
+  bool skip_bad_files = false;
 };
 
 Picture curves(const ShowOptions& options) {
@@ -55,8 +55,8 @@ Picture curves(const ShowOptions& options) {
 Picture evaluated(const ShowOptions& options) {
   set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
-  const std::string dir = resolve_data_dir(options.data);
-  const Dataset test = load_mnist_test(dir);
+  const std::string dir = resolve_data_dir(data_for_model(options.data, options.model_path));
+  const Dataset test = load_data_for_model(dir, model, true, options.skip_bad_files).test;
   if (options.first >= test.size())
     throw InputError("--first", fmt::format("image {} does not exist: the test set has {} images",
                                             options.first, test.size()));
@@ -98,14 +98,15 @@ Action add_show_command(CLI::App& app) {
   cmd->add_option("--out", options->out_path,
                   "The picture file; SVG when it ends in .svg, else PNG")
       ->required();
-  cmd->add_option(
-         "--data", options->data,
-         "mnist (the data scripts/setup.sh installed) or a folder with the MNIST test files "
-         "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz)")
-      ->capture_default_str();
+  cmd->add_option_function<std::string>(
+      "--data", [options](const std::string& data) { options->data = data; },
+      "For samples, errors, confusion: mnist, a folder with the MNIST test files t10k-images-idx3-ubyte and "
+      "t10k-labels-idx1-ubyte (plain or .gz), or an image folder (DIR/<class>/, or its DIR/test/<class>/); "
+      "default: the data the model was trained on, as its file records");
+  cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
   cmd->add_option(
       "--history", options->history_path,
-      "For --kind curves: the training history (default: history.json next to the model)");
+      "For --kind curves: the training history (default: <model stem>.history.json beside the model)");
   cmd->add_option("--first", options->first, "For --kind samples: index of the first test image")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
+#include <optional>
+#include <string_view>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -40,18 +43,20 @@ class StopOnSignals {
 };
 
 // The options that define a run; a checkpoint keeps them, so a resumed run is the same run.
+// Every value is the one used: defaults that depend on other options (the learning rate and
+// weight decay follow the optimizer) are resolved before the run starts.
 struct RunDefinition {
   std::string arch = "seed";
-  std::string data = "mnist";
+  std::string data = "mnist";  // "mnist", or a folder's absolute path
   int epochs = 5;
   std::int64_t batch_size = 32;
   std::string optimizer = "adam";
-  float learning_rate = 0.0f;  // 0: the optimizer's default
-  float momentum = 0.0f;
+  double learning_rate = 1e-3;
+  double momentum = 0.0;
   bool nesterov = false;
-  float weight_decay = -1.0f;  // <0: the optimizer's default
+  double weight_decay = 0.0;
   std::string schedule = "constant";
-  float lr_min = 0.0f;
+  double lr_min = 0.0;
   std::uint64_t seed = 1;
   double val_split = 0.0;
   bool augment = false;
@@ -64,38 +69,52 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epoch
                                                 learning_rate, momentum, nesterov, weight_decay, schedule, lr_min,
                                                 seed, val_split, augment, early_stop, precision)
 
+// The options of train as given on the command line: what was not given stays empty until
+// it is resolved (from the optimizer's defaults, or from the checkpoint a run resumes).
 struct TrainOptions {
   RunDefinition run;
+  std::optional<double> learning_rate;
+  std::optional<double> weight_decay;
   int threads = default_threads();
   std::int64_t checkpoint_every = 0;
-  std::string checkpoint_path;  // empty: <out stem>.checkpoint.safetensors
+  std::optional<std::string> checkpoint_path;  // default: <out stem>.checkpoint.safetensors
   std::string resume_path;
-  std::string out_path = "model.safetensors";
+  std::optional<std::string> out_path;  // default: model.safetensors, or the resumed run's
   bool json = false;
+  bool skip_bad_files = false;
   bool distributed = false;
   double dist_timeout = 300.0;
   std::string loss_log;  // hidden: "epoch step loss" per step, for the distributed tests
 };
 
-float default_learning_rate(const std::string& optimizer) { return optimizer == "sgd" ? 0.01f : 1e-3f; }
+constexpr const char* kDefaultOut = "model.safetensors";
+constexpr double kAdamWDefaultDecay = 0.01;  // PyTorch's AdamW default
+
+double default_learning_rate(const std::string& optimizer) { return optimizer == "sgd" ? 0.01 : 1e-3; }
+double default_weight_decay(const std::string& optimizer) { return optimizer == "adamw" ? kAdamWDefaultDecay : 0.0; }
+
+// --lr and --weight-decay when given, else the optimizer's defaults.
+void resolve_optimizer_defaults(const TrainOptions& given, RunDefinition& r) {
+  r.learning_rate = given.learning_rate.value_or(default_learning_rate(r.optimizer));
+  r.weight_decay = given.weight_decay.value_or(default_weight_decay(r.optimizer));
+}
 
 std::unique_ptr<Optimizer> make_optimizer(const RunDefinition& r) {
-  const float lr = r.learning_rate > 0.0f ? r.learning_rate : default_learning_rate(r.optimizer);
   if (r.optimizer == "sgd")
-    return std::make_unique<Sgd>(SgdOptions{.learning_rate = lr, .momentum = r.momentum, .nesterov = r.nesterov,
-                                            .weight_decay = std::max(r.weight_decay, 0.0f)});
-  const bool decoupled = r.optimizer == "adamw";
-  constexpr float kAdamWDefaultDecay = 0.01f;  // PyTorch's AdamW default
-  const float decay = r.weight_decay >= 0.0f ? r.weight_decay : (decoupled ? kAdamWDefaultDecay : 0.0f);
-  return std::make_unique<Adam>(AdamOptions{.learning_rate = lr, .weight_decay = decay,
-                                            .decoupled_weight_decay = decoupled});
+    return std::make_unique<Sgd>(SgdOptions{.learning_rate = static_cast<float>(r.learning_rate),
+                                            .momentum = static_cast<float>(r.momentum),
+                                            .nesterov = r.nesterov,
+                                            .weight_decay = static_cast<float>(r.weight_decay)});
+  return std::make_unique<Adam>(AdamOptions{.learning_rate = static_cast<float>(r.learning_rate),
+                                            .weight_decay = static_cast<float>(r.weight_decay),
+                                            .decoupled_weight_decay = r.optimizer == "adamw"});
 }
 
 std::optional<ScheduleOptions> make_schedule(const RunDefinition& r) {
   if (r.schedule == "constant") return std::nullopt;
   ScheduleOptions s;
-  s.lr_initial = r.learning_rate > 0.0f ? r.learning_rate : default_learning_rate(r.optimizer);
-  s.lr_min = r.lr_min;
+  s.lr_initial = static_cast<float>(r.learning_rate);
+  s.lr_min = static_cast<float>(r.lr_min);
   s.kind = r.schedule == "step" ? ScheduleKind::step : r.schedule == "cosine" ? ScheduleKind::cosine
                                                                                : ScheduleKind::one_cycle;
   return s;
@@ -104,6 +123,37 @@ std::optional<ScheduleOptions> make_schedule(const RunDefinition& r) {
 std::string default_checkpoint_path(const std::string& out_path) {
   const std::filesystem::path out(out_path);
   return (out.parent_path() / (out.stem().string() + ".checkpoint.safetensors")).string();
+}
+
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
+}
+
+// Where a run writes: its model and its checkpoints. A checkpoint records both (absolute),
+// so a resumed run writes where the original run would have, from any folder.
+struct RunOutputs {
+  std::string out;
+  std::string checkpoint;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunOutputs, out, checkpoint)
+
+// The outputs of a resumed run: those the checkpoint records; a checkpoint from before they
+// were recorded, X.checkpoint.safetensors, belongs to the model X.safetensors beside it.
+RunOutputs recorded_outputs(const nlohmann::json& run_config, const std::string& checkpoint) {
+  if (run_config.contains("out") && run_config.contains("checkpoint")) {
+    try {
+      return run_config.get<RunOutputs>();
+    } catch (const std::exception& e) {
+      throw InputError(checkpoint, std::string("the checkpoint's output paths are unreadable: ") + e.what());
+    }
+  }
+  const std::filesystem::path path(checkpoint);
+  std::string stem = path.filename().string();
+  constexpr std::string_view kSuffix = ".checkpoint.safetensors";
+  stem = stem.ends_with(kSuffix) ? stem.substr(0, stem.size() - kSuffix.size()) : path.stem().string();
+  return {absolute_path((path.parent_path() / (stem + ".safetensors")).string()), absolute_path(checkpoint)};
 }
 
 // Options given on the command line that contradict the checkpoint's run are refused: a
@@ -115,9 +165,13 @@ void check_resume_matches(const CLI::App& cmd, const RunDefinition& given, const
     std::string flag = "--" + key;
     std::replace(flag.begin(), flag.end(), '_', '-');
     if (key == "learning_rate") flag = "--lr";
-    if (key == "early_stop") flag = "--early-stop";
     if (key == "epochs" || key == "precision") continue;  // more epochs extend the run; precision may change
-    if (cmd.count(flag) > 0 && value != b.at(key))
+    // Numbers compare as the float the run uses (checkpoints written before the run kept
+    // doubles held such values as floats).
+    const bool same = value.is_number_float() && b.at(key).is_number()
+                          ? static_cast<float>(value.get<double>()) == static_cast<float>(b.at(key).get<double>())
+                          : value == b.at(key);
+    if (cmd.count(flag) > 0 && !same)
       throw InputError(flag, fmt::format("{} differs from the checkpoint's {} ({})", value.dump(), b.at(key).dump(), checkpoint),
                        "drop the option to continue the checkpoint's run, or start a new run without --resume");
   }
@@ -144,9 +198,11 @@ int train(const CLI::App& cmd, TrainOptions options) {
   FilePointer loss_log(lead && !options.loss_log.empty() ? std::fopen(options.loss_log.c_str(), "w") : nullptr, &std::fclose);
   if (lead && !options.loss_log.empty() && !loss_log) throw InputError(options.loss_log, "cannot write the file");
   set_num_threads(options.threads);
-  if (options.checkpoint_path.empty()) options.checkpoint_path = default_checkpoint_path(options.out_path);
+  options.run.data = data_record(options.run.data);
+  resolve_optimizer_defaults(options, options.run);
 
   std::optional<LoadedCheckpoint> checkpoint;
+  RunOutputs outputs;
   if (!options.resume_path.empty()) {
     checkpoint = load_checkpoint(options.resume_path);
     RunDefinition saved;
@@ -155,21 +211,40 @@ int train(const CLI::App& cmd, TrainOptions options) {
     } catch (const std::exception& e) {
       throw InputError(options.resume_path, std::string("the checkpoint's run options are unreadable: ") + e.what());
     }
+    // Checkpoints from before the run recorded the values it used left these out.
+    if (saved.learning_rate <= 0.0) saved.learning_rate = default_learning_rate(saved.optimizer);
+    if (saved.weight_decay < 0.0) saved.weight_decay = default_weight_decay(saved.optimizer);
+    saved.data = data_record(saved.data);
     check_resume_matches(cmd, options.run, saved, options.resume_path);
     saved.epochs = cmd.count("--epochs") > 0 ? options.run.epochs : saved.epochs;
     saved.precision = cmd.count("--precision") > 0 ? options.run.precision : saved.precision;
     options.run = saved;
+    outputs = recorded_outputs(checkpoint->run_config, options.resume_path);
     fmt::print(log, "Resuming {} at epoch {}, step {}\n", options.resume_path, checkpoint->state.epoch,
                checkpoint->state.step);
   }
+  // An explicit --out or --checkpoint wins over the resumed run's.
+  if (options.out_path) outputs.out = *options.out_path;
+  if (outputs.out.empty()) outputs.out = kDefaultOut;
+  if (options.checkpoint_path) outputs.checkpoint = *options.checkpoint_path;
+  if (outputs.checkpoint.empty() || (checkpoint && options.out_path && !options.checkpoint_path))
+    outputs.checkpoint = default_checkpoint_path(outputs.out);
   const RunDefinition& r = options.run;
   const Precision precision = training_precision(r.precision);
   if (r.early_stop > 0 && r.val_split <= 0.0)
     throw InputError("--early-stop", "early stopping watches the validation loss", "add --val-split, e.g. 0.1");
-
   Sequential model = checkpoint ? std::move(checkpoint->model) : resolve_architecture(r.arch);
+  const std::string history_path = history_path_for(outputs.out);
+  // Every file the run will write is checked now, not after hours of training.
+  if (lead) {
+    prepare_output_file(outputs.out);
+    prepare_output_file(history_path);
+    prepare_output_file(outputs.checkpoint);
+    fmt::print(log, "Writing {} (history {}, checkpoints {})\n", outputs.out, history_path, outputs.checkpoint);
+  }
+
   fmt::print(log, "Loading data from {}\n", resolve_data_dir(r.data));
-  FolderSplits data = load_data_for_model(resolve_data_dir(r.data), model, false);
+  FolderSplits data = load_data_for_model(resolve_data_dir(r.data), model, false, options.skip_bad_files);
   Dataset validation;
   if (r.val_split > 0.0) std::tie(data.train, validation) = split_validation(data.train, r.val_split, r.seed);
   fmt::print(log, "  {} training, {} validation and {} test images\n", data.train.size(), validation.size(),
@@ -189,6 +264,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
   if (!options.json) fmt::print(log, "\n{}\n", model.summary());
 
   const nlohmann::json run_json = r;
+  nlohmann::json checkpoint_config = run_json;
+  checkpoint_config.update(nlohmann::json(RunOutputs{absolute_path(outputs.out), absolute_path(outputs.checkpoint)}));
   Progress progress(log, r.epochs);
   FitOptions fit_options{.epochs = r.epochs, .batch_size = r.batch_size, .seed = r.seed};
   fit_options.schedule = make_schedule(r);
@@ -202,7 +279,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
       fmt::print(loss_log.get(), "{} {} {:.9g}\n", epoch, step, loss);
     };
   fit_options.on_checkpoint = [&](const TrainingState& s) {
-    if (lead) save_checkpoint(options.checkpoint_path, model, *optimizer, s, run_json);
+    if (lead) save_checkpoint(outputs.checkpoint, model, *optimizer, s, checkpoint_config);
   };
   fit_options.stop_requested = &g_stop_requested;
   fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
@@ -224,7 +301,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
       fmt::print(stderr,
                  "\nInterrupted: stopped at epoch {}, step {}; checkpoint written to {}\n"
                  "Resume with: imgcls train --resume {}\n",
-                 state.epoch, state.step, options.checkpoint_path, options.checkpoint_path);
+                 state.epoch, state.step, outputs.checkpoint, outputs.checkpoint);
     return kInterrupted;
   }
   if (!lead) return kSuccess;  // rank 0 evaluates and writes the files
@@ -235,6 +312,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
   History full = history;
   full.epochs = state.finished;
   nlohmann::json summary = {{"run", run_json},
+                            {"data", r.data},
                             {"epochs_trained", full.epochs.size()},
                             {"train_seconds", history.train_seconds}};
   if (data.test.size() > 0) {
@@ -245,13 +323,12 @@ int train(const CLI::App& cmd, TrainOptions options) {
   } else {
     fmt::print(log, "No test split in {} (DIR/test/): not evaluated\n", resolve_data_dir(r.data));
   }
-  save_model(model, options.out_path, summary);
-  const std::string history_path = history_path_for(options.out_path);
+  save_model(model, outputs.out, summary);
   save_history(full, history_path);
-  fmt::print(log, "Wrote {} and {} (checkpoint: {})\n", options.out_path, history_path, options.checkpoint_path);
+  fmt::print(log, "Wrote {} and {} (checkpoint: {})\n", outputs.out, history_path, outputs.checkpoint);
   if (options.json) {
     nlohmann::json result = summary;
-    result["model"] = options.out_path;
+    result["model"] = outputs.out;
     result["history"] = history_to_json(full)["epochs"];
     result["stopped_early"] = history.stopped_early;
     std::cout << result.dump(2) << std::endl;
@@ -273,11 +350,13 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option("--batch-size", r.batch_size, "Images per step")->capture_default_str()->check(CLI::Range(1, 65536));
   cmd->add_option("--optimizer", r.optimizer, "adam, adamw or sgd")->capture_default_str()
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
-  cmd->add_option("--lr", r.learning_rate, "Learning rate (default: 0.001 for adam/adamw, 0.01 for sgd; the peak for onecycle)")
+  cmd->add_option_function<double>("--lr", [options](double lr) { options->learning_rate = lr; },
+                                  "Learning rate (default: 0.001 for adam/adamw, 0.01 for sgd; the peak for onecycle)")
       ->check(CLI::Range(1e-9, 10.0));
   cmd->add_option("--momentum", r.momentum, "SGD momentum")->capture_default_str()->check(CLI::Range(0.0, 0.999));
   cmd->add_flag("--nesterov", r.nesterov, "SGD: Nesterov momentum");
-  cmd->add_option("--weight-decay", r.weight_decay, "L2 for adam/sgd, decoupled for adamw (default 0; adamw 0.01)")
+  cmd->add_option_function<double>("--weight-decay", [options](double decay) { options->weight_decay = decay; },
+                                  "L2 for adam/sgd, decoupled for adamw (default 0; adamw 0.01)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--schedule", r.schedule, "Learning-rate schedule: constant, step (halve every 2 epochs), cosine, onecycle")
       ->capture_default_str()->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}));
@@ -292,9 +371,13 @@ Action add_train_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--checkpoint-every", options->checkpoint_every, "Also checkpoint every N steps (always at each epoch end)")
       ->check(CLI::Range(1, 1 << 30));
-  cmd->add_option("--checkpoint", options->checkpoint_path, "Checkpoint file (default: <out stem>.checkpoint.safetensors)");
-  cmd->add_option("--resume", options->resume_path, "Continue the run saved in this checkpoint");
-  cmd->add_option("--out", options->out_path, "Model file to write")->capture_default_str();
+  cmd->add_option_function<std::string>("--checkpoint", [options](const std::string& path) { options->checkpoint_path = path; },
+                                        "Checkpoint file (default: <out stem>.checkpoint.safetensors; when resuming, the run's own)");
+  cmd->add_option("--resume", options->resume_path,
+                  "Continue the run saved in this checkpoint; it writes where the original run would have, unless --out is given");
+  cmd->add_option_function<std::string>("--out", [options](const std::string& path) { options->out_path = path; },
+                                        "Model file to write (default: model.safetensors; when resuming, the run's own)");
+  cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
   cmd->add_flag("--json", options->json, "Print one JSON object with the results on stdout; progress goes to stderr");
   cmd->add_flag("--distributed", options->distributed,
                 "Data-parallel over the ranks of mpirun: each trains its shard of every batch (see README)");

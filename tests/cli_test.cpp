@@ -20,6 +20,13 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "imgcls/data.hpp"
+#include "imgcls/image.hpp"
+#include "imgcls/io.hpp"
+#include "imgcls/metrics.hpp"
+#include "imgcls/viz.hpp"
 
 namespace {
 
@@ -96,6 +103,77 @@ TEST_F(CliTest, SummaryPrintsTheSeedModel) {
   EXPECT_THAT(r.out, HasSubstr("(None, 26, 26, 32)"));
   EXPECT_THAT(r.out, HasSubstr("(None, 10)"));
   EXPECT_EQ(r.err, "");
+}
+
+// The headline command, end to end on a slice of MNIST: every file it promises, its JSON
+// fields, and --sample choosing the grid's first image.
+TEST_F(CliTest, RunOnASliceWritesEverythingItPromises) {
+  const std::string out = (dir_ / "out").string();
+  const Outcome r = run({"run", "--data", IMGCLS_MNIST_DIR, "--limit-train", "2000", "--limit-test", "300",
+                         "--epochs", "1", "--sample", "7", "--threads", "1", "--out", out, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto result = nlohmann::json::parse(r.out);
+  EXPECT_EQ(result.at("train_images"), 2000);
+  EXPECT_EQ(result.at("test_images"), 300);
+  EXPECT_GT(result.at("test_accuracy").get<double>(), 0.8) << r.out;  // measured 0.9 on this slice
+  EXPECT_GT(result.at("test_loss").get<double>(), 0.0);
+  EXPECT_EQ(result.at("epochs"), 1);
+  EXPECT_EQ(result.at("batch_size"), 32);
+  EXPECT_DOUBLE_EQ(result.at("learning_rate").get<double>(), 0.001);
+  EXPECT_EQ(result.at("seed"), 1);
+  EXPECT_EQ(result.at("threads"), 1);
+  EXPECT_EQ(result.at("precision"), "fp32");
+  EXPECT_GT(result.at("train_seconds").get<double>(), 0.0);
+  ASSERT_EQ(result.at("history").size(), 1u);
+  EXPECT_EQ(result.at("history")[0].at("epoch"), 1);
+
+  const std::filesystem::path folder(out);
+  EXPECT_EQ(result.at("model"), (folder / "model.safetensors").string());
+  EXPECT_EQ(result.at("history_file"), (folder / "model.history.json").string());
+  EXPECT_EQ(result.at("sample_picture"), (folder / "output_sample.png").string());
+  EXPECT_EQ(result.at("confusion_picture"), (folder / "confusion.png").string());
+  EXPECT_EQ(result.at("curves_picture"), (folder / "curves.png").string());
+
+  imgcls::Sequential model = imgcls::load_model((folder / "model.safetensors").string());
+  EXPECT_EQ(model.parameter_count(), 121930);
+  EXPECT_EQ(imgcls::read_model_metadata((folder / "model.safetensors").string()).training.at("data"), "mnist");
+  const imgcls::History history = imgcls::load_history((folder / "model.history.json").string());
+  ASSERT_EQ(history.epochs.size(), 1u);
+  EXPECT_DOUBLE_EQ(history.epochs[0].loss, result.at("history")[0].at("loss").get<double>());
+
+  // The pictures are what the library draws for this model and test slice: the sample grid
+  // from image 7 on (and not the default grid from image 0).
+  const imgcls::Dataset test = imgcls::take_first(imgcls::load_mnist_test(IMGCLS_MNIST_DIR), 300);
+  const imgcls::Evaluation evaluation = imgcls::evaluate(model, test);
+  EXPECT_DOUBLE_EQ(evaluation.accuracy, result.at("test_accuracy").get<double>());
+  const auto names = imgcls::class_names(model);
+  const std::string expected_sample = (dir_ / "expected_sample.png").string();
+  imgcls::draw_sample_grid(test, evaluation.probabilities, names, {.first = 7}).save(expected_sample);
+  EXPECT_EQ(imgcls::testing_support::read_file(folder / "output_sample.png"),
+            imgcls::testing_support::read_file(expected_sample));
+  const std::string default_sample = (dir_ / "default_sample.png").string();
+  imgcls::draw_sample_grid(test, evaluation.probabilities, names).save(default_sample);
+  EXPECT_NE(imgcls::testing_support::read_file(folder / "output_sample.png"),
+            imgcls::testing_support::read_file(default_sample));
+  for (const char* picture : {"confusion.png", "curves.png"}) {
+    const imgcls::GreyImage decoded = imgcls::read_image((folder / picture).string());
+    EXPECT_GT(decoded.width, 300) << picture;
+    EXPECT_GT(decoded.height, 300) << picture;
+  }
+}
+
+// run checks its outputs first too, and --sample must name a test image.
+TEST_F(CliTest, RunRefusesBadOutputsAndSamplesBeforeTraining) {
+  std::ofstream((dir_ / "a_file").string()) << "x";
+  const Outcome file_as_folder = run({"run", "--data", IMGCLS_MNIST_DIR, "--out", (dir_ / "a_file").string()});
+  EXPECT_EQ(file_as_folder.exit_code, 1);
+  EXPECT_THAT(file_as_folder.err, HasSubstr("a_file"));
+  EXPECT_THAT(file_as_folder.out, Not(HasSubstr("Loading")));
+  const Outcome sample = run({"run", "--data", IMGCLS_MNIST_DIR, "--limit-test", "50", "--sample", "50", "--out",
+                              (dir_ / "out").string()});
+  EXPECT_EQ(sample.exit_code, 1);
+  EXPECT_THAT(sample.err, HasSubstr("--sample: test image 50 does not exist: the test set has 50 images"));
+  EXPECT_THAT(sample.out, Not(HasSubstr("Epoch")));
 }
 
 TEST_F(CliTest, HelpSucceeds) {

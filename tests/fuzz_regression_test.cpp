@@ -315,7 +315,7 @@ TEST(ModelRegression, ModelWhoseOutputIsNotFlatIsRefused) {
                                                {"type": "MaxPool2D", "pool_size": 2}]})")),
                     kSource);
   });
-  EXPECT_THAT(message, HasSubstr("output is [2, 2, 1], not a flat list"));
+  EXPECT_THAT(message, HasSubstr("MaxPool2D outputs [2, 2, 1] per image, but a classifier must end in a flat list"));
 }
 
 TEST(ModelRegression, ClassNamesWithControlCharactersAreRefused) {

@@ -212,5 +212,101 @@ TEST_F(ImageFolderTest, TrainCommandWithoutATestSplitSkipsTheTestEvaluation) {
   EXPECT_TRUE(fs::exists(path("single.safetensors")));
 }
 
+// Files the loader does not read are listed, not skipped silently; a picture that does not
+// decode fails the load naming it, or with skip_bad_files is left out and listed.
+TEST_F(ImageFolderTest, UnreadFilesAreListedAndBadPicturesFailOrAreSkipped) {
+  fs::copy(root_ / "abc", root_ / "messy", fs::copy_options::recursive);
+  std::ofstream(path("messy/one/notes.txt")) << "x";
+  std::ofstream(path("messy/README")) << "x";
+  fs::create_directories(root_ / "messy" / "two" / "more");
+  const ImageFolder clean = read_image_folder(path("messy"));
+  EXPECT_EQ(clean.data.size(), 9);
+  EXPECT_EQ(clean.ignored, (std::vector<std::string>{path("messy/README"), path("messy/one/notes.txt"),
+                                                     path("messy/two/more")}));
+  EXPECT_TRUE(clean.skipped.empty());
+
+  std::ofstream(path("messy/two/broken.png"), std::ios::binary) << "\x89PNG\r\n\x1a\nnot really";
+  const InputError broken = error_of([&] { read_image_folder(path("messy")); });
+  EXPECT_EQ(broken.source(), path("messy/two/broken.png"));
+  const ImageFolder skipping = read_image_folder(path("messy"), {.skip_bad_files = true});
+  EXPECT_EQ(skipping.data.size(), 9);
+  ASSERT_EQ(skipping.skipped.size(), 1u);
+  EXPECT_EQ(skipping.skipped[0].path, path("messy/two/broken.png"));
+  EXPECT_FALSE(skipping.skipped[0].reason.empty());
+
+  // A class folder whose pictures all fail is still an error.
+  fs::create_directories(root_ / "messy" / "zz");
+  std::ofstream(path("messy/zz/bad.jpg"), std::ios::binary) << "junk";
+  const InputError none = error_of([&] { read_image_folder(path("messy"), {.skip_bad_files = true}); });
+  EXPECT_EQ(none.source(), path("messy/zz"));
+}
+
+// The same through the command: the warning names the files; --skip-bad-files goes on and
+// reports the count and names; without it the picture is named, with the option as a hint.
+TEST_F(ImageFolderTest, TrainCommandWarnsAboutUnreadFilesAndSkipsBadPicturesOnRequest) {
+  fs::create_directories(root_ / "messy_cli");
+  fs::copy(root_ / "digits" / "train", root_ / "messy_cli" / "train", fs::copy_options::recursive);
+  fs::copy(root_ / "digits" / "test", root_ / "messy_cli" / "test", fs::copy_options::recursive);
+  std::ofstream(path("messy_cli/train/3/notes.txt")) << "x";
+  std::ofstream(path("messy_cli/train/5/broken.png"), std::ios::binary) << "junk";
+  const std::vector<std::string> args = {"train", "--data", path("messy_cli"), "--epochs", "1", "--threads", "1",
+                                         "--out", path("messy.safetensors")};
+  const Outcome refused = run(args);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr(path("messy_cli/train/5/broken.png")));
+  EXPECT_THAT(refused.err, HasSubstr("--skip-bad-files"));
+  EXPECT_FALSE(fs::exists(path("messy.safetensors")));
+
+  std::vector<std::string> skipping = args;
+  skipping.push_back("--skip-bad-files");
+  const Outcome trained = run(skipping);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_THAT(trained.err, HasSubstr("1 entry in " + path("messy_cli") + " is not read"));
+  EXPECT_THAT(trained.err, HasSubstr(path("messy_cli/train/3/notes.txt")));
+  EXPECT_THAT(trained.err, HasSubstr("left out 1 picture that did not decode"));
+  EXPECT_THAT(trained.err, HasSubstr(path("messy_cli/train/5/broken.png")));
+  EXPECT_THAT(trained.out, HasSubstr("600 training"));
+}
+
+// evaluate and show on a model trained on a folder use that folder (the model file records
+// it), never MNIST; --data still wins; a model that records no data needs --data.
+TEST_F(ImageFolderTest, EvaluateAndShowUseTheFolderTheModelWasTrainedOn) {
+  const std::string model = path("recorded.safetensors");
+  fs::create_directories(root_ / "cwd");
+  // Trained from another folder, with --data relative to it.
+  const Outcome trained = testing_support::run_process(
+      "/bin/sh",
+      {"-c", "cd \"$0\" && exec \"$1\" train --data ../digits --epochs 1 --out \"$2\" --threads 1",
+       path("cwd"), IMGCLS_BINARY, model},
+      root_);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_EQ(read_model_metadata(model).training.at("data"), path("digits"));
+
+  const Outcome evaluated = run({"evaluate", model, "--json", "--threads", "1"});
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_EQ(nlohmann::json::parse(evaluated.out).at("n"), 200);  // digits/test, not MNIST's 10,000
+  for (const std::string kind : {"samples", "errors", "confusion"}) {
+    const std::string picture = path("show_" + kind + ".png");
+    const Outcome shown = run({"show", model, "--kind", kind, "--out", picture, "--threads", "1"});
+    ASSERT_EQ(shown.exit_code, 0) << kind << ": " << shown.err;
+    EXPECT_THAT(shown.out, HasSubstr("(200 images from " + path("digits") + ")"));
+    EXPECT_GT(read_image(picture).width, 300);
+  }
+  const Outcome given = run({"evaluate", model, "--data", path("digits/train"), "--json", "--threads", "1"});
+  ASSERT_EQ(given.exit_code, 0) << given.err;
+  EXPECT_EQ(nlohmann::json::parse(given.out).at("n"), 600);
+
+  Sequential unrecorded = load_model(model);
+  save_model(unrecorded, path("unrecorded.safetensors"));
+  const Outcome unknown = run({"evaluate", path("unrecorded.safetensors")});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("does not record the data it was trained on"));
+  EXPECT_THAT(unknown.err, HasSubstr("--data"));
+  const Outcome unknown_show = run({"show", path("unrecorded.safetensors"), "--kind", "samples", "--out",
+                                    path("x.png")});
+  EXPECT_EQ(unknown_show.exit_code, 1);
+  EXPECT_THAT(unknown_show.err, HasSubstr("does not record the data it was trained on"));
+}
+
 }  // namespace
 }  // namespace imgcls

@@ -156,6 +156,32 @@ TEST_F(PredictCli, JsonIsOneObjectPerLine) {
   EXPECT_EQ(nlohmann::json::parse(lines[1])["label"], 3);
 }
 
+// With --json every input gets its line, in order: a prediction, or {"file", "error"} for a
+// path or picture that could not be classified, so a consumer sees every input.
+TEST_F(PredictCli, JsonGivesEveryInputALineErrorsIncluded) {
+  fs::create_directories(dir_ / "empty");
+  const std::string garbage = file("garbage.png", "not a picture");
+  const std::string missing = (dir_ / "nothing.png").string();
+  const std::string empty = (dir_ / "empty").string();
+  const Outcome run = predict({kModel, kFour, missing, garbage, empty, kThree, "--json"});
+  EXPECT_EQ(run.exit_code, 1);
+  const std::vector<std::string> lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 5u) << run.out;
+  const std::vector<std::string> files = {kFour, missing, garbage, empty, kThree};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const nlohmann::json line = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(line.at("file"), files[i]);
+    const bool failed = i >= 1 && i <= 3;
+    EXPECT_EQ(line.contains("error"), failed) << lines[i];
+    EXPECT_EQ(line.contains("label"), !failed) << lines[i];
+  }
+  EXPECT_NE(nlohmann::json::parse(lines[1]).at("error").get<std::string>().find("no such file"), std::string::npos);
+  EXPECT_NE(nlohmann::json::parse(lines[2]).at("error").get<std::string>().find("not a readable picture"),
+            std::string::npos);
+  EXPECT_NE(nlohmann::json::parse(lines[3]).at("error").get<std::string>().find("no pictures"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(lines[4]).at("label"), 3);
+}
+
 TEST_F(PredictCli, FolderIsReadInNameOrder) {
   fs::create_directories(dir_ / "in");
   fs::copy_file(kThree, dir_ / "in" / "b.bmp");

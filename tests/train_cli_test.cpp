@@ -164,8 +164,9 @@ TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
   stopped.send(SIGINT);
   const Outcome interrupted = stopped.wait();
   ASSERT_EQ(interrupted.exit_code, 130) << interrupted.err;
-  EXPECT_THAT(interrupted.err, HasSubstr("--resume " + path("sig.checkpoint.safetensors")));
-  const Outcome resumed = run({"train", "--resume", path("sig.checkpoint.safetensors"), "--out", path("sig.safetensors"), "--threads", "1"});
+  EXPECT_THAT(interrupted.err, HasSubstr("Resume with: imgcls train --resume " + path("sig.checkpoint.safetensors") + "\n"));
+  // The command the hint gives, as it is: the run continues into its own files.
+  const Outcome resumed = run({"train", "--resume", path("sig.checkpoint.safetensors"), "--threads", "1"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(weights(path("sig.safetensors")), weights(path("full.safetensors")));
 
@@ -183,6 +184,111 @@ TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
   const Outcome conflicting = run({"train", "--resume", path("kill.checkpoint.safetensors"), "--seed", "99"});
   EXPECT_EQ(conflicting.exit_code, 1);
   EXPECT_THAT(conflicting.err, HasSubstr("--seed"));
+}
+
+// Lost work: every output path is checked before the first step, so a bad one fails in
+// moments with exit code 1, not after the whole training.
+TEST_F(TrainCli, BadOutputPathsFailBeforeTraining) {
+  fs::create_directories(root_ / "a_folder");
+  std::ofstream(path("a_file")) << "x";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {path("a_folder"), "is a folder"},
+      {path("a_file") + "/m.safetensors", "cannot create its folder"},
+      {"/proc/imgcls_out/m.safetensors", "cannot create its folder"},
+  };
+  for (const auto& [out, problem] : cases) {
+    SCOPED_TRACE(out);
+    const Outcome refused = run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+    EXPECT_THAT(refused.err, HasSubstr(problem));
+    EXPECT_THAT(refused.out, testing::Not(HasSubstr("Loading data")));  // nothing was read or trained
+    EXPECT_THAT(refused.out, testing::Not(HasSubstr("Epoch")));
+  }
+  // The same for a checkpoint path that cannot be written.
+  const Outcome checkpoint = run({"train", "--data", data(), "--epochs", "1", "--out", path("ok.safetensors"),
+                                  "--checkpoint", path("a_folder"), "--threads", "1"});
+  EXPECT_EQ(checkpoint.exit_code, 1) << checkpoint.err;
+  EXPECT_THAT(checkpoint.err, HasSubstr("is a folder"));
+  EXPECT_FALSE(fs::exists(path("ok.safetensors")));
+}
+
+// A model file in a folder that does not exist yet: the folder is made before training.
+TEST_F(TrainCli, OutputInAMissingFolderIsCreated) {
+  const std::string out = path("new/sub/m.safetensors");
+  const Outcome trained = run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_TRUE(fs::exists(path("new/sub/m.history.json")));
+  EXPECT_TRUE(fs::exists(path("new/sub/m.checkpoint.safetensors")));
+}
+
+// A resumed run writes where the original run would have (the checkpoint records it), from
+// any folder, never ./model.safetensors; an explicit --out wins.
+TEST_F(TrainCli, ResumedRunWritesWhereTheOriginalRunWould) {
+  const std::string out = path("runs/orig.safetensors");
+  ASSERT_EQ(run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"}).exit_code, 0);
+  fs::create_directories(root_ / "elsewhere");
+  const Outcome resumed = testing_support::run_process(
+      "/bin/sh",
+      {"-c", "cd \"$0\" && exec \"$1\" train --resume ../runs/orig.checkpoint.safetensors --epochs 2 --threads 1",
+       path("elsewhere"), IMGCLS_BINARY},
+      root_);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_FALSE(fs::exists(root_ / "elsewhere" / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(root_ / "model.safetensors"));
+  EXPECT_EQ(load_history(path("runs/orig.history.json")).epochs.size(), 2u);
+  EXPECT_THAT(resumed.out, HasSubstr("Wrote " + out));
+
+  const Outcome moved = run({"train", "--resume", path("runs/orig.checkpoint.safetensors"), "--epochs", "3",
+                             "--out", path("runs/moved.safetensors"), "--threads", "1"});
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  EXPECT_EQ(load_history(path("runs/moved.history.json")).epochs.size(), 3u);
+  EXPECT_TRUE(fs::exists(path("runs/moved.checkpoint.safetensors")));
+  EXPECT_EQ(load_history(path("runs/orig.history.json")).epochs.size(), 2u);  // untouched
+}
+
+// The JSON output and the model file's record hold the values the run used, not
+// placeholders; so does the message refusing a resume that contradicts its checkpoint.
+TEST_F(TrainCli, JsonReportsTheValuesUsed) {
+  const auto run_of = [&](const std::vector<std::string>& extra, const std::string& out) {
+    std::vector<std::string> args = {"train", "--data", data(), "--epochs", "1", "--out", path(out), "--json",
+                                     "--threads", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Outcome trained = run(args);
+    EXPECT_EQ(trained.exit_code, 0) << trained.err;
+    return nlohmann::json::parse(trained.out).at("run");
+  };
+  const nlohmann::json adamw = run_of({"--optimizer", "adamw"}, "adamw.safetensors");
+  EXPECT_DOUBLE_EQ(adamw.at("learning_rate").get<double>(), 0.001);
+  EXPECT_DOUBLE_EQ(adamw.at("weight_decay").get<double>(), 0.01);
+  const nlohmann::json sgd = run_of({"--optimizer", "sgd"}, "sgd.safetensors");
+  EXPECT_DOUBLE_EQ(sgd.at("learning_rate").get<double>(), 0.01);
+  EXPECT_DOUBLE_EQ(sgd.at("weight_decay").get<double>(), 0.0);
+  const nlohmann::json given = run_of({"--lr", "0.003", "--weight-decay", "0.0005"}, "given.safetensors");
+  EXPECT_DOUBLE_EQ(given.at("learning_rate").get<double>(), 0.003);
+  EXPECT_DOUBLE_EQ(given.at("weight_decay").get<double>(), 0.0005);
+  EXPECT_EQ(read_model_metadata(path("adamw.safetensors")).training.at("run"), adamw);
+
+  const Outcome conflicting = run({"train", "--resume", path("adamw.checkpoint.safetensors"), "--lr", "0.5"});
+  EXPECT_EQ(conflicting.exit_code, 1);
+  EXPECT_THAT(conflicting.err, HasSubstr("--lr: 0.5 differs from the checkpoint's 0.001"));
+}
+
+// An architecture whose output is not [classes] is refused when it is read, naming its last
+// layer: by summary, and by train before any data is loaded.
+TEST_F(TrainCli, ArchitectureWithoutClassScoresIsRefusedWhenRead) {
+  std::ofstream(path("no_scores.json"))
+      << R"({"input_shape":[28,28,1],"layers":[{"type":"Conv2D","filters":3,"kernel_size":28}]})";
+  const Outcome summary = run({"summary", "--arch", path("no_scores.json")});
+  EXPECT_EQ(summary.exit_code, 1) << summary.err;
+  EXPECT_THAT(summary.err, HasSubstr("layer 0 (conv2d_0)"));
+  EXPECT_THAT(summary.err, HasSubstr("[1, 1, 3]"));
+  EXPECT_THAT(summary.err, HasSubstr("[classes]"));
+  const Outcome train = run({"train", "--arch", path("no_scores.json"), "--data", data(), "--out",
+                             path("no_scores.safetensors")});
+  EXPECT_EQ(train.exit_code, 1) << train.err;
+  EXPECT_THAT(train.err, HasSubstr("layer 0 (conv2d_0)"));
+  EXPECT_THAT(train.out, testing::Not(HasSubstr("Loading data")));
 }
 
 }  // namespace

@@ -17,6 +17,9 @@ struct Dataset {
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
 };
 
+// The first `count` samples of `data` (1 <= count <= data.size()), copied.
+Dataset take_first(const Dataset& data, std::int64_t count);
+
 // IDX files (the MNIST format), plain or gzip-compressed (detected by content).
 // Images: magic 0x00000803, [N, rows, cols] unsigned bytes -> [N, rows, cols, 1] / 255.
 Tensor read_idx_images(const std::string& path);
@@ -39,22 +42,37 @@ Dataset load_mnist_test(const std::string& dir);
 //   DIR/<class>/<picture>    e.g. DIR/cat/001.png, DIR/dog/a.jpg
 // Classes are the subfolder names, sorted (byte order); label i is class i. Pictures are the
 // files with a picture extension (has_image_extension: PNG, JPEG, BMP, PGM/PPM), sorted by
-// name; other files and files directly in DIR are ignored. Each picture is decoded grey
-// (read_image: 0 = black, 1 = white) and resized to height x width (resize_image); there is
-// no digit preprocessing, no inversion: the values are the picture's own.
+// name. Everything else (other files, folders inside class folders, files directly in DIR)
+// is not read, and listed in ImageFolder::ignored so that the caller can say so. Each
+// picture is decoded grey (read_image: 0 = black, 1 = white) and resized to height x width
+// (resize_image); there is no digit preprocessing, no inversion: the values are the
+// picture's own.
 struct ImageFolderOptions {
   std::int64_t height = 28;
   std::int64_t width = 28;
+  // false: a picture that does not decode is an error naming it. true: it is left out and
+  // listed in ImageFolder::skipped with the reason.
+  bool skip_bad_files = false;
+};
+
+// A file left out of a dataset, and why.
+struct SkippedFile {
+  std::string path;
+  std::string reason;
 };
 
 struct ImageFolder {
   Dataset data;                          // images [N, height, width, 1]
   std::vector<std::string> class_names;  // [classes], sorted
+  std::vector<std::string> ignored;      // paths not read: files without a picture extension,
+                                         // folders in class folders, files beside class folders
+  std::vector<SkippedFile> skipped;      // pictures that did not decode (skip_bad_files)
 };
 
 // Throws InputError naming the folder when it cannot be listed or holds no class subfolder,
-// naming the class folder when it holds no picture, and naming the picture when it cannot be
-// decoded. Requires height, width >= 1.
+// naming the class folder when it holds no picture (or none that decodes, with
+// skip_bad_files), and naming the picture when it cannot be decoded (without
+// skip_bad_files). Requires height, width >= 1.
 ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& options = {});
 
 // A dataset folder as `imgcls train/evaluate --data DIR` take it, one of:
@@ -65,6 +83,8 @@ struct FolderSplits {
   Dataset train;
   Dataset test;                          // empty when the folder has no test split
   std::vector<std::string> class_names;  // image folders only
+  std::vector<std::string> ignored;      // image folders: paths not read (ImageFolder::ignored)
+  std::vector<SkippedFile> skipped;      // image folders: pictures left out (skip_bad_files)
 };
 // True when DIR holds train-images-idx3-ubyte or t10k-images-idx3-ubyte (plain or .gz).
 bool is_idx_folder(const std::string& dir);

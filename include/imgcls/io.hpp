@@ -12,6 +12,12 @@
 
 namespace imgcls {
 
+// Checks, before any long work, that a file can later be written at `path` (every writer
+// here replaces files atomically): the path is not a folder, its folder exists (it is
+// created, with its parents, when missing) and is writable. Throws InputError naming the
+// path and the reason.
+void prepare_output_file(const std::string& path);
+
 // Metadata: format, version, architecture, input_shape, class_names, preprocessing, the
 // caller's training summary (JSON), and data_crc32. Refuses weights holding NaN or Inf.
 void save_model(Sequential& model, const std::string& path,
@@ -19,6 +25,18 @@ void save_model(Sequential& model, const std::string& path,
 // Throws InputError naming the file and the problem (bad container, unknown architecture,
 // missing, extra or misshapen parameters).
 Sequential load_model(const std::string& path);
+
+// What a model file says about itself besides its weights (the file is checked as
+// load_model checks it).
+struct ModelMetadata {
+  Shape input_shape;
+  std::vector<std::string> class_names;
+  std::string preprocessing;
+  // The training summary save_model was given (the CLI records "data", "run", test
+  // accuracy...); an empty object when there is none.
+  nlohmann::json training = nlohmann::json::object();
+};
+ModelMetadata read_model_metadata(const std::string& path);
 
 // An architecture file: {"input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", ...}, ...]}
 // (the format of Sequential::config()). At most 1 MiB, nested at most 16 deep; the model is

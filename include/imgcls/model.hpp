@@ -72,7 +72,8 @@ class Sequential {
   std::string summary() const;
 
   // {"input_shape": [...], "layers": [layer configs]}; from_config rebuilds the model
-  // (uninitialised) and rejects bad specs with an InputError naming `source`.
+  // (uninitialised) and rejects bad specs with an InputError naming `source`, among them a
+  // model whose output is not a flat list of class scores [classes] (naming its last layer).
   nlohmann::json config() const;
   static Sequential from_config(const nlohmann::json& config, const std::string& source);
 

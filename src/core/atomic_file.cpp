@@ -52,4 +52,28 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
   }
 }
 
+void prepare_output_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw InputError("output file", "the path is empty");
+  const fs::path target(path);
+  std::error_code ec;
+  if (fs::is_directory(target, ec) || !target.has_filename())
+    throw InputError(path, "is a folder, not a file name", "name the file to write, e.g. " +
+                                                             (target / "model.safetensors").string());
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  if (!fs::is_directory(folder, ec)) {
+    fs::create_directories(folder, ec);
+    if (ec)
+      throw InputError(path, "cannot create its folder " + folder.string() + ": " + ec.message(),
+                       "choose a path whose folder can be created");
+  }
+  std::string probe = (folder / fmt::format(".{}.probe-XXXXXX", target.filename().string())).string();
+  const int fd = mkstemp(probe.data());
+  if (fd < 0)
+    throw InputError(path, std::string("cannot create a file in its folder: ") + std::strerror(errno),
+                     "check that the folder is writable");
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
 }  // namespace imgcls

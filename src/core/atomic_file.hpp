@@ -10,4 +10,10 @@ namespace imgcls {
 
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
+// Makes sure a later write_file_atomically(path, ...) can succeed, before any long work: the
+// path names a file, not a folder; its folder exists (created, with its parents, when
+// missing) and a file can be created in it (one is created and removed). Throws InputError
+// naming the path and the reason.
+void prepare_output_file(const std::string& path);
+
 }  // namespace imgcls

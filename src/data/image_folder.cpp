@@ -60,27 +60,47 @@ void check_same_classes(const ImageFolder& train, const ImageFolder& test, const
 ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& options) {
   IMGCLS_CHECK(options.height >= 1 && options.width >= 1, "image folder size {}x{}", options.height,
                options.width);
-  const std::vector<fs::path> class_dirs =
-      sorted_entries(dir, [](const fs::directory_entry& e) { return is_folder(e.path()); });
+  ImageFolder folder;
+  std::vector<fs::path> class_dirs;
+  for (const fs::path& entry : sorted_entries(dir, [](const fs::directory_entry&) { return true; })) {
+    if (is_folder(entry))
+      class_dirs.push_back(entry);
+    else
+      folder.ignored.push_back(entry.string());
+  }
   if (class_dirs.empty()) throw InputError(dir, "no class subfolders in this folder", kLayoutHint);
 
-  ImageFolder folder;
   std::vector<GreyImage> images;
   for (const fs::path& class_dir : class_dirs) {
-    const std::vector<fs::path> pictures =
-        sorted_entries(class_dir, [](const fs::directory_entry& e) {
-          std::error_code ec;
-          return e.is_regular_file(ec) && has_image_extension(e.path().string());
-        });
+    std::vector<fs::path> pictures;
+    for (const fs::path& entry : sorted_entries(class_dir, [](const fs::directory_entry&) { return true; })) {
+      std::error_code ec;
+      if (fs::is_regular_file(entry, ec) && has_image_extension(entry.string()))
+        pictures.push_back(entry);
+      else
+        folder.ignored.push_back(entry.string());
+    }
     if (pictures.empty())
       throw InputError(class_dir.string(), "no pictures in this class folder",
                        "each class needs at least one .png .jpg .jpeg .bmp .pgm .ppm or .pnm file");
     const auto label = static_cast<std::int32_t>(folder.class_names.size());
-    folder.class_names.push_back(class_dir.filename().string());
+    std::int64_t decoded = 0;
     for (const fs::path& picture : pictures) {
-      images.push_back(resize_image(read_image(picture.string()), options.height, options.width));
+      GreyImage image;
+      try {
+        image = read_image(picture.string());
+      } catch (const InputError& e) {
+        if (!options.skip_bad_files) throw;
+        folder.skipped.push_back({picture.string(), e.problem()});
+        continue;
+      }
+      images.push_back(resize_image(image, options.height, options.width));
       folder.data.labels.push_back(label);
+      ++decoded;
     }
+    if (decoded == 0)
+      throw InputError(class_dir.string(), "none of the pictures in this class folder could be decoded");
+    folder.class_names.push_back(class_dir.filename().string());
   }
   folder.data.images = to_batch(images);
   return folder;
@@ -101,19 +121,23 @@ FolderSplits load_dataset_folder(const std::string& dir, const ImageFolderOption
   }
   if (!is_split_folder(dir)) {
     ImageFolder all = read_image_folder(dir, options);
-    return {std::move(all.data), {}, std::move(all.class_names)};
+    return {std::move(all.data), {}, std::move(all.class_names), std::move(all.ignored), std::move(all.skipped)};
   }
   ImageFolder train = read_image_folder((fs::path(dir) / "train").string(), options);
   ImageFolder test = read_image_folder((fs::path(dir) / "test").string(), options);
   check_same_classes(train, test, dir);
-  return {std::move(train.data), std::move(test.data), std::move(train.class_names)};
+  FolderSplits splits{std::move(train.data), std::move(test.data), std::move(train.class_names),
+                      std::move(train.ignored), std::move(train.skipped)};
+  splits.ignored.insert(splits.ignored.end(), test.ignored.begin(), test.ignored.end());
+  splits.skipped.insert(splits.skipped.end(), test.skipped.begin(), test.skipped.end());
+  return splits;
 }
 
 FolderSplits load_dataset_folder_test(const std::string& dir, const ImageFolderOptions& options) {
   if (is_idx_folder(dir) || !is_folder(dir)) return {{}, load_mnist_test(dir), {}};
   const std::string test_dir = is_split_folder(dir) ? (fs::path(dir) / "test").string() : dir;
   ImageFolder test = read_image_folder(test_dir, options);
-  return {{}, std::move(test.data), std::move(test.class_names)};
+  return {{}, std::move(test.data), std::move(test.class_names), std::move(test.ignored), std::move(test.skipped)};
 }
 
 }  // namespace imgcls

@@ -108,7 +108,6 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
     throw InputError(path, "unsupported checkpoint version", "this imgcls reads version 1");
 
   LoadedCheckpoint loaded{Sequential::from_config(parse_json(file.metadata, "architecture", path), path)};
-  io::check_classifier_output(loaded.model, path);
   const nlohmann::json state = parse_json(file.metadata, "state", path);
   loaded.run_config = parse_json(file.metadata, "run_config", path);
   loaded.optimizer_kind = file.metadata.contains("optimizer_kind") ? file.metadata.at("optimizer_kind") : "";

@@ -60,7 +60,6 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
     throw InputError(path, "the model file has no architecture");
   Sequential model = Sequential::from_config(
       io::parse_bounded_json(file.metadata.at("architecture"), path, "the architecture"), path);
-  io::check_classifier_output(model, path);
   // set_class_names and set_preprocessing name the setting; the file is the source here.
   const auto name_the_file = [&](const InputError& e) {
     return InputError(path, e.source() + ": " + e.problem(), e.hint());
@@ -109,16 +108,21 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
 
 }  // namespace
 
-void io::check_classifier_output(const Sequential& model, const std::string& source) {
-  if (model.output_shape().size() != 1)
-    throw InputError(source,
-                     "the architecture's output is " + to_string(model.output_shape()) +
-                         ", not a flat list of class scores [classes]",
-                     "end the architecture with Flatten (or GlobalAvgPool) and Dense");
-}
-
 Sequential load_model(const std::string& path) {
   return model_from_container(io::read_safetensors(path), path);
+}
+
+ModelMetadata read_model_metadata(const std::string& path) {
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  const Sequential model = model_from_container(file, path);
+  ModelMetadata metadata{.input_shape = model.input_shape(),
+                         .class_names = class_names(model),
+                         .preprocessing = model.preprocessing()};
+  if (const auto training = file.metadata.find("training"); training != file.metadata.end()) {
+    metadata.training = io::parse_bounded_json(training->second, path, "the training summary");
+    if (!metadata.training.is_object()) throw InputError(path, "the training summary is not a JSON object");
+  }
+  return metadata;
 }
 
 Sequential io::parse_model(std::string_view bytes, const std::string& source) {

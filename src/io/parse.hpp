@@ -15,8 +15,4 @@ Sequential parse_model(std::string_view bytes, const std::string& source);
 // bytes: a whole checkpoint file; `source` names it in errors (InputError).
 LoadedCheckpoint parse_checkpoint(std::string_view bytes, const std::string& source);
 
-// Every model file and checkpoint holds a classifier: throws InputError naming `source`
-// unless the model's output is flat, [classes] (predict, evaluate and the loss need that).
-void check_classifier_output(const Sequential& model, const std::string& source);
-
 }  // namespace imgcls::io

@@ -203,6 +203,15 @@ Sequential Sequential::from_config(const nlohmann::json& config, const std::stri
       throw InputError(where, e.problem(), e.hint());
     }
   }
+  // A classifier: the loss, evaluation and prediction read one score per class.
+  if (model.output_shape().size() != 1) {
+    const Layer& last = model.layer(model.layer_count() - 1);
+    throw InputError(fmt::format("{}: layer {} ({})", source, model.layer_count() - 1, last.name()),
+                     fmt::format("the model ends in {} outputs {} per image, but a classifier must end in a flat "
+                                 "list of class scores [classes]",
+                                 last.kind(), to_string(model.output_shape())),
+                     "end the architecture with Flatten (or GlobalAvgPool) and a Dense layer with one unit per class");
+  }
   return model;
 }
 

@@ -58,6 +58,10 @@ std::int32_t argmax_row(const float* row, std::int64_t classes) {
 }
 
 void check_dataset(const Sequential& model, const Dataset& data, const char* what) {
+  if (model.output_shape().size() != 1)
+    throw InputError("model", "its output " + to_string(model.output_shape()) +
+                                  " per image is not a flat list of class scores [classes]",
+                     "end the model with Flatten (or GlobalAvgPool) and a Dense layer with one unit per class");
   if (data.size() == 0) throw InputError(what, "the dataset is empty");
   IMGCLS_CHECK(data.images.dim(0) == data.size(), "{} images, {} labels", data.images.dim(0), data.size());
   const Shape sample(data.images.shape().begin() + 1, data.images.shape().end());
