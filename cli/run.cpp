@@ -75,11 +75,11 @@ int run(const RunOptions& options) {
 
   Sequential model = presets::seed();
   model.initialize(options.seed);
-  model.set_training_precision(precision);
   if (!options.json) fmt::print(log, "\n{}\n", model.summary());
   Adam optimizer({.learning_rate = static_cast<float>(options.learning_rate)});
 
-  FitOptions fit_options{.epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed};
+  FitOptions fit_options{
+      .epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed, .precision = precision};
   Progress progress(log, options.epochs);
   fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
     progress.on_step(epoch, step, steps, loss, accuracy);

@@ -260,14 +260,13 @@ int train(const CLI::App& cmd, TrainOptions options) {
   } else {
     model.initialize(r.seed);
   }
-  model.set_training_precision(precision);
   if (!options.json) fmt::print(log, "\n{}\n", model.summary());
 
   const nlohmann::json run_json = r;
   nlohmann::json checkpoint_config = run_json;
   checkpoint_config.update(nlohmann::json(RunOutputs{absolute_path(outputs.out), absolute_path(outputs.checkpoint)}));
   Progress progress(log, r.epochs);
-  FitOptions fit_options{.epochs = r.epochs, .batch_size = r.batch_size, .seed = r.seed};
+  FitOptions fit_options{.epochs = r.epochs, .batch_size = r.batch_size, .seed = r.seed, .precision = precision};
   fit_options.schedule = make_schedule(r);
   fit_options.validation = r.val_split > 0.0 ? &validation : nullptr;
   fit_options.early_stop_patience = r.early_stop;

@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "fuzz_common.hpp"
+#include "imgcls/predictor.hpp"
+#include "plan/training_plan.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/runtime.hpp"
 #include "io/bounded_json.hpp"
@@ -57,12 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                   "config() round-trips");
     if (!small_enough(model)) return;
     model.initialize(kSeed);
-    model.set_noise_seed(kSeed);
     const Tensor input = batch_of(model.input_shape(), 0.5f);
-    const Tensor& output = model.forward(input, Mode::train);
+    plan::TrainingPlan training(model, Precision::fp32);
+    const Tensor& output = training.forward(input, kSeed);
     fuzz::require(output.dim(0) == kBatch, "one output per sample");
-    model.backward(batch_of(model.output_shape(), 1.0f));
-    const Tensor& inferred = model.forward(input, Mode::infer);
+    training.backward(batch_of(model.output_shape(), 1.0f));
+    const Tensor inferred = Predictor(model).logits(input);
     for (std::int64_t i = 0; i < inferred.size(); ++i)
       fuzz::require(std::isfinite(inferred[i]), "finite outputs from finite inputs");
   });

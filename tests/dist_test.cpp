@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "dist/gradient_reducer.hpp"
+#include "plan/training_plan.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/model.hpp"
 #include "support/synthetic.hpp"
@@ -67,14 +68,15 @@ Gradients shard_gradients(Sequential& model, const Dataset& data, std::int64_t f
     Tensor batch({count, 28, 28, 1});
     std::copy(data.images.data() + first * sample, data.images.data() + (first + count) * sample, batch.data());
     const std::vector<std::int32_t> labels(data.labels.begin() + first, data.labels.begin() + first + count);
-    const Tensor& logits = model.forward(batch, Mode::train);
+    plan::TrainingPlan plan(model, Precision::fp32);
+    const Tensor& logits = plan.forward(batch, 0);
     for (std::int64_t i = 0; i < count; ++i) {
       const float* row = logits.data() + i * 10;
       g.correct += std::max_element(row, row + 10) - row == labels[static_cast<std::size_t>(i)];
     }
     Tensor diff_logits;
     g.loss = softmax_cross_entropy(logits, labels, &diff_logits);
-    model.backward(diff_logits);
+    plan.backward(diff_logits);
   } else {
     for (const Param& p : model.params()) p.grad->fill(0.0f);
   }

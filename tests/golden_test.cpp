@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "plan/training_plan.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
@@ -113,7 +114,8 @@ testing::AssertionResult close_absolute(const float* got, const std::vector<floa
 }
 
 TEST_F(GoldenSeed, LogitsLossAndEveryGradient) {
-  const Tensor& logits = model_.forward(input_, Mode::train);
+  plan::TrainingPlan plan(model_, Precision::fp32);
+  const Tensor& logits = plan.forward(input_, 0);
   ASSERT_EQ(logits.shape(), (Shape{8, 10}));
   EXPECT_TRUE(close_to_tensor_scale(logits.data(), stored("logits").f32, kTensorTolerance))
       << "logits";
@@ -123,7 +125,7 @@ TEST_F(GoldenSeed, LogitsLossAndEveryGradient) {
   const double want_loss = stored("loss").f32.at(0);
   EXPECT_NEAR(loss, want_loss, kLossTolerance * want_loss);
 
-  model_.backward(diff_logits);
+  plan.backward(diff_logits);
   const std::vector<Param> params = model_.params();
   for (std::size_t i = 0; i < params.size(); ++i) {
     const std::string theirs = "grad." + kParamNames[i].second;
@@ -138,12 +140,13 @@ TEST_F(GoldenSeed, TenAdamStepsOnOneBatch) {
   const std::vector<float>& want_losses = stored("adam.loss").f32;
   ASSERT_EQ(want_losses.size(), std::size_t{kAdamSteps});
   Tensor diff_logits;
+  plan::TrainingPlan plan(model_, Precision::fp32);
   for (int step = 0; step < kAdamSteps; ++step) {
-    const Tensor& logits = model_.forward(input_, Mode::train);
+    const Tensor& logits = plan.forward(input_, 0);
     const double loss = softmax_cross_entropy(logits, labels_, &diff_logits);
     const double want = want_losses[static_cast<std::size_t>(step)];
     EXPECT_NEAR(loss, want, kLossTolerance * want) << "loss in the forward pass of step " << step;
-    model_.backward(diff_logits);
+    plan.backward(diff_logits);
     adam.step(params);
   }
   // The trajectory must actually descend, or the fixture would not test Adam at all.

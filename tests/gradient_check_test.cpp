@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "layers/kernel.hpp"
 #include "imgcls/gradient_check.hpp"
 #include "imgcls/layers.hpp"
 
@@ -129,37 +130,50 @@ TEST(GradientCheck, SoftmaxCrossEntropy) {
   }
 }
 
-// A layer whose backward is wrong on purpose: it wraps a correct one and scales either
-// d(loss)/d(src) or every parameter gradient by 1.1.
+// A layer whose backward is wrong on purpose: it wraps a correct one and its kernel scales
+// either d(loss)/d(src) or every parameter gradient by `factor` (1.1; 1 for a wrapper that
+// must pass).
 class WrongGradient final : public Layer {
  public:
   enum class Corrupt { diff_src, params };
-  WrongGradient(std::unique_ptr<Layer> inner, Corrupt corrupt)
-      : inner_(std::move(inner)), corrupt_(corrupt) {}
+  WrongGradient(std::unique_ptr<Layer> inner, Corrupt corrupt, float factor = 1.1f)
+      : inner_(std::move(inner)), corrupt_(corrupt), factor_(factor) {}
 
   std::string kind() const override { return inner_->kind(); }
   Shape build(const Shape& input_shape) override { return inner_->build(input_shape); }
   void initialize(Rng& rng) override { inner_->initialize(rng); }
-  void forward(const Tensor& src, Tensor& dst, Mode mode) override {
-    inner_->forward(src, dst, mode);
-  }
-  void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
-                Tensor* diff_src) override {
-    inner_->backward(src, dst, diff_dst, diff_src);
-    constexpr float kWrongScale = 1.1f;
-    if (corrupt_ == Corrupt::diff_src && diff_src) scale(*diff_src, kWrongScale);
-    if (corrupt_ == Corrupt::params)
-      for (const Param& p : inner_->params()) scale(*p.grad, kWrongScale);
-  }
   std::vector<Param> params() override { return inner_->params(); }
   nlohmann::json config() const override { return inner_->config(); }
+  std::unique_ptr<Kernel> make_kernel(const KernelSpec& spec) const override {
+    return std::make_unique<WrongKernel>(inner_->make_kernel(spec), corrupt_, factor_);
+  }
 
  private:
-  static void scale(Tensor& t, float factor) {
-    for (std::int64_t i = 0; i < t.size(); ++i) t[i] *= factor;
-  }
+  class WrongKernel final : public Kernel {
+   public:
+    WrongKernel(std::unique_ptr<Kernel> inner, Corrupt corrupt, float factor)
+        : inner_(std::move(inner)), corrupt_(corrupt), factor_(factor) {}
+    void forward(const Tensor& src, Tensor& dst) override { inner_->forward(src, dst); }
+    void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
+                  const std::vector<Tensor*>& diff_params) override {
+      inner_->backward(src, dst, diff_dst, diff_src, diff_params);
+      if (corrupt_ == Corrupt::diff_src && diff_src) scale(*diff_src, factor_);
+      if (corrupt_ == Corrupt::params)
+        for (Tensor* grad : diff_params) scale(*grad, factor_);
+    }
+
+   private:
+    static void scale(Tensor& t, float factor) {
+      for (std::int64_t i = 0; i < t.size(); ++i) t[i] *= factor;
+    }
+    std::unique_ptr<Kernel> inner_;
+    Corrupt corrupt_;
+    float factor_;
+  };
+
   std::unique_ptr<Layer> inner_;
   Corrupt corrupt_;
+  float factor_;
 };
 
 TEST(GradientCheckDetects, WrongInputGradientOfConv2D) {
@@ -197,25 +211,11 @@ TEST(GradientCheckDetects, WrongInputGradientOfMaxPool2D) {
 
 // The same wrapper with a factor of 1 must pass: the wrapper itself is not what fails.
 TEST(GradientCheckDetects, WrapperWithoutCorruptionPasses) {
-  class Passthrough final : public Layer {
-   public:
-    explicit Passthrough(std::unique_ptr<Layer> inner) : inner_(std::move(inner)) {}
-    std::string kind() const override { return inner_->kind(); }
-    Shape build(const Shape& s) override { return inner_->build(s); }
-    void initialize(Rng& rng) override { inner_->initialize(rng); }
-    void forward(const Tensor& src, Tensor& dst, Mode mode) override { inner_->forward(src, dst, mode); }
-    void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
-                  Tensor* diff_src) override {
-      inner_->backward(src, dst, diff_dst, diff_src);
-    }
-    std::vector<Param> params() override { return inner_->params(); }
-    nlohmann::json config() const override { return inner_->config(); }
-
-   private:
-    std::unique_ptr<Layer> inner_;
-  };
-  Passthrough layer(Conv2D({.filters = 4, .kernel_size = 3, .activation = Activation::relu}));
-  EXPECT_TRUE(check_layer_gradients(layer, {2, 7, 6, 3}).ok());
+  WrongGradient inputs(Conv2D({.filters = 4, .kernel_size = 3, .activation = Activation::relu}),
+                       WrongGradient::Corrupt::diff_src, 1.0f);
+  EXPECT_TRUE(check_layer_gradients(inputs, {2, 7, 6, 3}).ok());
+  WrongGradient params(Dense({.units = 5}), WrongGradient::Corrupt::params, 1.0f);
+  EXPECT_TRUE(check_layer_gradients(params, {3, 12}).ok());
 }
 
 }  // namespace

@@ -28,6 +28,9 @@
 #include <string>
 #include <vector>
 
+#include "imgcls/predictor.hpp"
+#include "plan/training_plan.hpp"
+#include "support/layer_runner.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/layers.hpp"
@@ -98,6 +101,7 @@ Tensor channel_shifted_batch(const Shape& shape, Rng& rng) {
 
 TEST(BatchNormLayer, StartsAtGammaOneBetaZeroMeanZeroVarianceOne) {
   auto bn = layers::BatchNorm();
+  testing_support::LayerRunner bn_run(*bn);
   bn->set_name("bn");
   bn->build({4, 4, 3});
   Rng rng(1);
@@ -123,6 +127,7 @@ TEST(BatchNormLayer, TrainingNormalisesWithBatchStatisticsAndUpdatesMovingOnesLi
   constexpr double kMomentum = 0.99, kEpsilon = 1e-3;
   constexpr i64 kChannels = 3;
   auto bn = layers::BatchNorm();
+  testing_support::LayerRunner bn_run(*bn);
   bn->build({5, 4, kChannels});
   Rng rng(2);
   bn->initialize(rng);
@@ -133,7 +138,7 @@ TEST(BatchNormLayer, TrainingNormalisesWithBatchStatisticsAndUpdatesMovingOnesLi
     SCOPED_TRACE("step " + std::to_string(step));
     const Tensor src = channel_shifted_batch({2, 5, 4, kChannels}, rng);
     Tensor dst;
-    bn->forward(src, dst, Mode::train);
+    bn_run.forward(src, dst, Mode::train);
     const ChannelStats batch = channel_stats(src, kChannels);
     const ChannelStats out = channel_stats(dst, kChannels);
     for (std::size_t c = 0; c < kChannels; ++c) {
@@ -154,12 +159,13 @@ TEST(BatchNormLayer, InferenceUsesMovingStatisticsAndLeavesThemAlone) {
   constexpr double kEpsilon = 1e-3;
   constexpr i64 kFeatures = 4;
   auto bn = layers::BatchNorm();
+  testing_support::LayerRunner bn_run(*bn);
   bn->build({kFeatures});
   Rng rng(3);
   bn->initialize(rng);
   Tensor dst;
   for (int step = 0; step < 5; ++step)
-    bn->forward(channel_shifted_batch({8, kFeatures}, rng), dst, Mode::train);
+    bn_run.forward(channel_shifted_batch({8, kFeatures}, rng), dst, Mode::train);
   for (const Param& p : bn->params()) *p.value = random_tensor(p.value->shape(), 0.5f, 1.5f, rng);
   const std::vector<float> mean = find(bn->buffers(), ".moving_mean").value->values();
   const std::vector<float> variance = find(bn->buffers(), ".moving_variance").value->values();
@@ -168,12 +174,12 @@ TEST(BatchNormLayer, InferenceUsesMovingStatisticsAndLeavesThemAlone) {
 
   const Tensor src = channel_shifted_batch({6, kFeatures}, rng);
   Tensor infer_dst, train_dst;
-  bn->forward(src, infer_dst, Mode::infer);
+  bn_run.forward(src, infer_dst, Mode::infer);
   EXPECT_EQ(find(bn->buffers(), ".moving_mean").value->values(), mean)
       << "inference moved the mean";
   EXPECT_EQ(find(bn->buffers(), ".moving_variance").value->values(), variance);
   double largest_difference = 0.0;
-  bn->forward(src, train_dst, Mode::train);
+  bn_run.forward(src, train_dst, Mode::train);
   for (i64 i = 0; i < src.size(); ++i) {
     const auto c = static_cast<std::size_t>(i % kFeatures);
     const double want = gamma[c] * (src[i] - mean[c]) / std::sqrt(variance[c] + kEpsilon) + beta[c];
@@ -189,12 +195,13 @@ TEST(BatchNormLayer, MomentumAndEpsilonOptionsAreUsed) {
   constexpr double kMomentum = 0.5, kEpsilon = 0.25;
   constexpr i64 kFeatures = 2;
   auto bn = layers::BatchNorm({.momentum = kMomentum, .epsilon = kEpsilon});
+  testing_support::LayerRunner bn_run(*bn);
   bn->build({kFeatures});
   Rng rng(4);
   bn->initialize(rng);
   const Tensor src = channel_shifted_batch({10, kFeatures}, rng);
   Tensor dst;
-  bn->forward(src, dst, Mode::train);
+  bn_run.forward(src, dst, Mode::train);
   const ChannelStats batch = channel_stats(src, kFeatures), out = channel_stats(dst, kFeatures);
   for (std::size_t c = 0; c < kFeatures; ++c) {
     expect_near_relative((*find(bn->buffers(), ".moving_mean").value)[static_cast<i64>(c)],
@@ -214,12 +221,13 @@ constexpr double kShareTolerance = 0.005;  // 5 standard deviations of the share
 
 TEST(DropoutLayer, DropsAboutRateAndScalesKeptValuesByInverseKeep) {
   auto dropout = layers::Dropout({.rate = kRate});
+  testing_support::LayerRunner dropout_run(*dropout);
   dropout->build({kDraws / 4});
   Rng rng(5);
   const Tensor src = random_tensor({4, kDraws / 4}, 0.5f, 1.5f, rng);  // never 0 itself
   Tensor dst;
-  dropout->set_noise_seed(42);
-  dropout->forward(src, dst, Mode::train);
+  dropout_run.set_noise_seed(42);
+  dropout_run.forward(src, dst, Mode::train);
   const auto keep_scale = static_cast<float>(1.0 / (1.0 - kRate));
   i64 dropped = 0;
   double sum_src = 0.0, sum_dst = 0.0;
@@ -238,24 +246,25 @@ TEST(DropoutLayer, DropsAboutRateAndScalesKeptValuesByInverseKeep) {
 
 TEST(DropoutLayer, MaskReplaysForTheSameSeedAndBackwardUsesIt) {
   auto dropout = layers::Dropout({.rate = kRate});
+  testing_support::LayerRunner dropout_run(*dropout);
   dropout->build({1000});
   Rng rng(6);
   const Tensor src = random_tensor({3, 1000}, 0.5f, 1.5f, rng);
   const Tensor diff_dst = random_tensor(src.shape(), -1.0f, 1.0f, rng);
   Tensor first, again, other, diff_src;
-  dropout->set_noise_seed(7);
-  dropout->forward(src, first, Mode::train);
-  dropout->set_noise_seed(8);
-  dropout->forward(src, other, Mode::train);
-  dropout->set_noise_seed(7);
-  dropout->forward(src, again, Mode::train);
+  dropout_run.set_noise_seed(7);
+  dropout_run.forward(src, first, Mode::train);
+  dropout_run.set_noise_seed(8);
+  dropout_run.forward(src, other, Mode::train);
+  dropout_run.set_noise_seed(7);
+  dropout_run.forward(src, again, Mode::train);
   EXPECT_EQ(first.values(), again.values()) << "the same seed must replay the mask";
   i64 disagree = 0;
   for (i64 i = 0; i < src.size(); ++i) disagree += (first[i] == 0.0f) != (other[i] == 0.0f);
   // Independent masks disagree at 2 * 0.3 * 0.7 = 42% of the positions.
   EXPECT_GT(double(disagree) / double(src.size()), 0.3) << "another seed must give another mask";
 
-  dropout->backward(src, again, diff_dst, &diff_src);
+  dropout_run.backward(src, again, diff_dst, &diff_src);
   const auto keep_scale = static_cast<float>(1.0 / (1.0 - kRate));
   for (i64 i = 0; i < src.size(); ++i)
     ASSERT_FLOAT_EQ(diff_src[i], again[i] == 0.0f ? 0.0f : diff_dst[i] * keep_scale)
@@ -266,6 +275,7 @@ TEST(DropoutLayer, MaskReplaysForTheSameSeedAndBackwardUsesIt) {
 // and two draw the same mask.
 TEST(DropoutLayer, MaskDoesNotDependOnTheThreadCount) {
   auto dropout = layers::Dropout({.rate = kRate});
+  testing_support::LayerRunner dropout_run(*dropout);
   dropout->build({kDraws});
   Rng rng(9);
   const Tensor src = random_tensor({1, kDraws}, 0.5f, 1.5f, rng);
@@ -274,8 +284,8 @@ TEST(DropoutLayer, MaskDoesNotDependOnTheThreadCount) {
   for (int t : {1, 2}) {
     set_num_threads(t);
     Tensor dst;
-    dropout->set_noise_seed(11);
-    dropout->forward(src, dst, Mode::train);
+    dropout_run.set_noise_seed(11);
+    dropout_run.forward(src, dst, Mode::train);
     masks.push_back(dst.values());
   }
   set_num_threads(threads);
@@ -293,11 +303,12 @@ TEST(DropoutLayer, InferenceAndRateZeroAreTheIdentity) {
   for (const Case& c : {Case{0.5, Mode::infer}, Case{0.0, Mode::train}}) {
     SCOPED_TRACE("rate " + std::to_string(c.rate));
     auto dropout = layers::Dropout({.rate = c.rate});
+    testing_support::LayerRunner dropout_run(*dropout);
     dropout->build({4, 4, 3});
-    dropout->set_noise_seed(1);
+    dropout_run.set_noise_seed(1);
     Tensor dst, diff_src;
-    dropout->forward(src, dst, c.mode);
-    dropout->backward(src, dst, diff_dst, &diff_src);
+    dropout_run.forward(src, dst, c.mode);
+    dropout_run.backward(src, dst, diff_dst, &diff_src);
     EXPECT_EQ(dst.values(), src.values());
     EXPECT_EQ(diff_src.values(), diff_dst.values());
   }
@@ -311,10 +322,9 @@ TEST(DropoutLayer, SequentialGivesEachDropoutItsOwnStream) {
   model.add(layers::Dropout({.rate = kRate}));
   Rng rng(8);
   const Tensor src = random_tensor({1, kDraws}, 0.5f, 1.5f, rng);
-  model.set_noise_seed(3);
-  const std::vector<float> first = model.forward(src, Mode::train).values();
-  model.set_noise_seed(3);
-  EXPECT_EQ(model.forward(src, Mode::train).values(), first) << "a step must replay";
+  plan::TrainingPlan plan(model, Precision::fp32);
+  const std::vector<float> first = plan.forward(src, 3).values();
+  EXPECT_EQ(plan.forward(src, 3).values(), first) << "a step must replay";
   const double dropped =
       double(std::count(first.begin(), first.end(), 0.0f)) / double(first.size());
   EXPECT_NEAR(dropped, 1.0 - (1.0 - kRate) * (1.0 - kRate), kShareTolerance);
@@ -324,11 +334,12 @@ TEST(DropoutLayer, SequentialGivesEachDropoutItsOwnStream) {
 
 TEST(LeakyReLULayer, DefaultSlopeIsKerasPointThree) {
   auto leaky = layers::LeakyReLU();
+  testing_support::LayerRunner leaky_run(*leaky);
   EXPECT_EQ(leaky->config(), (json{{"type", "LeakyReLU"}, {"alpha", 0.3}}));
   leaky->build({4});
   const Tensor src({1, 4}, {-2.0f, -0.5f, 0.5f, 2.0f});
   Tensor dst;
-  leaky->forward(src, dst, Mode::infer);
+  leaky_run.forward(src, dst, Mode::infer);
   const std::vector<float> want{-0.6f, -0.15f, 0.5f, 2.0f};
   for (std::size_t i = 0; i < want.size(); ++i)
     EXPECT_FLOAT_EQ(dst[static_cast<i64>(i)], want[i]) << "element " << i;
@@ -491,10 +502,8 @@ class BatchNormFileTest : public testing::Test {
     model_.initialize(7);
     // Training forwards move the moving statistics away from their initial 0 and 1.
     Rng rng(9);
-    for (std::uint64_t step = 0; step < 4; ++step) {
-      model_.set_noise_seed(step);
-      model_.forward(random_tensor({5, 9, 9, 1}, 0.0f, 1.0f, rng), Mode::train);
-    }
+    plan::TrainingPlan plan(model_, Precision::fp32);
+    for (std::uint64_t step = 0; step < 4; ++step) plan.forward(random_tensor({5, 9, 9, 1}, 0.0f, 1.0f, rng), step);
     batch_ = random_tensor({6, 9, 9, 1}, 0.0f, 1.0f, rng);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -509,8 +518,8 @@ class BatchNormFileTest : public testing::Test {
       EXPECT_EQ(got[i].name, want[i].name);
       EXPECT_EQ(got[i].value->values(), want[i].value->values()) << want[i].name;
     }
-    const std::vector<float> expected = model_.forward(batch_, Mode::infer).values();
-    EXPECT_EQ(loaded.forward(batch_, Mode::infer).values(), expected);
+    const std::vector<float> expected = Predictor(model_).logits(batch_).values();
+    EXPECT_EQ(Predictor(loaded).logits(batch_).values(), expected);
   }
 
   std::filesystem::path dir_;

@@ -12,6 +12,7 @@
 
 #include <fmt/core.h>
 
+#include "support/layer_runner.hpp"
 #include "imgcls/layers.hpp"
 #include "ref/ops.hpp"
 
@@ -60,6 +61,7 @@ TEST(Conv2DGeometry, ValidAndSamePaddingFollowTensorFlow) {
     const i64 in_w = c.in + 1;
     const i64 out_w = c.padding == Padding::same ? (in_w + c.stride - 1) / c.stride
                                                  : (in_w - c.kernel) / c.stride + 1;
+    testing_support::LayerRunner layer_run(*layer);
     const Shape out_shape = layer->build({c.in, in_w, kChannels});
     ASSERT_EQ(out_shape, (Shape{c.out, out_w, kFilters}));
     layer->initialize(rng);
@@ -68,7 +70,7 @@ TEST(Conv2DGeometry, ValidAndSamePaddingFollowTensorFlow) {
 
     Tensor src({kBatch, c.in, in_w, kChannels}), dst;
     fill_uniform(src, rng);
-    layer->forward(src, dst, Mode::infer);
+    layer_run.forward(src, dst, Mode::infer);
     ASSERT_EQ(dst.shape(), (Shape{kBatch, c.out, out_w, kFilters}));
 
     Conv2dGeometry g{.batch = kBatch, .in_h = c.in, .in_w = in_w, .in_c = kChannels,
@@ -99,10 +101,11 @@ TEST(MaxPool2DGeometry, FloorOutputAndDefaultStride) {
   for (const PoolCase& c : cases) {
     SCOPED_TRACE(fmt::format("in {} pool {} strides {}", c.in, c.pool, c.strides));
     auto layer = layers::MaxPool2D({.pool_size = c.pool, .strides = c.strides});
+    testing_support::LayerRunner layer_run(*layer);
     ASSERT_EQ(layer->build({c.in, c.in, 2}), (Shape{c.out, c.out, 2}));
     Tensor src({1, c.in, c.in, 2}), dst;
     fill_uniform(src, rng);
-    layer->forward(src, dst, Mode::infer);
+    layer_run.forward(src, dst, Mode::infer);
     const i64 stride = c.strides == 0 ? c.pool : c.strides;
     Pool2dGeometry g{.batch = 1, .in_h = c.in, .in_w = c.in, .channels = 2};
     g.window = {.kernel_h = c.pool, .kernel_w = c.pool, .stride_h = stride, .stride_w = stride};

@@ -22,6 +22,7 @@
 #include <fmt/core.h>
 
 #include "backend/backend.hpp"
+#include "support/layer_runner.hpp"
 #include "imgcls/layers.hpp"
 #include "imgcls/rng.hpp"
 #include "ref/ops.hpp"
@@ -464,12 +465,13 @@ TEST(GlobalAvgPoolVsRef, LayerForwardAndBackward) {
   for (const ChannelGeometry& g : cases) {
     SCOPED_TRACE(describe(g));
     auto layer = layers::GlobalAvgPool();
+    testing_support::LayerRunner layer_run(*layer);
     ASSERT_EQ(layer->build({g.height, g.width, g.channels}), (Shape{g.channels}));
     Tensor src({g.batch, g.height, g.width, g.channels}, random_values(g.size(), rng));
     Tensor diff_dst({g.batch, g.channels}, random_values(g.batch * g.channels, rng));
     Tensor dst, diff_src;
-    layer->forward(src, dst, Mode::train);
-    layer->backward(src, dst, diff_dst, &diff_src);
+    layer_run.forward(src, dst, Mode::train);
+    layer_run.backward(src, dst, diff_dst, &diff_src);
     ASSERT_EQ(dst.shape(), diff_dst.shape());
     ASSERT_EQ(diff_src.shape(), src.shape());
     std::vector<float> expected_dst(static_cast<std::size_t>(dst.size())),

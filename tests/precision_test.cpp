@@ -21,6 +21,11 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "layers/pool2d.hpp"
+#include "plan/arrange.hpp"
+#include "imgcls/predictor.hpp"
+#include "plan/training_plan.hpp"
+#include "support/layer_runner.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
@@ -144,23 +149,26 @@ void expect_trimmed_model_matches_layers(std::vector<std::unique_ptr<Layer>> (*m
   Shape batch_shape{batch};
   batch_shape.insert(batch_shape.end(), input.begin(), input.end());
   const Tensor images = random_tensor(batch_shape, rng);
-  const Tensor& out = model.forward(images, Mode::train);
+  plan::TrainingPlan plan(model, Precision::fp32);
+  const Tensor& out = plan.forward(images, 0);
   std::vector<Tensor> outputs(alone.size());
+  std::vector<testing_support::LayerRunner> runners;
+  for (auto& layer : alone) runners.emplace_back(*layer);
   const Tensor* src = &images;
   for (std::size_t i = 0; i < alone.size(); ++i) {
-    alone[i]->forward(*src, outputs[i], Mode::train);
+    runners[i].forward(*src, outputs[i], Mode::train);
     src = &outputs[i];
   }
   ASSERT_EQ(out.shape(), outputs.back().shape());
   EXPECT_LT(relative_difference(out.values(), outputs.back().values()), 1e-5);
 
   const Tensor diff_out = random_tensor(out.shape(), rng);
-  model.backward(diff_out);
+  plan.backward(diff_out);
   std::vector<Tensor> diffs(alone.size());
   const Tensor* diff = &diff_out;
   for (std::size_t i = alone.size(); i-- > 0;) {
     const Tensor& layer_src = i == 0 ? images : outputs[i - 1];
-    alone[i]->backward(layer_src, outputs[i], *diff, i == 0 ? nullptr : &diffs[i - 1]);
+    runners[i].backward(layer_src, outputs[i], *diff, i == 0 ? nullptr : &diffs[i - 1]);
     diff = &diffs[i == 0 ? 0 : i - 1];
   }
   for (std::size_t i = 0; i < model_params.size(); ++i)
@@ -202,8 +210,12 @@ TEST(TrimmedConvolution, TheSummaryKeepsTheDeclaredShapes) {
   Sequential model = presets::seed();
   // conv2 is trimmed to 10x10 inside; the summary still shows what Keras shows.
   EXPECT_NE(model.summary().find("(None, 11, 11, 64)"), std::string::npos) << model.summary();
-  Shape part{10, 10, 64};
-  EXPECT_EQ(model.layer(3).input_part_read({11, 11, 64}), part);
+  const Shape part{10, 10, 64};
+  EXPECT_EQ(dynamic_cast<const layers::Pool2DLayer&>(model.layer(3)).input_part_read(), part);
+  const std::vector<KernelSpec> specs = plan::arrange(model, 32, Mode::train, Precision::fp32);
+  EXPECT_EQ(specs[2].output_part, part);
+  EXPECT_EQ(specs[3].input_part, part);
+  EXPECT_FALSE(specs[0].output_part) << "conv1's 26x26 is all read by its 2x2 pool";
 }
 
 // --- bf16 --------------------------------------------------------------------------------
@@ -276,16 +288,20 @@ TEST(Bf16, DenseForwardAndBackwardWithinBf16RoundingOfTheReference) {
 // Training precision is for Mode::train; inference of the same weights is fp32, equal to a
 // model that never heard of bf16.
 TEST(Bf16, InferenceStaysFp32) {
-  Sequential fp32 = presets::seed(), bf16 = presets::seed();
-  fp32.initialize(4);
-  bf16.initialize(4);
-  bf16.set_training_precision(Precision::bf16);
+  Sequential model = presets::seed();
+  model.initialize(4);
   Rng rng(13);
   Tensor images({5, 28, 28, 1});
   for (i64 i = 0; i < images.size(); ++i) images[i] = rng.uniform(0.0f, 1.0f);
-  const std::vector<float> want = fp32.forward(images, Mode::infer).values();
-  EXPECT_EQ(bf16.forward(images, Mode::infer).values(), want);
-  EXPECT_GT(relative_difference(bf16.forward(images, Mode::train).values(), want), kFp32Rounding)
+  // Inference kernels are fp32 whatever precision is asked of the arrangement...
+  for (const KernelSpec& spec : plan::arrange(model, 5, Mode::infer, Precision::bf16))
+    EXPECT_EQ(spec.precision, Precision::fp32);
+  // ... so a bf16-trained model predicts what an fp32 one does, while its training forward
+  // computes in bf16.
+  const std::vector<float> want = Predictor(model).logits(images).values();
+  plan::TrainingPlan fp32(model, Precision::fp32), bf16(model, Precision::bf16);
+  EXPECT_LT(relative_difference(fp32.forward(images, 0).values(), want), kFp32Rounding);
+  EXPECT_GT(relative_difference(bf16.forward(images, 0).values(), want), kFp32Rounding)
       << "Mode::train should compute in bf16";
 }
 
@@ -319,10 +335,10 @@ TEST(Bf16, SeedModelGradientsFollowFp32) {
   auto gradients = [&](Precision precision, double& loss) {
     Sequential model = presets::seed();
     model.initialize(2);
-    model.set_training_precision(precision);
+    plan::TrainingPlan plan(model, precision);
     Tensor diff;
-    loss = softmax_cross_entropy(model.forward(b.images, Mode::train), b.labels, &diff);
-    model.backward(diff);
+    loss = softmax_cross_entropy(plan.forward(b.images, 0), b.labels, &diff);
+    plan.backward(diff);
     std::vector<std::vector<float>> grads;
     for (const Param& p : model.params()) grads.push_back(p.grad->values());
     return grads;
@@ -353,13 +369,13 @@ TEST(Bf16, SeedModelLearnsLikeFp32) {
   auto train = [&](Precision precision) {
     Sequential model = presets::seed();
     model.initialize(2);
-    model.set_training_precision(precision);
+    plan::TrainingPlan plan(model, precision);
     Adam adam;
     Tensor diff;
     std::vector<double> losses;
     for (int step = 0; step < 30; ++step) {
-      losses.push_back(softmax_cross_entropy(model.forward(b.images, Mode::train), b.labels, &diff));
-      model.backward(diff);
+      losses.push_back(softmax_cross_entropy(plan.forward(b.images, 0), b.labels, &diff));
+      plan.backward(diff);
       adam.step(model.params());
     }
     return losses;

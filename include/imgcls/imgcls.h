@@ -12,8 +12,9 @@
  * a pointer return NULL. Either way imgcls_last_error() then says what went wrong (naming the
  * file, where there is one). No C++ exception ever leaves this interface.
  *
- * Threads: the last error is per thread. One model may be shared between threads; its
- * predictions are then serialised (each call holds the model's lock while it runs).
+ * Threads: the last error is per thread. One model may be shared between threads, and their
+ * predictions run in parallel (each call borrows its own working buffers; only borrowing
+ * them takes a lock). imgcls_model_free must not race with calls on the same model.
  */
 #ifndef IMGCLS_IMGCLS_H
 #define IMGCLS_IMGCLS_H

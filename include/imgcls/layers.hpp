@@ -32,6 +32,16 @@ struct Param {
   Tensor* grad;
 };
 
+// The executable form of a layer and what a plan asks of it (src/layers/kernel.hpp): the
+// library compiles models into plans of kernels; layers are not run directly.
+class Kernel;
+struct KernelSpec;
+
+// A layer is the math of one step of a model: its kind and options, the shapes it takes and
+// gives, its parameters and their initialisation. How it runs (oneDNN primitives, buffers,
+// fusion with its neighbours, precision) belongs to the kernels a plan makes from it, so a
+// built and initialised layer is never changed by running it: a model can be shared, const,
+// by any number of threads.
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -48,49 +58,18 @@ class Layer {
   // Glorot-uniform kernels, zero biases (Keras defaults). No-op for layers without weights.
   virtual void initialize(Rng& /*rng*/) {}
 
-  // src [N, ...input] -> dst [N, ...output]; dst is resized as needed.
-  virtual void forward(const Tensor& src, Tensor& dst, Mode mode) = 0;
-  // Given this layer's last forward src and dst, and d(loss)/d(dst): overwrites the
-  // parameter gradients and, when diff_src is not null, writes d(loss)/d(src).
-  virtual void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
-                        Tensor* diff_src) = 0;
-
+  // Trainable tensors, each with its gradient (written by training).
   virtual std::vector<Param> params() { return {}; }
   // State that is not trained by gradients but is part of the model, saved and loaded with
   // it (BatchNorm's moving mean and variance); grad is null.
   virtual std::vector<Param> buffers() { return {}; }
-  // Layers that draw random numbers in training (Dropout) take them from this seed, set
-  // before every training step, so a step can be replayed exactly.
-  virtual void set_noise_seed(std::uint64_t /*seed*/) {}
-
-  // Training-time fusion, arranged by Sequential::add. Max pooling of a ReLU output sends
-  // gradient only to window maxima, so masking the pooled gradient where the pooled output
-  // is 0 equals masking the full-size gradient afterwards, at a quarter of the memory
-  // traffic. ends_with_relu(): this layer's output is a fused ReLU. absorb_input_relu_backward():
-  // asked of the next layer; returns true if it will apply that mask from now on.
-  // skip_relu_backward(): the previous layer's answer was yes, so drop the own mask.
-  virtual bool ends_with_relu() const { return false; }
-  virtual bool absorb_input_relu_backward() { return false; }
-  virtual void skip_relu_backward() {}
-
-  // Output trimming, arranged by Sequential::add. A pooling layer whose windows do not
-  // reach its input's last rows or columns (MaxPool 2x2 over 11x11 reads only 10x10) says
-  // so in input_part_read(): the top-left part of one input sample it reads. The previous
-  // layer is then asked compute_output_part(part); a Conv2D agrees and from then on
-  // computes and returns only that part (17% less work for the seed's conv2), and the
-  // pooling layer is told read_trimmed_input(part), after which its input tensors have
-  // that shape. Results and gradients are unchanged; the declared output shapes (summary,
-  // export) stay the full ones.
-  virtual Shape input_part_read(const Shape& input_shape) const { return input_shape; }
-  virtual bool compute_output_part(const Shape& /*part*/) { return false; }
-  virtual void read_trimmed_input(const Shape& /*part*/) {}
-
-  // The arithmetic of Mode::train forward and of backward (see Precision); Mode::infer
-  // always computes in fp32. Only layers that multiply (Conv2D, Dense) act on it.
-  virtual void set_training_precision(Precision /*precision*/) {}
 
   // The options that rebuild this layer: {"type": kind(), ...options}.
   virtual nlohmann::json config() const = 0;
+
+  // A kernel that runs this built layer as `spec` asks (src/layers/kernel.hpp). The layer
+  // must outlive it.
+  virtual std::unique_ptr<Kernel> make_kernel(const KernelSpec& spec) const = 0;
 
  private:
   std::string name_;

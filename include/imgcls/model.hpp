@@ -1,4 +1,7 @@
-// Sequential: a stack of layers, built (shape-inferred and checked) as layers are added.
+// Sequential: a stack of layers, built (shape-inferred and checked) as layers are added. The
+// model is the math only (layers, shapes, weights, what its outputs mean); running it is
+// the job of plans compiled from it: fit() trains through one, Predictor (predictor.hpp)
+// infers through one, and a model used only for inference can be const and shared.
 //
 //   imgcls::Sequential model({28, 28, 1});
 //   model.add(layers::Conv2D({.filters = 32, .activation = Activation::relu}));
@@ -31,12 +34,6 @@ class Sequential {
   // Glorot-uniform kernels and zero biases, drawn from Rng(seed) in layer order.
   void initialize(std::uint64_t seed);
 
-  // batch [N, ...input_shape] -> output [N, ...output_shape]. The returned tensor and the
-  // intermediate activations stay valid until the next forward.
-  const Tensor& forward(const Tensor& batch, Mode mode);
-  // d(loss)/d(output) of the last forward -> every parameter's gradient.
-  void backward(const Tensor& diff_output);
-
   // Every layer's trainable parameters, in layer order.
   std::vector<Param> params();
   // Every layer's non-trainable state (BatchNorm's moving statistics), in layer order; model
@@ -44,18 +41,13 @@ class Sequential {
   std::vector<Param> buffers();
   // params() then buffers(): everything that defines the model's outputs.
   std::vector<Param> params_and_buffers();
-  // Seeds the random layers (Dropout) for the next training step; each layer gets its own
-  // stream derived from `seed` and its position.
-  void set_noise_seed(std::uint64_t seed);
-  // The arithmetic of training steps (Mode::train forward and backward): fp32 (the
-  // default) or bf16 (see Precision; check bf16_supported() first). Mode::infer is fp32.
-  void set_training_precision(Precision precision);
-  Precision training_precision() const { return training_precision_; }
   // Trainable values (the sizes of params()); non_trainable_count: those of buffers().
   std::int64_t parameter_count() const;
   std::int64_t non_trainable_count() const;
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return output_shapes_.empty() ? input_shape_ : output_shapes_.back(); }
+  // Layer i's output, one sample.
+  const Shape& output_shape_of(std::size_t i) const { return output_shapes_.at(i); }
   std::size_t layer_count() const { return layers_.size(); }
   const Layer& layer(std::size_t i) const { return *layers_.at(i); }
   Layer& layer(std::size_t i) { return *layers_.at(i); }
@@ -83,12 +75,8 @@ class Sequential {
   std::vector<Shape> output_shapes_;
   std::vector<std::int64_t> param_counts_;   // per layer: trainable values
   std::vector<std::int64_t> buffer_counts_;  // per layer: non-trainable values
-  Precision training_precision_ = Precision::fp32;
   std::vector<std::string> class_names_;
   std::string preprocessing_ = "mnist-digit";
-  const Tensor* last_input_ = nullptr;
-  std::vector<Tensor> outputs_;  // outputs_[i]: layer i's dst of the last forward
-  std::vector<Tensor> diffs_;    // diffs_[i]: d(loss)/d(src of layer i + 1)
 };
 
 // The names of the model's output classes, one per output unit, in output order: those the

@@ -25,12 +25,11 @@ namespace imgcls {
 inline constexpr int kOnnxOpset = 13;
 
 // The serialized ONNX ModelProto of `model`, checked with onnx::checker::check_model.
-// Throws InputError naming the layer when a layer has no ONNX equivalent, or the model
-// when its output is not flat ([classes]); throws Error when the checker rejects the graph
-// (a bug in the exporter).
-std::string to_onnx(Sequential& model);
+// Every layer kind exports. Throws InputError naming the model when its output is not flat
+// ([classes]); throws Error when the checker rejects the graph (a bug in the exporter).
+std::string to_onnx(const Sequential& model);
 
 // to_onnx, written atomically to `path` (nothing is written when the export fails).
-void export_onnx(Sequential& model, const std::string& path);
+void export_onnx(const Sequential& model, const std::string& path);
 
 }  // namespace imgcls

@@ -15,6 +15,8 @@
 #include "imgcls/distributed.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
+#include "imgcls/predictor.hpp"
+#include "imgcls/runtime.hpp"
 
 namespace imgcls {
 
@@ -61,6 +63,7 @@ struct FitOptions {
   int epochs = 5;
   std::int64_t batch_size = 32;
   std::uint64_t seed = 1;                       // shuffles, augmentation, dropout
+  Precision precision = Precision::fp32;        // the arithmetic of training steps (see Precision)
   std::optional<ScheduleOptions> schedule;      // none: the optimizer's rate stays as set
   const Dataset* validation = nullptr;          // evaluated after each epoch
   int early_stop_patience = 0;                  // >0: stop after that many epochs without a lower
@@ -103,16 +106,11 @@ struct Evaluation {
   std::vector<std::int32_t> predicted;  // [N]
 };
 
-// Batches of kInferenceBatch by default: enough work to keep both cores busy, and few enough
-// images that a batch's activations stay in the CPU's caches (the seed's first convolution
-// writes 2.7 MB for 32 images, 86 MB for 1000). Over the 10,000 MNIST test images with 2
-// threads: about 39,600 images/s at 32, 31,700 at 256, 30,800 at 1000 (bench/, BM_Inference).
-inline constexpr std::int64_t kInferenceBatch = 32;
+// In batches of batch_size (see kInferenceBatch); the model is only read.
+Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t batch_size = kInferenceBatch);
 
-Evaluation evaluate(Sequential& model, const Dataset& data, std::int64_t batch_size = kInferenceBatch);
-
-// images [N, ...input_shape] -> probabilities [N, classes]
-Tensor predict(Sequential& model, const Tensor& images, std::int64_t batch_size = kInferenceBatch);
+// images [N, ...input_shape] -> probabilities [N, classes] (Predictor::predict).
+Tensor predict(const Sequential& model, const Tensor& images, std::int64_t batch_size = kInferenceBatch);
 
 // Splits off a seeded random `fraction` of `data` as a validation set: {train, validation}.
 std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction, std::uint64_t seed);

@@ -81,7 +81,7 @@ struct BatchNorm::Impl {
                 const float* variance_data, float* diff_src_data, float* diff_scale_data,
                 float* diff_shift_data) {
     Pass& pass = backward_pass(statistics);
-    auto& stream = context().stream;
+    auto& stream = thread_stream();
     pass.backward.execute(stream, {{DNNL_ARG_SRC, bind(src, src_data)},
                                    {DNNL_ARG_DIFF_DST, bind(diff_dst, diff_dst_data)},
                                    {DNNL_ARG_SCALE, bind(scale, scale_data)},
@@ -104,7 +104,7 @@ void BatchNorm::forward_training(const float* src, const float* scale, const flo
                                  float* dst, float* mean, float* variance) {
   auto& s = *impl_;
   Impl::Pass& pass = s.forward_pass(Statistics::batch);
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   pass.forward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
                                 {DNNL_ARG_SCALE, bind(s.scale, scale)},
                                 {DNNL_ARG_SHIFT, bind(s.shift, shift)},
@@ -119,7 +119,7 @@ void BatchNorm::forward_inference(const float* src, const float* scale, const fl
                                   const float* mean, const float* variance, float* dst) {
   auto& s = *impl_;
   Impl::Pass& pass = s.forward_pass(Statistics::given);
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   pass.forward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
                                 {DNNL_ARG_SCALE, bind(s.scale, scale)},
                                 {DNNL_ARG_SHIFT, bind(s.shift, shift)},

@@ -12,6 +12,11 @@ Context& context() {
   return instance;
 }
 
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream{context().engine};
+  return stream;
+}
+
 void set_num_threads(int threads) {
   IMGCLS_CHECK(threads >= 1, "thread count must be at least 1, got {}", threads);
   omp_set_num_threads(threads);
@@ -30,7 +35,7 @@ FormatBridge::FormatBridge(const dnnl::memory::desc& user, const dnnl::memory::d
 dnnl::memory FormatBridge::to_primitive(const float* user_data) {
   bind(user_, user_data);
   if (same_) return user_;
-  to_primitive_.execute(context().stream, user_, primitive_);
+  to_primitive_.execute(thread_stream(), user_, primitive_);
   return primitive_;
 }
 
@@ -42,7 +47,7 @@ dnnl::memory FormatBridge::primitive_output(float* user_data) {
 void FormatBridge::to_user(float* user_data) {
   if (same_) return;
   bind(user_, user_data);
-  to_user_.execute(context().stream, primitive_, user_);
+  to_user_.execute(thread_stream(), primitive_, user_);
 }
 
 }  // namespace imgcls::backend
@@ -85,7 +90,7 @@ void WeightedPrimitives::set_backward(const dnnl::primitive_desc& backward_data,
 }
 
 void WeightedPrimitives::forward(const float* src, const float* weights, const float* bias, float* dst) {
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   forward_.execute(stream, {{DNNL_ARG_SRC, src_.to_primitive(src)},
                             {DNNL_ARG_WEIGHTS, forward_weights_.to_primitive(weights)},
                             {DNNL_ARG_BIAS, bind(bias_, bias)},
@@ -98,7 +103,7 @@ void WeightedPrimitives::forward(const float* src, const float* weights, const f
 void WeightedPrimitives::backward(const float* src, const float* diff_dst, const float* weights,
                                   float* diff_weights, float* diff_bias, float* diff_src, bool as_forward) {
   IMGCLS_CHECK(has_backward_, "backward primitives not built");
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   const dnnl::memory diff_dst_memory = diff_dst_.to_primitive(diff_dst);
   const bool reuse = as_forward && forward_ran_;
   if (diff_weights) {

@@ -16,9 +16,11 @@ using dt = dnnl::memory::data_type;
 // The one CPU engine and its in-order stream, created on first use.
 struct Context {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{engine};
 };
 Context& context();
+// This thread's stream on the engine: primitives run from several threads at once (one plan
+// per thread), and a oneDNN stream is not to be shared between threads.
+dnnl::stream& thread_stream();
 
 inline dnnl::memory::desc f32_desc(const dnnl::memory::dims& dims, tag format) {
   return dnnl::memory::desc(dims, dt::f32, format);

@@ -49,7 +49,7 @@ LeakyRelu::~LeakyRelu() = default;
 
 void LeakyRelu::forward(const float* src, float* dst) {
   auto& s = *impl_;
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   s.forward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
                              {DNNL_ARG_DST, bind(s.dst, dst)},
                              {DNNL_ARG_SCRATCHPAD, s.forward_scratchpad}});
@@ -59,7 +59,7 @@ void LeakyRelu::forward(const float* src, float* dst) {
 void LeakyRelu::backward(const float* src, const float* diff_dst, float* diff_src) {
   auto& s = *impl_;
   s.prepare_backward();
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   s.backward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
                               {DNNL_ARG_DIFF_DST, bind(s.diff_dst, diff_dst)},
                               {DNNL_ARG_DIFF_SRC, bind(s.diff_src, diff_src)},

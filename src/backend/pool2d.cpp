@@ -56,7 +56,7 @@ Pool2d::~Pool2d() = default;
 
 void Pool2d::forward(const float* src, float* dst) {
   auto& s = *impl_;
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   s.forward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
                              {DNNL_ARG_DST, bind(s.dst, dst)},
                              {DNNL_ARG_WORKSPACE, s.workspace},
@@ -67,7 +67,7 @@ void Pool2d::forward(const float* src, float* dst) {
 void Pool2d::backward(const float* diff_dst, float* diff_src) {
   auto& s = *impl_;
   s.prepare_backward();
-  auto& stream = context().stream;
+  auto& stream = thread_stream();
   s.backward.execute(stream, {{DNNL_ARG_DIFF_DST, bind(s.diff_dst, diff_dst)},
                               {DNNL_ARG_DIFF_SRC, bind(s.diff_src, diff_src)},
                               {DNNL_ARG_WORKSPACE, s.workspace},

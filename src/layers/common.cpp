@@ -130,6 +130,17 @@ void OptionReader::finish() const {
     if (!seen) throw InputError(where_, "unknown key \"" + key + "\"");
 }
 
+Shape batch_shape(std::int64_t batch, const Shape& sample) {
+  Shape shape{batch};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  return shape;
+}
+
+void check_src(const std::string& layer, const Tensor& src, std::int64_t batch, const Shape& sample) {
+  IMGCLS_CHECK(src.shape() == batch_shape(batch, sample), "{}: src {}, the kernel takes {}", layer,
+               imgcls::to_string(src.shape()), imgcls::to_string(batch_shape(batch, sample)));
+}
+
 bool exceeds(const Shape& shape, std::int64_t limit) {
   std::int64_t count = 1;
   for (std::int64_t d : shape) {

@@ -1,13 +1,11 @@
 // Helpers shared by the layer implementations: option parsing from JSON, weight
-// initialisation, the activation post-op, and a per-batch-size cache of backend primitives.
+// initialisation, the activation post-op, shape checks of kernels.
 #pragma once
 
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <memory>
 #include <string>
-#include <utility>
 
 #include "backend/backend.hpp"
 #include "imgcls/layers.hpp"
@@ -66,28 +64,6 @@ class OptionReader {
   std::map<std::string, bool> seen_;
 };
 
-// Backend primitives are built for one batch size (and precision); a layer keeps one per
-// size it has met (typically the training batch, the last partial batch and the
-// evaluation batch).
-template <class Primitive>
-class PerBatchSize {
- public:
-  template <class Make>
-  Primitive& get(std::int64_t batch, Make make) {
-    return get(batch, Precision::fp32, make);
-  }
-  template <class Make>
-  Primitive& get(std::int64_t batch, Precision precision, Make make) {
-    auto& slot = by_key_[{batch, precision}];
-    if (!slot) slot = make();
-    return *slot;
-  }
-  void clear() { by_key_.clear(); }
-
- private:
-  std::map<std::pair<std::int64_t, Precision>, std::unique_ptr<Primitive>> by_key_;
-};
-
 // Bounds on what a model may ask for, checked while it is built so that an absurd spec (a
 // model file or an architecture from outside) is refused before anything is allocated.
 // One sample's activations at any layer: 2^26 values (256 MiB of float).
@@ -95,6 +71,11 @@ inline constexpr std::int64_t kMaxSampleElements = std::int64_t{1} << 26;
 // Parameters of one tensor, and of a whole model: 2^26 (256 MiB of float, as much again
 // for the gradients).
 inline constexpr std::int64_t kMaxParameters = std::int64_t{1} << 26;
+
+// A kernel's check of its src: [batch, ...sample]. Throws UsageError naming the layer.
+void check_src(const std::string& layer, const Tensor& src, std::int64_t batch, const Shape& sample);
+// [batch, ...sample]
+Shape batch_shape(std::int64_t batch, const Shape& sample);
 
 // True when shape has more than `limit` elements; never overflows.
 bool exceeds(const Shape& shape, std::int64_t limit);

@@ -1,5 +1,4 @@
-// Sequential: layer stack, shape inference at add(), forward/backward over stored
-// activations, summary and config round trip.
+// Sequential: layer stack, shape inference at add(), summary and config round trip.
 #include "imgcls/model.hpp"
 
 #include <fmt/core.h>
@@ -49,56 +48,15 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
     throw InputError(layer->name(), fmt::format("the model would hold more than {} parameters",
                                                 layers::detail::kMaxParameters));
   output_shapes_.push_back(std::move(output));
-  if (!layers_.empty() && layers_.back()->ends_with_relu() && layer->absorb_input_relu_backward())
-    layers_.back()->skip_relu_backward();
-  if (!layers_.empty()) {
-    const Shape part = layer->input_part_read(output_shapes_[output_shapes_.size() - 2]);
-    if (part != output_shapes_[output_shapes_.size() - 2] && layers_.back()->compute_output_part(part))
-      layer->read_trimmed_input(part);
-  }
-  layer->set_training_precision(training_precision_);
   param_counts_.push_back(count_values(layer->params()));
   buffer_counts_.push_back(count_values(layer->buffers()));
   layers_.push_back(std::move(layer));
-  outputs_.resize(layers_.size());
-  diffs_.resize(layers_.size());
   return *this;
-}
-
-void Sequential::set_training_precision(Precision precision) {
-  training_precision_ = precision;
-  for (auto& layer : layers_) layer->set_training_precision(precision);
 }
 
 void Sequential::initialize(std::uint64_t seed) {
   Rng rng(seed);
   for (auto& layer : layers_) layer->initialize(rng);
-}
-
-const Tensor& Sequential::forward(const Tensor& batch, Mode mode) {
-  IMGCLS_CHECK(!layers_.empty(), "the model has no layers");
-  IMGCLS_CHECK(batch.rank() == static_cast<std::int64_t>(input_shape_.size()) + 1 &&
-                   Shape(batch.shape().begin() + 1, batch.shape().end()) == input_shape_,
-               "batch {} does not match the model input {}", to_string(batch.shape()),
-               to_string(input_shape_));
-  last_input_ = &batch;
-  const Tensor* src = &batch;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(*src, outputs_[i], mode);
-    src = &outputs_[i];
-  }
-  return outputs_.back();
-}
-
-void Sequential::backward(const Tensor& diff_output) {
-  IMGCLS_CHECK(last_input_ != nullptr, "backward before forward");
-  const Tensor* diff_dst = &diff_output;
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    const Tensor& src = i == 0 ? *last_input_ : outputs_[i - 1];
-    Tensor* diff_src = i == 0 ? nullptr : &diffs_[i - 1];
-    layers_[i]->backward(src, outputs_[i], *diff_dst, diff_src);
-    diff_dst = diff_src;
-  }
 }
 
 std::vector<Param> Sequential::params() {
@@ -119,10 +77,6 @@ std::vector<Param> Sequential::params_and_buffers() {
   std::vector<Param> all = params();
   for (Param& b : buffers()) all.push_back(b);
   return all;
-}
-
-void Sequential::set_noise_seed(std::uint64_t seed) {
-  for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_noise_seed(derive_seed(seed, i));
 }
 
 std::int64_t Sequential::parameter_count() const {

@@ -83,13 +83,13 @@ GreyImage picture_from_json(const std::string& body, std::int64_t height, std::i
 }  // namespace
 
 struct DigitServer::Impl {
-  Sequential model;
+  const Sequential model;  // read only: requests share it
   std::string model_name;
   ServeOptions options;
   std::int64_t height = 0, width = 0;  // the model takes [height, width, 1]
   bool resize_only = false;            // preprocessing "none": a plain resize
   std::vector<std::string> names;      // class names, one per output
-  std::mutex model_mutex;              // Sequential::forward is not reentrant
+  PredictorPool predictors{model};     // requests are answered in parallel, each on its own
   httplib::Server http;
   int bound_port = -1;
 
@@ -204,12 +204,7 @@ struct DigitServer::Impl {
       throw RequestError{400, error.source() + ": " + error.problem()};
     }
     const std::vector<GreyImage> batch{input};
-    Tensor probabilities;
-    {
-      const std::lock_guard<std::mutex> lock(model_mutex);
-      probabilities = predict(model, to_batch(batch));
-    }
-    // probabilities [1, classes]
+    const Tensor probabilities = predictors.predict(to_batch(batch));  // [1, classes]
     const std::int64_t classes = probabilities.dim(1);
     const float* row = probabilities.data();
     const std::int64_t label = std::max_element(row, row + classes) - row;

@@ -13,6 +13,7 @@
 
 #include "core/check.hpp"
 #include "imgcls/loss.hpp"
+#include "layers/kernel.hpp"
 
 namespace imgcls {
 
@@ -130,13 +131,17 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
 
   Tensor src(input_shape), dst, probe_dst, diff_src;
   fill_uniform(src, -1.0f, 1.0f, rng);
-  // The same noise (a Dropout mask) in every forward, so that the function is fixed.
+  // A training kernel, plain (no fusion with neighbours); the same noise (a Dropout mask) in
+  // every forward, so that the function is fixed.
+  const std::unique_ptr<Kernel> kernel = layer.make_kernel({.batch = input_shape[0], .mode = Mode::train});
   const std::uint64_t noise_seed = derive_seed(options.seed, 1);
-  layer.set_noise_seed(noise_seed);
-  layer.forward(src, dst, Mode::train);
+  kernel->set_noise_seed(noise_seed);
+  kernel->forward(src, dst);
   Tensor weights_of_dst(dst.shape());  // R: loss = sum(dst * R), so d(loss)/d(dst) = R
   fill_uniform(weights_of_dst, -1.0f, 1.0f, rng);
-  layer.backward(src, dst, weights_of_dst, &diff_src);
+  std::vector<Tensor*> diff_params;
+  for (const Param& p : layer.params()) diff_params.push_back(p.grad);
+  kernel->backward(src, dst, weights_of_dst, &diff_src, diff_params);
   IMGCLS_CHECK(diff_src.shape() == src.shape(), "{}: diff_src {} for src {}", layer.kind(),
                to_string(diff_src.shape()), to_string(src.shape()));
 
@@ -148,8 +153,8 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
   }
 
   const auto loss = [&] {
-    layer.set_noise_seed(noise_seed);
-    layer.forward(src, probe_dst, Mode::train);
+    kernel->set_noise_seed(noise_seed);
+    kernel->forward(src, probe_dst);
     IMGCLS_CHECK(probe_dst.shape() == dst.shape(), "{}: dst changed shape", layer.kind());
     double sum = 0.0;
     for (std::int64_t i = 0; i < probe_dst.size(); ++i)

@@ -15,6 +15,7 @@
 #include "dist/gradient_reducer.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/train.hpp"
+#include "plan/training_plan.hpp"
 
 namespace imgcls {
 
@@ -131,6 +132,7 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
   const std::int64_t classes = element_count(model.output_shape());
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   const std::vector<Param> params = model.params();
+  plan::TrainingPlan plan(model, options.precision);
   Tensor batch, diff_logits;
   std::vector<std::int32_t> labels;
   LocalCommunicator local;
@@ -187,15 +189,14 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
 
       std::uint64_t noise_seed = derive_seed(options.seed, kNoise, (epoch_index << 32) | step_index);
       if (distributed) noise_seed = derive_seed(noise_seed, static_cast<std::uint64_t>(communicator.rank()));
-      model.set_noise_seed(noise_seed);
       double shard_loss = 0.0;
       std::int64_t shard_correct = 0;
       if (shard.count > 0) {
-        const Tensor& logits = model.forward(batch, Mode::train);
+        const Tensor& logits = plan.forward(batch, noise_seed);
         for (std::int64_t i = 0; i < shard.count; ++i)
           shard_correct += argmax_row(logits.data() + i * classes, classes) == labels[static_cast<std::size_t>(i)];
         shard_loss = softmax_cross_entropy(logits, labels, &diff_logits);
-        model.backward(diff_logits);
+        plan.backward(diff_logits);
       } else {
         for (const Param& p : params) p.grad->fill(0.0f);  // a batch smaller than the ranks
       }
@@ -281,7 +282,7 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
   return history;
 }
 
-Evaluation evaluate(Sequential& model, const Dataset& data, std::int64_t batch_size) {
+Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t batch_size) {
   check_dataset(model, data, "evaluation data");
   Evaluation result;
   result.count = data.size();
@@ -303,22 +304,8 @@ Evaluation evaluate(Sequential& model, const Dataset& data, std::int64_t batch_s
   return result;
 }
 
-Tensor predict(Sequential& model, const Tensor& images, std::int64_t batch_size) {
-  IMGCLS_CHECK(batch_size >= 1, "batch size {}", batch_size);
-  const std::int64_t n = images.dim(0);
-  const std::int64_t classes = element_count(model.output_shape());
-  Tensor probabilities({n, classes});
-  Tensor batch, batch_probabilities;
-  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  for (std::int64_t first = 0; first < n; first += batch_size) {
-    const std::int64_t count = std::min(batch_size, n - first);
-    gather(images, std::span<const std::int64_t>(order.data() + first, static_cast<std::size_t>(count)), batch);
-    softmax(model.forward(batch, Mode::infer), batch_probabilities);
-    std::copy(batch_probabilities.data(), batch_probabilities.data() + batch_probabilities.size(),
-              probabilities.data() + first * classes);
-  }
-  return probabilities;
+Tensor predict(const Sequential& model, const Tensor& images, std::int64_t batch_size) {
+  return Predictor(model, batch_size).predict(images);
 }
 
 std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction, std::uint64_t seed) {

@@ -1,0 +1,25 @@
+// How the layers of a model run together: the KernelSpec of every layer for one batch size
+// and mode. This is the one place that knows about pairs of neighbouring layers (the layers
+// themselves know nothing of their neighbours):
+//  - output trimming: a pooling layer whose windows do not reach its input's last rows or
+//    columns (MaxPool 2x2 over 11x11 reads 10x10) lets the Conv2D before it compute only the
+//    part it reads (17% less work for the seed's conv2); results are unchanged and the
+//    declared shapes (summary, export) stay the full ones;
+//  - ReLU fusion in backward: max pooling of a fused ReLU's output sends gradient only to
+//    window maxima, so masking the pooled gradient where the pooled output is 0 equals
+//    masking the full-size gradient, at a quarter of the memory traffic;
+//  - precision: with Precision::bf16, training kernels of Dense layers and of Conv2D layers
+//    over 8 or more input channels multiply in bf16; the rest stay fp32.
+#pragma once
+
+#include <vector>
+
+#include "imgcls/model.hpp"
+#include "layers/kernel.hpp"
+
+namespace imgcls::plan {
+
+// One spec per layer of `model`, in order.
+std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mode mode, Precision precision);
+
+}  // namespace imgcls::plan
