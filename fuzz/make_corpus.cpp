@@ -1,17 +1,24 @@
-// Writes the seed corpora of fuzz/corpus/: small valid inputs for each harness, so the
-// fuzzers start from files that get past the first checks.
-//   idx/           3 images of 2x4 pixels and their labels, plain and gzip
-//   image/         the format test pictures of tests/images/formats and two digits
-//   model/         a 6x6x1 model (every layer kind with weights) and a checkpoint of it
-//   architecture/  architecture specs: the seed model's, every layer kind, a dense-only one
-// Usage (from a build with IMGCLS_FUZZ=ON): make_fuzz_corpus <repository root>
-// The output is committed; run this again when a format changes.
+// Writes the seed corpora of the fuzzers: small valid inputs for each harness, so that they
+// start from files that get past the first checks.
+//
+//   make_fuzz_corpus <repository root>      the committed corpora of fuzz/corpus/:
+//     idx/           3 images of 2x4 pixels and their labels, plain and gzip
+//     image/         the format test pictures of tests/images/formats and two digits
+//     model/         a 6x6x1 model (every layer kind with weights) and a checkpoint of it
+//     architecture/  the seed model's architecture
+//   Run this again when a format changes.
+//
+//   make_fuzz_corpus --registry <folder>    what follows the layer registry, written at
+//   fuzz time (make fuzz) so that a new layer kind is fuzzed without editing anything:
+//     architecture/         one spec per example of every registered kind, in a classifier
+//     architecture.dict     fuzz/dict/architecture.dict, then every kind's name and tokens
 #include <zlib.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -20,6 +27,7 @@
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
 #include "imgcls/train.hpp"
+#include "layers/registry.hpp"
 
 namespace {
 
@@ -124,50 +132,64 @@ void write_models(const fs::path& dir) {
 }
 
 void write_architectures(const fs::path& dir) {
-  const std::vector<std::pair<std::string, std::string>> specs = {
-      {"seed.json", imgcls::presets::seed().config().dump(1)},
-      {"every_layer.json", R"({"input_shape": [8, 8, 1], "layers": [
-  {"type": "Conv2D", "filters": 3, "kernel_size": 3, "strides": 1, "padding": "same", "activation": "relu"},
-  {"type": "BatchNorm", "momentum": 0.9, "epsilon": 0.001},
-  {"type": "LeakyReLU", "alpha": 0.1},
-  {"type": "AvgPool2D", "pool_size": 2, "strides": 2},
-  {"type": "Conv2D", "filters": 4, "kernel_size": 2, "strides": 2, "padding": "valid"},
-  {"type": "ReLU"},
-  {"type": "MaxPool2D", "pool_size": 2, "strides": 1},
-  {"type": "Dropout", "rate": 0.25},
-  {"type": "Flatten"},
-  {"type": "Dense", "units": 5, "activation": "relu"},
-  {"type": "Dense", "units": 2, "activation": "none"}]})"},
-      {"global_pool.json", R"({"input_shape": [5, 7, 2], "layers": [
-  {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"},
-  {"type": "GlobalAvgPool"},
-  {"type": "Dense", "units": 3}]})"},
-      {"dense_only.json", R"({"input_shape": [12], "layers": [
-  {"type": "Dense", "units": 6, "activation": "relu"},
-  {"type": "BatchNorm"},
-  {"type": "Dense", "units": 2}]})"},
-  };
-  for (const auto& [name, text] : specs) write(dir / name, text + "\n");
+  write(dir / "seed.json", imgcls::presets::seed().config().dump(1) + "\n");
+}
+
+// Each example of each kind as the first layer of a small classifier.
+void write_registry_architectures(const fs::path& dir) {
+  for (const imgcls::layers::LayerKind& kind : imgcls::layers::registry()) {
+    for (std::size_t i = 0; i < kind.examples.size(); ++i) {
+      const imgcls::layers::LayerExample& example = kind.examples[i];
+      nlohmann::json layers = nlohmann::json::array({example.config});
+      if (example.input_shape.size() > 2) layers.push_back({{"type", "Flatten"}});
+      layers.push_back({{"type", "Dense"}, {"units", 3}});
+      const nlohmann::json spec = {
+          {"input_shape", imgcls::Shape(example.input_shape.begin() + 1, example.input_shape.end())},
+          {"layers", layers}};
+      write(dir / (kind.name + "_" + std::to_string(i) + ".json"), spec.dump(1) + "\n");
+    }
+  }
+}
+
+// The format's own words (the committed dictionary), then every kind's name and tokens.
+void write_registry_dictionary(const fs::path& committed, const fs::path& out) {
+  std::ifstream in(committed, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + committed.string());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text += "# From the layer registry (make_fuzz_corpus --registry):\n";
+  for (const imgcls::layers::LayerKind& kind : imgcls::layers::registry()) {
+    text += nlohmann::json(nlohmann::json(kind.name).dump()).dump() + "\n";
+    for (const std::string& token : kind.fuzz_tokens) text += nlohmann::json(nlohmann::json(token).dump()).dump() + "\n";
+  }
+  write(out, text);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: make_fuzz_corpus <repository root>\n";
-    return 2;
-  }
-  const fs::path root = argv[1];
-  const fs::path corpus = root / "fuzz/corpus";
+  const std::vector<std::string> args(argv + 1, argv + argc);
   try {
+    if (args.size() == 2 && args[0] == "--registry") {
+      const fs::path out = args[1];
+      const fs::path root = fs::path(__FILE__).parent_path().parent_path();
+      write_registry_architectures(out / "architecture");
+      write_registry_dictionary(root / "fuzz/dict/architecture.dict", out / "architecture.dict");
+      std::cout << "wrote " << out.string() << "\n";
+      return 0;
+    }
+    if (args.size() != 1) {
+      std::cerr << "usage: make_fuzz_corpus <repository root> | --registry <folder>\n";
+      return 2;
+    }
+    const fs::path corpus = fs::path(args[0]) / "fuzz/corpus";
     write_idx(corpus / "idx");
-    copy_pictures(root, corpus / "image");
+    copy_pictures(args[0], corpus / "image");
     write_models(corpus / "model");
     write_architectures(corpus / "architecture");
+    std::cout << "wrote " << corpus.string() << "\n";
   } catch (const std::exception& e) {
     std::cerr << "make_fuzz_corpus: " << e.what() << "\n";
     return 1;
   }
-  std::cout << "wrote " << corpus.string() << "\n";
   return 0;
 }

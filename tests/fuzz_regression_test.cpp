@@ -404,7 +404,7 @@ TEST(FuzzCorpus, SeedsAreValidInputs) {
         << source;
     ++specs;
   }
-  EXPECT_GE(specs, 4);
+  EXPECT_GE(specs, 1);  // the seed model's; the registry's examples are generated at fuzz time
 }
 
 }  // namespace

@@ -445,7 +445,7 @@ TEST(LeakyReluVsRef, ForwardAndBackward) {
       ref::leaky_relu_forward(count, alpha, src.data(), expected_dst.data());
       ref::leaky_relu_backward(count, alpha, src.data(), diff_dst.data(),
                                expected_diff_src.data());
-      backend::LeakyRelu leaky(count, alpha);
+      backend::Eltwise leaky(backend::EltwiseKind::leaky_relu, count, alpha);
       std::vector<float> dst(src.size(), NAN), diff_src(src.size(), NAN);
       leaky.forward(src.data(), dst.data());
       leaky.backward(src.data(), diff_dst.data(), diff_src.data());

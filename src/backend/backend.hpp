@@ -132,16 +132,19 @@ class BatchNorm {
   std::unique_ptr<Impl> impl_;
 };
 
-// Leaky ReLU over `count` values: dst = src > 0 ? src : alpha * src.
-class LeakyRelu {
+// Elementwise activations over `count` values, with a parameter alpha:
+//   leaky_relu  dst = src > 0 ? src : alpha * src
+enum class EltwiseKind { leaky_relu };
+
+class Eltwise {
  public:
-  LeakyRelu(std::int64_t count, float alpha);
-  ~LeakyRelu();
-  LeakyRelu(const LeakyRelu&) = delete;
-  LeakyRelu& operator=(const LeakyRelu&) = delete;
+  Eltwise(EltwiseKind kind, std::int64_t count, float alpha);
+  ~Eltwise();
+  Eltwise(const Eltwise&) = delete;
+  Eltwise& operator=(const Eltwise&) = delete;
 
   void forward(const float* src, float* dst);
-  // src: the forward input; diff_src = src > 0 ? diff_dst : alpha * diff_dst.
+  // src: the forward input; diff_src = d(dst)/d(src) * diff_dst.
   void backward(const float* src, const float* diff_dst, float* diff_src);
 
  private:

@@ -6,7 +6,18 @@
 
 namespace imgcls::backend {
 
-struct LeakyRelu::Impl {
+namespace {
+dnnl::algorithm algorithm_of(EltwiseKind kind) {
+  switch (kind) {
+    case EltwiseKind::leaky_relu:
+      return dnnl::algorithm::eltwise_relu;
+  }
+  return dnnl::algorithm::undef;
+}
+}  // namespace
+
+struct Eltwise::Impl {
+  dnnl::algorithm algorithm;
   float alpha;
   dnnl::memory::desc data_md;
   dnnl::eltwise_forward::primitive_desc forward_pd;
@@ -17,11 +28,10 @@ struct LeakyRelu::Impl {
   dnnl::eltwise_backward backward;
   dnnl::memory diff_src, diff_dst, backward_scratchpad;
 
-  Impl(std::int64_t count, float negative_slope) : alpha(negative_slope) {
+  Impl(EltwiseKind kind, std::int64_t count, float alpha_value) : algorithm(algorithm_of(kind)), alpha(alpha_value) {
     auto& engine = context().engine;
     data_md = f32_desc({count}, tag::x);
-    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training,
-                                           dnnl::algorithm::eltwise_relu, data_md, alpha);
+    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm, data_md, alpha);
     forward_pd = dnnl::eltwise_forward::primitive_desc(desc, owned_scratchpad_attr(), engine);
     forward = dnnl::eltwise_forward(forward_pd);
     forward_scratchpad = scratchpad_for(forward_pd);
@@ -32,7 +42,7 @@ struct LeakyRelu::Impl {
   void prepare_backward() {
     if (backward_ready) return;
     auto& engine = context().engine;
-    const dnnl::eltwise_backward::desc desc(dnnl::algorithm::eltwise_relu, data_md, data_md, alpha);
+    const dnnl::eltwise_backward::desc desc(algorithm, data_md, data_md, alpha);
     const dnnl::eltwise_backward::primitive_desc pd(desc, owned_scratchpad_attr(), engine,
                                                     forward_pd);
     backward = dnnl::eltwise_backward(pd);
@@ -43,11 +53,11 @@ struct LeakyRelu::Impl {
   }
 };
 
-LeakyRelu::LeakyRelu(std::int64_t count, float alpha)
-    : impl_(std::make_unique<Impl>(count, alpha)) {}
-LeakyRelu::~LeakyRelu() = default;
+Eltwise::Eltwise(EltwiseKind kind, std::int64_t count, float alpha)
+    : impl_(std::make_unique<Impl>(kind, count, alpha)) {}
+Eltwise::~Eltwise() = default;
 
-void LeakyRelu::forward(const float* src, float* dst) {
+void Eltwise::forward(const float* src, float* dst) {
   auto& s = *impl_;
   auto& stream = thread_stream();
   s.forward.execute(stream, {{DNNL_ARG_SRC, bind(s.src, src)},
@@ -56,7 +66,7 @@ void LeakyRelu::forward(const float* src, float* dst) {
   stream.wait();
 }
 
-void LeakyRelu::backward(const float* src, const float* diff_dst, float* diff_src) {
+void Eltwise::backward(const float* src, const float* diff_dst, float* diff_src) {
   auto& s = *impl_;
   s.prepare_backward();
   auto& stream = thread_stream();

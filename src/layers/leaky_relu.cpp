@@ -35,7 +35,7 @@ class LeakyReLUKernel final : public Kernel {
   LeakyReLUKernel(const LeakyReLULayer& layer, const KernelSpec& spec)
       : layer_(layer),
         batch_(spec.batch),
-        primitives_(spec.batch * element_count(layer.sample_shape()), layer.alpha()) {}
+        primitives_(backend::EltwiseKind::leaky_relu, spec.batch * element_count(layer.sample_shape()), layer.alpha()) {}
 
   void forward(const Tensor& src, Tensor& dst) override {
     detail::check_src(layer_.name(), src, batch_, layer_.sample_shape());
@@ -54,7 +54,7 @@ class LeakyReLUKernel final : public Kernel {
  private:
   const LeakyReLULayer& layer_;
   std::int64_t batch_;
-  backend::LeakyRelu primitives_;
+  backend::Eltwise primitives_;
 };
 
 std::unique_ptr<Kernel> LeakyReLULayer::make_kernel(const KernelSpec& spec) const {

@@ -22,6 +22,7 @@
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
 #include "imgcls/train.hpp"
+#include "layers/registry.hpp"
 
 namespace {
 
@@ -43,6 +44,28 @@ imgcls::Sequential build_architecture(const std::string& spec) {
   return is_file ? imgcls::read_architecture(spec) : imgcls::presets::by_name(spec);
 }
 
+// A classifier of 28x28x1 images around one registered layer kind, from its first example on
+// images (after a convolution that gives it 8 channels), or on flat input (after Flatten).
+imgcls::Sequential around_kind(const std::string& name) {
+  const imgcls::layers::LayerKind* kind = imgcls::layers::find_kind(name);
+  if (!kind) throw imgcls::InputError(name, "not a registered layer kind");
+  const auto on_images = std::find_if(kind->examples.begin(), kind->examples.end(),
+                                      [](const auto& example) { return example.input_shape.size() == 4; });
+  const imgcls::layers::LayerExample& example = on_images != kind->examples.end() ? *on_images : kind->examples.at(0);
+  imgcls::Sequential model({28, 28, 1});
+  if (example.input_shape.size() == 4)
+    model.add(imgcls::layers::Conv2D({.filters = 8,
+                                      .kernel_size = 3,
+                                      .padding = imgcls::Padding::same,
+                                      .activation = imgcls::Activation::relu}));
+  else
+    model.add(imgcls::layers::Flatten());
+  model.add(imgcls::layers::from_config(example.config, name));
+  if (model.output_shape().size() != 1) model.add(imgcls::layers::Flatten());
+  model.add(imgcls::layers::Dense({.units = 10}));
+  return model;
+}
+
 template <class T>
 void append(std::string& bytes, const T* values, std::size_t count) {
   const auto* raw = reinterpret_cast<const char*>(values);
@@ -57,24 +80,34 @@ int main(int argc, char** argv) {
   std::int64_t train_steps = 0, count = 200;
   std::uint64_t seed = 1;
   auto* model_option = app.add_option("--model", model_path, "A saved model");
+  std::string kind;
+  bool list_kinds = false;
   auto* arch_option =
       app.add_option("--arch", arch, "A preset or an architecture JSON, trained here");
-  model_option->excludes(arch_option);
+  auto* kind_option = app.add_option("--kind", kind, "A layer kind: a classifier around it, trained here");
+  model_option->excludes(arch_option)->excludes(kind_option);
+  arch_option->excludes(kind_option);
+  app.add_flag("--list-kinds", list_kinds, "Print the registered layer kinds, one per line, and exit");
   app.add_option("--train-steps", train_steps,
                  "Adam steps of batch 32 on the first training images");
   app.add_option("--seed", seed, "Initialisation and training seed");
   app.add_option("--save", save_path, "Where to save the trained model (with --arch)");
   app.add_option("--count", count, "Test images in the reference")->check(CLI::Range(1, 10000));
-  app.add_option("--reference", reference_path, "The reference file to write")->required();
+  app.add_option("--reference", reference_path, "The reference file to write (required but with --list-kinds)");
   app.add_option("--mnist", mnist_dir, "The folder of the MNIST IDX files");
   CLI11_PARSE(app, argc, argv);
-  if (model_path.empty() == arch.empty() || (!arch.empty() && save_path.empty())) {
-    fmt::print(stderr, "onnx_reference: give --model FILE, or --arch SPEC with --save FILE\n");
+  if (list_kinds) {
+    for (const auto& registered : imgcls::layers::registry()) fmt::print("{}\n", registered.name);
+    return 0;
+  }
+  const bool built_here = !arch.empty() || !kind.empty();
+  if (model_path.empty() == !built_here || (built_here && save_path.empty()) || reference_path.empty()) {
+    fmt::print(stderr, "onnx_reference: give --reference FILE and --model FILE, or --arch SPEC or --kind NAME with --save FILE\n");
     return 2;
   }
   try {
-    if (!arch.empty()) {
-      imgcls::Sequential model = build_architecture(arch);
+    if (built_here) {
+      imgcls::Sequential model = kind.empty() ? build_architecture(arch) : around_kind(kind);
       model.initialize(seed);
       if (train_steps > 0) {
         const imgcls::MnistSplits mnist = imgcls::load_mnist(mnist_dir);
