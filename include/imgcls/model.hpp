@@ -48,7 +48,8 @@ class Sequential {
   // stream derived from `seed` and its position.
   void set_noise_seed(std::uint64_t seed);
   // The arithmetic of training steps (Mode::train forward and backward): fp32 (the
-  // default) or bf16 (see Precision; check bf16_supported() first). Mode::infer is fp32.
+  // default) or bf16 (see Precision). bf16 requires bf16_supported(): elsewhere this throws
+  // a UsageError. Mode::infer is fp32.
   void set_training_precision(Precision precision);
   Precision training_precision() const { return training_precision_; }
   // Trainable values (the sizes of params()); non_trainable_count: those of buffers().

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "core/check.hpp"
+#include "imgcls/runtime.hpp"
 #include "layers/common.hpp"
 
 namespace imgcls {
@@ -66,6 +67,10 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
 }
 
 void Sequential::set_training_precision(Precision precision) {
+  IMGCLS_CHECK(
+      precision == Precision::fp32 || bf16_supported(),
+      "bf16 training steps need a CPU with AVX512-BF16 or AMX (as oneDNN sees it); this one "
+      "would emulate them, slower than fp32, or not run them at all: train in fp32 here");
   training_precision_ = precision;
   for (auto& layer : layers_) layer->set_training_precision(precision);
 }
