@@ -8,6 +8,9 @@
 //  - a rank killed with SIGKILL mid-run ends the job with an error in bounded time, and so
 //    does a rank that hangs (SIGSTOP), through the collective watchdog;
 //  - --distributed without mpirun is a usage error.
+// The tests share the synthetic data set and the single-process reference run: CTest makes
+// them once in the setup test mpi_test.fixture (MpiFixture.*), in $IMGCLS_MPI_FIXTURE, and
+// runs each test in a process of its own; run by hand, the program makes them itself.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -18,6 +21,7 @@
 #include <thread>
 
 #include "imgcls/io.hpp"
+#include "support/ci.hpp"
 #include "support/process.hpp"
 #include "support/synthetic.hpp"
 
@@ -42,19 +46,35 @@ constexpr double kWeightTolerance = 1e-5;  // final weights, absolute
 constexpr std::int64_t kImages = 4000;     // 3,600 after --val-split 0.1: 134 steps of 27 per epoch
 constexpr std::size_t kSteps = 2 * 134;     // two epochs
 
+// How long a run may take before the test kills it and fails: far beyond what the longest
+// here needs (two epochs over two network namespaces: seconds, several times that under the
+// sanitizers).
+constexpr std::chrono::seconds kRunLimit{180};
+
 class Mpi : public testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // OpenMP threads that spin at barriers slow the other rank down many times over on
+    // shared cores; every child inherits this.
+    ::setenv("OMP_WAIT_POLICY", "passive", 0);
     root_ = fs::temp_directory_path() / ("imgcls_mpi_" + std::to_string(::getpid()));
-    testing_support::write_synthetic_mnist(root_ / "data", kImages);
+    fs::create_directories(root_);
+    fixture_ = testing_support::shared_fixture_dir("IMGCLS_MPI_FIXTURE", "imgcls_mpi_fixture");
+    if (!fixture_.made_by_ctest && !fs::exists(fixture("data"))) write_data();
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
+  // This test's own files; the shared ones are fixture(name).
   static std::string path(const std::string& name) { return (root_ / name).string(); }
+  static std::string fixture(const std::string& name) { return (fixture_.dir / name).string(); }
+
+  static void write_data() {
+    testing_support::write_synthetic_mnist(fixture_.dir / "data", kImages);
+  }
 
   // The training command shared by every run here; `extra` adds options.
   static std::vector<std::string> train_args(const std::string& out, int epochs, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {IMGCLS_BINARY, "train", "--data", path("data"), "--arch", "seed",
+    std::vector<std::string> args = {IMGCLS_BINARY, "train", "--data", fixture("data"), "--arch", "seed",
                                      "--epochs", std::to_string(epochs), "--batch-size", "27", "--seed", "5",
                                      "--threads", "1", "--optimizer", "sgd", "--momentum", "0.9", "--val-split",
                                      "0.1", "--out", path(out)};
@@ -73,16 +93,18 @@ class Mpi : public testing::Test {
   }
 
   static Outcome run_single(const std::vector<std::string>& args) {
-    return testing_support::run_process(args[0], std::vector<std::string>(args.begin() + 1, args.end()), root_);
+    return testing_support::run_process(
+        args[0], std::vector<std::string>(args.begin() + 1, args.end()), root_, kRunLimit);
   }
   static Outcome run_mpi(std::vector<std::string> mpirun, const std::vector<std::string>& program) {
     mpirun.insert(mpirun.end(), program.begin(), program.end());
     mpirun.push_back("--distributed");
-    return testing_support::run_process(IMGCLS_MPIEXEC, mpirun, root_);
+    return testing_support::run_process(IMGCLS_MPIEXEC, mpirun, root_, kRunLimit);
   }
 
+  // The losses of a --loss-log file, in step order.
   static std::vector<double> losses(const std::string& log) {
-    std::ifstream in(path(log));
+    std::ifstream in(log);
     std::vector<double> values;
     int epoch = 0;
     std::int64_t step = 0;
@@ -92,7 +114,7 @@ class Mpi : public testing::Test {
   }
 
   static std::vector<float> weights(const std::string& model) {
-    Sequential m = load_model(path(model));
+    Sequential m = load_model(model);
     std::vector<float> values;
     for (const Param& p : m.params()) values.insert(values.end(), p.value->values().begin(), p.value->values().end());
     return values;
@@ -106,17 +128,27 @@ class Mpi : public testing::Test {
   }
 
   // The single-process reference, trained once for the tests that compare with it.
-  static void ensure_reference() {
-    if (fs::exists(path("single.safetensors"))) return;
+  static void train_reference() {
     const Outcome single = run_single(train_args("single.safetensors", 2, {"--loss-log", path("single.log")}));
     ASSERT_EQ(single.exit_code, 0) << single.err;
+    fs::copy_file(path("single.log"), fixture("single.log"), fs::copy_options::overwrite_existing);
+    fs::copy_file(path("single.safetensors"), fixture("single.safetensors"),
+                  fs::copy_options::overwrite_existing);
+  }
+  static void ensure_reference() {
+    if (fs::exists(fixture("single.safetensors"))) return;
+    ASSERT_FALSE(fixture_.made_by_ctest) << "no " << fixture("single.safetensors")
+                                         << ": CTest's setup test mpi_test.fixture makes it";
+    train_reference();
   }
 
   // Every step's loss within kLossTolerance (or the first `compared` steps'), the final
-  // weights within weight_tolerance.
+  // weights within weight_tolerance. `reference` and the two files are paths without and
+  // with their extensions.
   static void expect_matches_reference(const std::string& log, const std::string& model,
-                                       const std::string& reference = "single", std::size_t steps = kSteps,
-                                       std::size_t compared = kSteps, double weight_tolerance = kWeightTolerance) {
+                                       const std::string& reference = fixture("single"),
+                                       std::size_t steps = kSteps, std::size_t compared = kSteps,
+                                       double weight_tolerance = kWeightTolerance) {
     const std::vector<double> expected = losses(reference + ".log"), actual = losses(log);
     ASSERT_EQ(expected.size(), steps);
     ASSERT_EQ(actual.size(), expected.size());
@@ -131,15 +163,29 @@ class Mpi : public testing::Test {
   }
 
   static fs::path root_;
+  static testing_support::SharedFixture fixture_;
 };
 fs::path Mpi::root_;
+testing_support::SharedFixture Mpi::fixture_;
+
+// The setup test: the shared files, made afresh (a reference left by an older build would
+// hide a change). Registered alone with CTest; first when the program runs by hand.
+class MpiFixture : public Mpi {};
+TEST_F(MpiFixture, MakesTheDataAndTheSingleProcessReference) {
+  if (fixture_.made_by_ctest) {
+    fs::remove_all(fixture_.dir);
+    write_data();
+  }
+  train_reference();
+  EXPECT_EQ(losses(fixture("single.log")).size(), kSteps);
+}
 
 TEST_F(Mpi, TwoRanksMatchOneProcessStepByStep) {
-  ensure_reference();
+  ASSERT_NO_FATAL_FAILURE(ensure_reference());
   const Outcome dist = run_mpi(mpirun_args(2), train_args("dist.safetensors", 2, {"--loss-log", path("dist.log")}));
   ASSERT_EQ(dist.exit_code, 0) << dist.out << dist.err;
   EXPECT_THAT(dist.out, HasSubstr("Distributed over 2 ranks"));
-  expect_matches_reference("dist.log", "dist.safetensors");
+  expect_matches_reference(path("dist.log"), path("dist.safetensors"));
   // Rank 0 alone prints: one summary of the test accuracy.
   EXPECT_EQ(dist.out.find("Test accuracy"), dist.out.rfind("Test accuracy")) << dist.out;
 }
@@ -159,27 +205,33 @@ TEST_F(Mpi, TwoRanksMatchOneProcessWithAugmentation) {
   const Outcome dist =
       run_mpi(mpirun_args(2), train_args("dist_aug.safetensors", 1, {"--augment", "--loss-log", path("dist_aug.log")}));
   ASSERT_EQ(dist.exit_code, 0) << dist.out << dist.err;
-  expect_matches_reference("dist_aug.log", "dist_aug.safetensors", "single_aug", kSteps / 2, kAugmentedSteps,
-                           kAugmentedWeightTolerance);
+  expect_matches_reference(path("dist_aug.log"), path("dist_aug.safetensors"), path("single_aug"),
+                           kSteps / 2, kAugmentedSteps, kAugmentedWeightTolerance);
 }
 
 TEST_F(Mpi, ResumedDistributedRunEndsWithTheUninterruptedWeights) {
-  ensure_reference();
+  ASSERT_NO_FATAL_FAILURE(ensure_reference());
   const Outcome first = run_mpi(mpirun_args(2), train_args("half.safetensors", 1, {"--checkpoint", path("half.ckpt")}));
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   const Outcome resumed = run_mpi(mpirun_args(2), {IMGCLS_BINARY, "train", "--resume", path("half.ckpt"), "--epochs",
                                                    "2", "--threads", "1", "--out", path("resumed.safetensors")});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   EXPECT_THAT(resumed.out, HasSubstr("Resuming"));
-  EXPECT_LE(max_difference(weights("resumed.safetensors"), weights("single.safetensors")), kWeightTolerance);
+  EXPECT_LE(
+      max_difference(weights(path("resumed.safetensors")), weights(fixture("single.safetensors"))),
+      kWeightTolerance);
 }
 
 // Two network namespaces joined by a veth pair stand for two hosts. mpirun runs in the
 // first; it starts Open MPI's daemon for the second through an "rsh agent" that runs the
-// command inside that namespace instead of over ssh. TCP only, on the veth subnet.
+// command inside that namespace instead of over ssh. TCP only, on the veth subnet. The `ip`
+// commands run bounded (kIpLimit), like every child of these tests.
+constexpr std::chrono::seconds kIpLimit{30};
+
 class TwoNamespaces {
  public:
-  explicit TwoNamespaces(const fs::path& dir) : agent_(dir / "netns_agent.sh"), hostfile_(dir / "hosts") {
+  explicit TwoNamespaces(const fs::path& dir)
+      : dir_(dir), agent_(dir / "netns_agent.sh"), hostfile_(dir / "hosts") {
     const std::string id = std::to_string(::getpid() % 100000);
     ns_a_ = "imgcls_a" + id, ns_b_ = "imgcls_b" + id;
     veth_a_ = "imva" + id, veth_b_ = "imvb" + id;
@@ -190,8 +242,9 @@ class TwoNamespaces {
                               " && ip -n " + ns_b_ + " addr add 10.77.0.2/24 dev " + veth_b_ + " && ip -n " +
                               ns_a_ + " link set " + veth_a_ + " up && ip -n " + ns_b_ + " link set " + veth_b_ +
                               " up && ip -n " + ns_a_ + " link set lo up && ip -n " + ns_b_ + " link set lo up";
-    ready_ = std::system((setup + " 2>" + (dir / "netns_setup.err").string()).c_str()) == 0;
-    if (!ready_) error_ = testing_support::read_file(dir / "netns_setup.err");
+    const Outcome made = testing_support::run_shell(setup, dir, kIpLimit);
+    ready_ = made.exit_code == 0;
+    if (!ready_) error_ = made.err;
     std::ofstream(agent_) << "#!/bin/sh\n"
                              "# mpirun's rsh agent: agent HOST COMMAND... runs COMMAND in HOST's namespace.\n"
                              "host=$1; shift\n"
@@ -206,7 +259,9 @@ class TwoNamespaces {
   }
   ~TwoNamespaces() {
     // Deleting a namespace deletes its end of the veth pair, and with it the other end.
-    std::system(("ip netns del " + ns_a_ + " 2>/dev/null; ip netns del " + ns_b_ + " 2>/dev/null").c_str());
+    testing_support::run_shell(
+        "ip netns del " + ns_a_ + " 2>/dev/null; ip netns del " + ns_b_ + " 2>/dev/null", dir_,
+        kIpLimit);
   }
   TwoNamespaces(const TwoNamespaces&) = delete;
   TwoNamespaces& operator=(const TwoNamespaces&) = delete;
@@ -222,33 +277,36 @@ class TwoNamespaces {
   }
   // Bytes received on the first namespace's veth end.
   std::int64_t received_bytes() const {
-    const std::string file = "/tmp/imgcls_rx_" + ns_a_;
-    std::system(("ip netns exec " + ns_a_ + " cat /sys/class/net/" + veth_a_ + "/statistics/rx_bytes > " + file).c_str());
+    const Outcome read = testing_support::run_process(
+        IMGCLS_IP,
+        {"netns", "exec", ns_a_, "cat", "/sys/class/net/" + veth_a_ + "/statistics/rx_bytes"}, dir_,
+        kIpLimit);
     std::int64_t bytes = -1;
-    std::ifstream(file) >> bytes;
-    fs::remove(file);
+    std::istringstream(read.out) >> bytes;
     return bytes;
   }
 
  private:
-  fs::path agent_, hostfile_;
+  fs::path dir_, agent_, hostfile_;
   std::string ns_a_, ns_b_, veth_a_, veth_b_, error_;
   bool ready_ = false;
 };
 
 TEST_F(Mpi, TwoHostsOverTcpBetweenNetworkNamespaces) {
-  ensure_reference();
+  ASSERT_NO_FATAL_FAILURE(ensure_reference());
   const TwoNamespaces hosts(root_);
-  if (!hosts.ready()) GTEST_SKIP() << "cannot create network namespaces here (needs root and iproute2): " << hosts.error();
+  if (!hosts.ready())
+    IMGCLS_SKIP_OR_FAIL_UNDER_CI(
+        "cannot create network namespaces here (needs root and iproute2): " + hosts.error());
   std::vector<std::string> args = hosts.mpirun_prefix();
   const std::vector<std::string> program = train_args("hosts.safetensors", 2, {"--loss-log", path("hosts.log")});
   args.insert(args.end(), program.begin(), program.end());
   args.push_back("--distributed");
-  const Outcome dist = testing_support::run_process(IMGCLS_IP, args, root_);
+  const Outcome dist = testing_support::run_process(IMGCLS_IP, args, root_, kRunLimit);
   ASSERT_EQ(dist.exit_code, 0) << dist.out << dist.err;
   // 268 exchanges of ~0.5 MB of gradients crossed the veth pair, not shared memory.
   EXPECT_GT(hosts.received_bytes(), static_cast<std::int64_t>(kSteps) * 100'000) << "the ranks did not talk over the veth pair";
-  expect_matches_reference("hosts.log", "hosts.safetensors");
+  expect_matches_reference(path("hosts.log"), path("hosts.safetensors"));
 }
 
 // The pid of the rank-`rank` process among mpirun's children, or -1.
@@ -271,7 +329,9 @@ pid_t find_rank(pid_t mpirun, int rank) {
 }
 
 // Starts a long distributed run, waits until it trains, sends `signal_number` to rank 1,
-// and returns how the job ended and how long after the signal.
+// and returns how the job ended and how long after the signal. The job is given
+// kEndLimit to end after the signal (the tests expect well under that), then killed.
+constexpr std::chrono::seconds kEndLimit{60};
 std::pair<Outcome, double> signal_rank_mid_run(const std::vector<std::string>& args, const std::string& loss_log,
                                                int signal_number) {
   Child mpirun(IMGCLS_MPIEXEC, args, fs::path(loss_log).parent_path());
@@ -285,11 +345,11 @@ std::pair<Outcome, double> signal_rank_mid_run(const std::vector<std::string>& a
   if (victim <= 0) {
     mpirun.send(SIGKILL);
     ADD_FAILURE() << "found no rank 1 in training";
-    return {mpirun.wait(), 0.0};
+    return {mpirun.wait(kEndLimit), 0.0};
   }
   ::kill(victim, signal_number);
   const auto signalled_at = Clock::now();
-  Outcome outcome = mpirun.wait();
+  Outcome outcome = mpirun.wait(kEndLimit);
   const double seconds = std::chrono::duration<double>(Clock::now() - signalled_at).count();
   ::kill(victim, SIGKILL);  // a stopped rank outlives the job's SIGTERM
   return {outcome, seconds};

@@ -4,14 +4,15 @@
 // must write a decodable PNG (or an SVG for a .svg name); the accuracy `show` prints must be
 // the one evaluate() and the confusion matrix give; a missing history, a bad kind and an
 // image index past the end must fail with the documented exit codes and messages.
-// Skipped when MNIST is not installed (scripts/setup.sh installs it).
+// CTest makes the fixture once, in the setup test show_test.fixture (ShowFixture.*), in
+// $IMGCLS_SHOW_FIXTURE, and runs each test in a process of its own; run by hand, the program
+// makes it itself. Without MNIST (scripts/setup.sh installs it) the tests are skipped, and
+// fail under CI.
 #include <cairo.h>
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "support/process.hpp"
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,7 +31,8 @@
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
 #include "imgcls/train.hpp"
-
+#include "support/ci.hpp"
+#include "support/process.hpp"
 
 namespace {
 
@@ -81,41 +83,61 @@ imgcls::Dataset first_images(const imgcls::Dataset& data, std::int64_t count) {
           std::vector<std::int32_t>(data.labels.begin(), data.labels.begin() + count)};
 }
 
+bool mnist_installed() {
+  for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
+    if (!mnist_file(name)) return false;
+  return true;
+}
+
+const std::string kNoMnist = std::string("MNIST is not installed in ") + IMGCLS_MNIST_DIR;
+
 class ShowTest : public testing::Test {
  protected:
-  // Shared by every test: the fixture data folder and the model folder.
   static void SetUpTestSuite() {
-    const auto train_images = mnist_file("train-images-idx3-ubyte");
-    const auto train_labels = mnist_file("train-labels-idx1-ubyte");
-    const auto test_images = mnist_file("t10k-images-idx3-ubyte");
-    const auto test_labels = mnist_file("t10k-labels-idx1-ubyte");
-    if (!train_images || !train_labels || !test_images || !test_labels) return;
+    fixture_ =
+        imgcls::testing_support::shared_fixture_dir("IMGCLS_SHOW_FIXTURE", "imgcls_show_fixture");
     root_ = fs::temp_directory_path() / ("imgcls_show_test_" + std::to_string(::getpid()));
-    fs::create_directories(root_ / "data");
-    fs::create_directories(root_ / "model");
-    write_idx_test_split(imgcls::read_idx_dataset(*test_images, *test_labels), kFixtureImages,
-                         root_ / "data");
-
-    const imgcls::Dataset train =
-        first_images(imgcls::read_idx_dataset(*train_images, *train_labels), kTrainingImages);
-    imgcls::Sequential model = imgcls::presets::seed();
-    model.initialize(1);
-    imgcls::Adam adam;
-    const imgcls::History history =
-        imgcls::fit(model, adam, train, {.epochs = 1, .batch_size = 32});
-    imgcls::save_model(model, (root_ / "model" / "model.safetensors").string());
-    imgcls::save_history(history, imgcls::history_path_for((root_ / "model" / "model.safetensors").string()));
+    fs::create_directories(root_);
   }
-  static void TearDownTestSuite() {
-    if (!root_.empty()) fs::remove_all(root_);
-  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
 
   void SetUp() override {
-    if (root_.empty()) GTEST_SKIP() << "MNIST is not installed in " << IMGCLS_MNIST_DIR;
+    if (fs::exists(model())) return;
+    if (!mnist_installed()) IMGCLS_SKIP_OR_FAIL_UNDER_CI(kNoMnist);
+    ASSERT_FALSE(fixture_.made_by_ctest)
+        << "no " << model() << ": CTest's setup test show_test.fixture makes it";
+    make_fixture();
   }
 
-  static std::string model() { return (root_ / "model" / "model.safetensors").string(); }
-  static std::string data() { return (root_ / "data").string(); }
+  // The fixture: data/ (the first kFixtureImages MNIST test images as IDX files) and model/
+  // (a seed model trained for one epoch on the first kTrainingImages training images, and
+  // its history). The model file is written last: its presence means the fixture is whole.
+  static void make_fixture() {
+    const fs::path dir = fixture_.dir;
+    fs::create_directories(dir / "data");
+    fs::create_directories(dir / "model");
+    write_idx_test_split(imgcls::read_idx_dataset(*mnist_file("t10k-images-idx3-ubyte"),
+                                                  *mnist_file("t10k-labels-idx1-ubyte")),
+                         kFixtureImages, dir / "data");
+    const imgcls::Dataset train =
+        first_images(imgcls::read_idx_dataset(*mnist_file("train-images-idx3-ubyte"),
+                                              *mnist_file("train-labels-idx1-ubyte")),
+                     kTrainingImages);
+    imgcls::Sequential trained = imgcls::presets::seed();
+    trained.initialize(1);
+    imgcls::Adam adam;
+    const imgcls::History history =
+        imgcls::fit(trained, adam, train, {.epochs = 1, .batch_size = 32});
+    const std::string scratch = (dir / "model" / "model.in-progress.safetensors").string();
+    imgcls::save_model(trained, scratch);
+    imgcls::save_history(history, imgcls::history_path_for(model()));
+    fs::rename(scratch, model());
+  }
+
+  static std::string model() { return (fixture_.dir / "model" / "model.safetensors").string(); }
+  static std::string data() { return (fixture_.dir / "data").string(); }
+  // This process's own files (outputs, the children's stdout and stderr).
   static std::string out(const std::string& name) { return (root_ / name).string(); }
 
   // Runs `imgcls show <args>`, capturing stdout and stderr.
@@ -135,8 +157,23 @@ class ShowTest : public testing::Test {
     return size;
   }
 
+  static inline imgcls::testing_support::SharedFixture fixture_;
   static inline fs::path root_;
 };
+
+// The setup test: the fixture, made afresh (one left by an older build could hide a change).
+// Registered alone with CTest; first when the program runs by hand.
+class ShowFixture : public ShowTest {
+ protected:
+  void SetUp() override {}
+};
+TEST_F(ShowFixture, MakesTheDataAndTheModel) {
+  if (fixture_.made_by_ctest) fs::remove_all(fixture_.dir);
+  if (!mnist_installed()) IMGCLS_SKIP_OR_FAIL_UNDER_CI(kNoMnist);
+  if (!fs::exists(model())) make_fixture();
+  EXPECT_EQ(imgcls::load_mnist_test(data()).size(), kFixtureImages);
+  EXPECT_TRUE(fs::exists(imgcls::history_path_for(model())));
+}
 
 TEST_F(ShowTest, EveryKindWritesADecodablePngOfTheSizeItReports) {
   for (const std::string kind : {"samples", "errors", "confusion", "curves"}) {

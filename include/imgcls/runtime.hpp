@@ -18,8 +18,9 @@ int num_threads();
 enum class Precision { fp32, bf16 };
 std::string_view to_string(Precision precision);
 // True when this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX), as oneDNN sees it
-// (ONEDNN_MAX_CPU_ISA can lower what it sees). Elsewhere bf16 would be emulated and slower
-// than fp32, so training refuses --precision bf16.
+// (ONEDNN_MAX_CPU_ISA can lower what it sees). Elsewhere bf16 would be emulated, slower
+// than fp32, or not run at all, so bf16 training steps are refused there
+// (fit with FitOptions::precision = Precision::bf16 throws a UsageError).
 bool bf16_supported();
 
 }  // namespace imgcls

@@ -6,6 +6,8 @@
 #include <dnnl.hpp>
 
 #include "backend/backend.hpp"
+#include "core/check.hpp"
+#include "imgcls/runtime.hpp"
 #include "tensor/geometry.hpp"
 
 namespace imgcls::backend {
@@ -77,8 +79,15 @@ class FormatBridge {
   dnnl::reorder to_primitive_, to_user_;
 };
 
-// The data type convolution and inner product multiply in.
-inline dt compute_type(Precision precision) { return precision == Precision::bf16 ? dt::bf16 : dt::f32; }
+// The data type convolution and inner product multiply in. bf16 only where the CPU
+// multiplies it in hardware (bf16_supported()): elsewhere oneDNN would emulate it, slower
+// than fp32, or have no bf16 convolution at all.
+inline dt compute_type(Precision precision) {
+  IMGCLS_CHECK(
+      precision == Precision::fp32 || bf16_supported(),
+      "bf16 needs a CPU with AVX512-BF16 or AMX (as oneDNN sees it); this one has neither");
+  return precision == Precision::bf16 ? dt::bf16 : dt::f32;
+}
 
 // What convolution and inner product share once their primitive descriptors exist: the
 // forward, backward-data and backward-weights primitives, the bridges between the fp32

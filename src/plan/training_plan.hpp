@@ -17,6 +17,7 @@ namespace imgcls::plan {
 class TrainingPlan {
  public:
   // The model must outlive the plan; its layers are neither added nor rebuilt meanwhile.
+  // Precision::bf16 requires bf16_supported() (UsageError otherwise).
   TrainingPlan(Sequential& model, Precision precision);
 
   // A training step's forward: images [N, ...input] -> logits [N, ...output], valid until the

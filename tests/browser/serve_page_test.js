@@ -6,7 +6,10 @@
 // stroke is still under way), checks it, draws a 1 by touch on a phone-sized page, and
 // stops the server (exit 0).
 //   node serve_page_test.js IMGCLS_BINARY MODEL ARTIFACTS_DIR
-// Fails, never skips, when node, playwright-core or Chromium is missing.
+// Fails, never skips, when node, playwright-core or Chromium is missing. Every wait is
+// bounded: each step by kTimeoutMs, the server's exit on SIGTERM by kStopMs (then SIGKILL),
+// and the whole test by kWholeTestMs (under CTest's TIMEOUT), past which it kills the
+// server and fails.
 "use strict";
 
 const { spawn } = require("child_process");
@@ -15,6 +18,8 @@ const path = require("path");
 
 const kChromium = "/usr/bin/chromium";
 const kTimeoutMs = 30000;
+const kStopMs = 10000;
+const kWholeTestMs = 100000;
 
 function fail(message) {
   console.error("serve_page_test: FAILED: " + message);
@@ -41,10 +46,16 @@ function startServer(binary, model) {
   });
 }
 
+// Sends SIGTERM; resolves with how the server ended, or {timedOut} after kStopMs (then it
+// is killed).
 function stopServer(server) {
   return new Promise((resolve) => {
     server.child.removeAllListeners("exit");
-    server.child.on("exit", (code, signal) => resolve({ code, signal }));
+    const timer = setTimeout(() => {
+      server.child.kill("SIGKILL");
+      resolve({ code: null, signal: null, timedOut: true });
+    }, kStopMs);
+    server.child.on("exit", (code, signal) => { clearTimeout(timer); resolve({ code, signal }); });
     server.child.kill("SIGTERM");
   });
 }
@@ -82,6 +93,10 @@ async function main() {
   fs.mkdirSync(artifacts, { recursive: true });
 
   const server = await startServer(binary, model);
+  setTimeout(() => {
+    server.child.kill("SIGKILL");
+    fail(`the test did not finish in ${kWholeTestMs / 1000} s`);
+  }, kWholeTestMs).unref();
   const browser = await playwright.chromium.launch({ executablePath: kChromium, headless: true, args: ["--no-sandbox"] });
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 620 } });
@@ -155,6 +170,7 @@ async function main() {
   } finally {
     await browser.close();
     const exit = await stopServer(server);
+    if (exit.timedOut) fail(`imgcls serve did not exit within ${kStopMs / 1000} s of SIGTERM: ${server.output()}`);
     if (exit.code !== 0) fail(`imgcls serve exited with ${exit.code} (${exit.signal}) on SIGTERM: ${server.output()}`);
   }
 }

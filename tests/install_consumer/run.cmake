@@ -1,10 +1,12 @@
 # ctest install_consumer: installs the built imgcls into WORK_DIR/prefix, then configures,
 # builds and runs tests/install_consumer against it with find_package(imgcls). Fails on the
-# first step that fails.
+# first step that fails. Each step is bounded (step_seconds; CTest bounds the whole), and
+# one that runs out of time fails, saying so.
 #   cmake -DIMGCLS_BUILD_DIR=... -DCONSUMER_SOURCE_DIR=... -DWORK_DIR=... -DMODEL=...
 #         -DPICTURE=... [-DC_COMPILER=... -DCXX_COMPILER=... -DCOMPILER_LAUNCHER=...] -P run.cmake
+set(step_seconds 200)
 function(step)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result TIMEOUT ${step_seconds})
   if(NOT result EQUAL 0)
     string(JOIN " " command ${ARGN})
     message(FATAL_ERROR "install_consumer: failed (${result}): ${command}")
