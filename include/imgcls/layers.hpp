@@ -104,6 +104,9 @@ struct DropoutOptions {
 struct LeakyReLUOptions {
   double alpha = 0.3;  // slope for negative inputs, >= 0 (Keras's default)
 };
+struct ELUOptions {
+  double alpha = 1.0;  // the negative saturation value is -alpha, >= 0 (Keras's default)
+};
 
 // src [N, H, W, C] -> dst [N, H', W', filters]; weights [filters, C, k, k], bias [filters].
 std::unique_ptr<Layer> Conv2D(const Conv2DOptions& options);
@@ -130,6 +133,8 @@ std::unique_ptr<Layer> BatchNorm(const BatchNormOptions& options = {});
 std::unique_ptr<Layer> Dropout(const DropoutOptions& options = {});
 // Elementwise src > 0 ? src : alpha * src, any shape.
 std::unique_ptr<Layer> LeakyReLU(const LeakyReLUOptions& options = {});
+// Elementwise src > 0 ? src : alpha * (exp(src) - 1), any shape (Clevert et al. 2015).
+std::unique_ptr<Layer> ELU(const ELUOptions& options = {});
 // src [N, H, W, C] -> dst [N, C]: the mean of each channel over H x W.
 std::unique_ptr<Layer> GlobalAvgPool();
 

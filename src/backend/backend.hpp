@@ -134,7 +134,8 @@ class BatchNorm {
 
 // Elementwise activations over `count` values, with a parameter alpha:
 //   leaky_relu  dst = src > 0 ? src : alpha * src
-enum class EltwiseKind { leaky_relu };
+//   elu         dst = src > 0 ? src : alpha * (exp(src) - 1)
+enum class EltwiseKind { leaky_relu, elu };
 
 class Eltwise {
  public:

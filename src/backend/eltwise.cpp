@@ -1,5 +1,5 @@
 // Elementwise activations through oneDNN eltwise: leaky ReLU is eltwise_relu with a
-// negative slope alpha. The values are one flat array (the layout does not matter); the
+// negative slope alpha, ELU is eltwise_elu. The values are one flat array (the layout does not matter); the
 // backward primitive reads the forward's src and is built from the forward as its hint.
 #include "backend/backend.hpp"
 #include "backend/dnnl_common.hpp"
@@ -11,6 +11,8 @@ dnnl::algorithm algorithm_of(EltwiseKind kind) {
   switch (kind) {
     case EltwiseKind::leaky_relu:
       return dnnl::algorithm::eltwise_relu;
+    case EltwiseKind::elu:
+      return dnnl::algorithm::eltwise_elu;
   }
   return dnnl::algorithm::undef;
 }

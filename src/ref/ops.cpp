@@ -206,6 +206,14 @@ void leaky_relu_backward(std::int64_t count, float alpha, const float* src, cons
   for (i64 i = 0; i < count; ++i) diff_src[i] = src[i] > 0.0f ? diff_dst[i] : alpha * diff_dst[i];
 }
 
+void elu_forward(std::int64_t count, float alpha, const float* src, float* dst) {
+  for (i64 i = 0; i < count; ++i) dst[i] = src[i] > 0.0f ? src[i] : alpha * std::expm1(src[i]);
+}
+
+void elu_backward(std::int64_t count, float alpha, const float* src, const float* diff_dst, float* diff_src) {
+  for (i64 i = 0; i < count; ++i) diff_src[i] = src[i] > 0.0f ? diff_dst[i] : alpha * std::exp(src[i]) * diff_dst[i];
+}
+
 void global_avg_pool_forward(const ChannelGeometry& g, const float* src, float* dst) {
   const i64 positions = g.height * g.width;
   for (i64 n = 0; n < g.batch; ++n)
