@@ -8,7 +8,8 @@
 //     architecture/  the seed model's architecture
 //   Run this again when a format changes.
 //
-//   make_fuzz_corpus --registry <folder>    what follows the layer registry, written at
+//   make_fuzz_corpus --registry <folder> <repository root>
+//                                           what follows the layer registry, written at
 //   fuzz time (make fuzz) so that a new layer kind is fuzzed without editing anything:
 //     architecture/         one spec per example of every registered kind, in a classifier
 //     architecture.dict     fuzz/dict/architecture.dict, then every kind's name and tokens
@@ -169,16 +170,15 @@ void write_registry_dictionary(const fs::path& committed, const fs::path& out) {
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    if (args.size() == 2 && args[0] == "--registry") {
+    if (args.size() == 3 && args[0] == "--registry") {
       const fs::path out = args[1];
-      const fs::path root = fs::path(__FILE__).parent_path().parent_path();
       write_registry_architectures(out / "architecture");
-      write_registry_dictionary(root / "fuzz/dict/architecture.dict", out / "architecture.dict");
+      write_registry_dictionary(fs::path(args[2]) / "fuzz/dict/architecture.dict", out / "architecture.dict");
       std::cout << "wrote " << out.string() << "\n";
       return 0;
     }
     if (args.size() != 1) {
-      std::cerr << "usage: make_fuzz_corpus <repository root> | --registry <folder>\n";
+      std::cerr << "usage: make_fuzz_corpus <repository root> | --registry <folder> <repository root>\n";
       return 2;
     }
     const fs::path corpus = fs::path(args[0]) / "fuzz/corpus";

@@ -33,6 +33,13 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppres
 
 work="$build/fuzz"
 mkdir -p "$work/artifacts" "$work/logs"
+# The layer registry's seeds and dictionary words (make_fuzz_corpus --registry), so that a
+# new layer kind is fuzzed without editing fuzz/: written here when the tool is built.
+generated="$work/generated"
+if [ -x "$build/fuzz/make_fuzz_corpus" ]; then
+  rm -rf "$generated"
+  "$build/fuzz/make_fuzz_corpus" --registry "$generated" "$repo_root" >/dev/null
+fi
 for name in "${harnesses[@]}"; do
   binary="$build/fuzz/${name}_fuzz"
   [ -x "$binary" ] || { echo "fuzz/run.sh: no $binary (configure with -DIMGCLS_FUZZ=ON)" >&2; exit 2; }
@@ -44,8 +51,12 @@ for name in "${harnesses[@]}"; do
   touch "$work/started"
   status=0
   # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
-  (cd "$work" && "$binary" "$corpus" "$repo_root/fuzz/corpus/$name" \
-    -dict="$repo_root/fuzz/dict/$name.dict" -seed="$seed" -max_total_time="$seconds" "${run_limit[@]}" \
+  seeds=("$repo_root/fuzz/corpus/$name")
+  [ -d "$generated/$name" ] && seeds+=("$generated/$name")
+  dict="$repo_root/fuzz/dict/$name.dict"
+  [ -f "$generated/$name.dict" ] && dict="$generated/$name.dict"
+  (cd "$work" && "$binary" "$corpus" "${seeds[@]}" \
+    -dict="$dict" -seed="$seed" -max_total_time="$seconds" "${run_limit[@]}" \
     -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$work/artifacts/$name-" ${FUZZ_FLAGS:-}) >"$log" 2>&1 || status=$?
   if [ -f "$work/fuzz-0.log" ]; then  # -jobs=1: the fuzzing ran in a child that logs there
