@@ -14,7 +14,6 @@
 #include "imgcls/model.hpp"
 #include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
-#include "imgcls/train.hpp"
 
 struct imgcls_model {
   imgcls_model(imgcls::Sequential m, std::vector<std::string> names)

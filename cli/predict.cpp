@@ -133,7 +133,12 @@ class PreprocessedNames {
 
 GreyImage model_input(const std::string& file, const InputPlan& plan) {
   const GreyImage picture = read_image(file);
-  return picture_to_input(picture, plan.height, plan.width, !plan.resize_only, file);
+  try {
+    return picture_to_input(picture, plan.height, plan.width, !plan.resize_only, file);
+  } catch (const InputError& e) {
+    if (plan.resize_only) throw;
+    throw InputError(e.source(), e.problem(), "use --no-preprocess for pictures already in MNIST form");
+  }
 }
 
 // The k most probable classes, best first.

@@ -54,7 +54,11 @@ int serve(const ServeOptions& options) {
   const std::string name = std::filesystem::path(options.model_path).filename().string();
   serve::DigitServer server(load_model(options.model_path), name,
                             {.host = options.host, .port = options.port});
-  server.bind();
+  try {
+    server.bind();
+  } catch (const InputError& e) {
+    throw InputError(e.source(), e.problem(), "choose another --port (0 picks a free one) or --host");
+  }
   fmt::print("serving {} on http://{}:{} (Ctrl-C stops)\n", options.model_path, options.host,
              server.port());
   std::fflush(stdout);

@@ -36,13 +36,6 @@ struct History {
   bool interrupted = false;      // stop_requested ended the run before the last epoch
 };
 
-// Random affine jitter for digit images, drawn per image: shift, rotation, scale.
-struct AugmentOptions {
-  float max_shift = 2.0f;           // pixels, each axis
-  float max_rotation_degrees = 10.0f;
-  float max_scale_change = 0.1f;    // scale in [1 - s, 1 + s]
-};
-
 // Everything a checkpoint holds besides the weights and the optimizer: where training is,
 // the running sums of the epoch in progress, finished epochs, and early-stopping state.
 // Shuffles, augmentation and dropout are drawn from (seed, epoch, step), so resuming at

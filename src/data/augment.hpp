@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "imgcls/rng.hpp"
-#include "imgcls/train.hpp"
+#include "imgcls/data.hpp"
 
 namespace imgcls {
 

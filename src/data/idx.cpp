@@ -182,7 +182,7 @@ std::string find_idx_file(const std::string& dir, const std::string& name) {
   const std::filesystem::path gz = std::filesystem::path(dir) / (name + ".gz");
   if (std::filesystem::exists(gz, ec)) return gz.string();
   throw InputError(plain.string(), "not found (nor " + gz.filename().string() + ")",
-                   "run scripts/setup.sh, or pass --data with a folder holding the four MNIST files");
+                   "run scripts/setup.sh to install MNIST, or give a folder holding the four MNIST files");
 }
 }  // namespace
 

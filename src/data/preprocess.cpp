@@ -281,7 +281,7 @@ GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& op
   const InkLevels levels = measure_ink_levels(ink);
   if (levels.ink - levels.floor < kMinContrast)
     throw InputError(source, "found no digit: the picture is blank or has almost no contrast",
-                     "use --no-preprocess for pictures already in MNIST form");
+                     "pictures already in MNIST form (a white digit on black) need no digit preprocessing");
   GreyImage clean = stretch_contrast(ink, levels);
   erase_specks(clean, kSpeckFraction);
   const std::optional<Box> box = ink_bounding_box(clean);

@@ -20,7 +20,7 @@
 
 #include "imgcls/error.hpp"
 #include "imgcls/preprocess.hpp"
-#include "imgcls/train.hpp"
+#include "imgcls/predictor.hpp"
 #include "serve/page_html.hpp"
 
 namespace imgcls::serve {
@@ -233,7 +233,7 @@ void DigitServer::bind() {
     throw InputError(fmt::format("{}:{}", s.options.host, s.options.port),
                      "cannot listen there: the port is in use, or the host is not an address "
                      "of this machine",
-                     "choose another --port (0 picks a free one) or --host");
+                     "choose another port (0 picks a free one) or host");
 }
 
 int DigitServer::port() const { return impl_->bound_port; }

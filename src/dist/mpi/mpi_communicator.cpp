@@ -124,7 +124,7 @@ class MpiCommunicator final : public Communicator {
       std::fprintf(stderr,
                    "imgcls: error: rank %d of %d: %s has not completed after %.0f s: another rank "
                    "died or hangs; "
-                   "ending the job (hint: --dist-timeout sets the limit)\n",
+                   "ending the job (the communicator's collective timeout sets the limit)\n",
                    rank_, size_, pending_, waited);
       std::fflush(stderr);
       if (abort_allowed_) MPI_Abort(comm_, 1);
