@@ -312,8 +312,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
   if (lead && !outputs.csv_log.empty()) trainer.add(csv_logger.emplace(outputs.csv_log));
   std::optional<ModelCheckpoint> checkpointer;
   if (lead)
-    trainer.add(checkpointer.emplace(outputs.checkpoint, checkpoint_config,
-                                     ModelCheckpointOptions{.every_steps = options.checkpoint_every}));
+    trainer.add(checkpointer.emplace(outputs.checkpoint, ModelCheckpointOptions{.every_steps = options.checkpoint_every},
+                                     checkpoint_config));
 
   History history;
   {

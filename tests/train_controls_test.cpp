@@ -73,7 +73,7 @@ TEST(Resume, StoppedCheckpointedAndResumedEqualsUninterrupted) {
   Adam first_adam;
   std::atomic<bool> stop{false};
   StopAt stop_at(1, 4, stop);
-  ModelCheckpoint checkpointer(checkpoint, {{"note", "test"}});
+  ModelCheckpoint checkpointer(checkpoint, {}, {{"note", "test"}});
   FitOptions stopping = controls(validation);
   stopping.stop_requested = &stop;
   stopping.callbacks = {&stop_at, &checkpointer};

@@ -473,7 +473,7 @@ TEST(ModelCheckpointCallback, WritesAtEpochEndsEveryNStepsAndWhenAStopEndsTheRun
       const Case& c_;
       std::atomic<bool>& stop_;
     } set_flag(c, stop);
-    ModelCheckpoint checkpointer(path.string(), {{"note", "test"}}, {.every_steps = 2});
+    ModelCheckpoint checkpointer(path.string(), {.every_steps = 2}, {{"note", "test"}});
     CheckpointSpy spy(path);
     const History history = fit(model, adam, data,
                                 {.epochs = 3,

@@ -101,8 +101,8 @@ struct ModelCheckpointOptions {
 // distributed run, add it on one rank.
 class ModelCheckpoint : public Callback {
  public:
-  ModelCheckpoint(std::string path, nlohmann::json run_config = nlohmann::json::object(),
-                  ModelCheckpointOptions options = {});
+  explicit ModelCheckpoint(std::string path, ModelCheckpointOptions options = {},
+                           nlohmann::json run_config = nlohmann::json::object());
   void on_train_batch_end(Trainer& trainer, const StepStats& step) override;
   void on_epoch_end(Trainer& trainer, const EpochStats& epoch) override;
   void on_train_end(Trainer& trainer) override;

@@ -3,7 +3,7 @@
 //
 //   imgcls::Adam adam;
 //   imgcls::CsvLogger csv("run.csv");
-//   imgcls::ModelCheckpoint checkpoint("run.checkpoint.safetensors", {}, {.every_steps = 500});  //
+//   imgcls::ModelCheckpoint checkpoint("run.checkpoint.safetensors", {.every_steps = 500});  //
 //   io.hpp imgcls::Trainer trainer(model, adam, train, {.epochs = 5, .validation = &validation,
 //                                                .early_stop_patience = 2, .callbacks = {&csv,
 //                                                &checkpoint}});

@@ -3,8 +3,8 @@
 
 namespace imgcls {
 
-ModelCheckpoint::ModelCheckpoint(std::string path, nlohmann::json run_config,
-                                 ModelCheckpointOptions options)
+ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions options,
+                                 nlohmann::json run_config)
     : path_(std::move(path)), run_config_(std::move(run_config)), options_(options) {}
 
 void ModelCheckpoint::on_train_batch_end(Trainer& trainer, const StepStats& step) {
