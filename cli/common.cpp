@@ -115,31 +115,41 @@ Sequential resolve_architecture(const std::string& spec) {
   return presets::by_name(spec);
 }
 
-Progress::Progress(std::FILE* out, int epochs)
-    : out_(out), epochs_(epochs), interactive_(isatty(fileno(out)) != 0) {}
+History run_training(Trainer& trainer) {
+  try {
+    return trainer.run();
+  } catch (const InputError& e) {
+    if (e.source() != "training") throw;
+    throw InputError(e.source(), e.problem(), "check the data for NaN or Inf values, or lower the learning rate (--lr)");
+  }
+}
 
-void Progress::on_step(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
-  if (!interactive_) return;
+ProgressBar::ProgressBar(std::FILE* out, std::int64_t every)
+    : out_(out), every_(every), interactive_(isatty(fileno(out)) != 0) {}
+
+void ProgressBar::on_train_batch_end(Trainer& trainer, const StepStats& s) {
+  if (!interactive_ || (s.step % every_ != 0 && s.step != s.steps)) return;
   constexpr int kBarWidth = 30;
-  if (epoch != current_epoch_) {  // the first report of an epoch starts its clock
-    current_epoch_ = epoch;
-    first_step_ = step;
+  if (s.epoch != current_epoch_) {  // the first report of an epoch starts its clock
+    current_epoch_ = s.epoch;
+    first_step_ = s.step;
     epoch_started_ = now_seconds();
   }
-  const double per_step = (now_seconds() - epoch_started_) / double(std::max<std::int64_t>(step - first_step_, 1));
-  const double eta = per_step * double(steps - step);
-  const int filled = static_cast<int>(double(kBarWidth) * double(step) / double(steps));
+  const double per_step = (now_seconds() - epoch_started_) / double(std::max<std::int64_t>(s.step - first_step_, 1));
+  const double eta = per_step * double(s.steps - s.step);
+  const int filled = static_cast<int>(double(kBarWidth) * double(s.step) / double(s.steps));
   std::string bar(static_cast<std::size_t>(filled), '=');
   if (filled < kBarWidth) bar += '>';
   bar.resize(kBarWidth, '.');
-  fmt::print(out_, "\rEpoch {}/{} {:>6}/{} [{}] ETA {:>4.0f}s - loss {:.4f} - accuracy {:.4f} ", epoch,
-             epochs_, step, steps, bar, eta, loss, accuracy);
+  fmt::print(out_, "\rEpoch {}/{} {:>6}/{} [{}] ETA {:>4.0f}s - loss {:.4f} - accuracy {:.4f} ", s.epoch,
+             trainer.options().epochs, s.step, s.steps, bar, eta, s.epoch_loss, s.epoch_accuracy);
   std::fflush(out_);
 }
 
-void Progress::on_epoch_end(const EpochStats& e, std::int64_t images) {
+void ProgressBar::on_epoch_end(Trainer& trainer, const EpochStats& e) {
+  const double images = double(trainer.data().size());
   std::string line = fmt::format("Epoch {}/{} - {:.1f}s ({:.0f} images/s) - loss {:.4f} - accuracy {:.4f}",
-                                 e.epoch, epochs_, e.seconds, double(images) / e.seconds, e.loss, e.accuracy);
+                                 e.epoch, trainer.options().epochs, e.seconds, images / e.seconds, e.loss, e.accuracy);
   if (e.validation_loss)
     line += fmt::format(" - val_loss {:.4f} - val_accuracy {:.4f}", *e.validation_loss, *e.validation_accuracy);
   fmt::print(out_, "{}{}\n", interactive_ ? "\r\033[K" : "", line);

@@ -11,6 +11,7 @@
 #include "imgcls/model.hpp"
 #include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
+#include "imgcls/trainer.hpp"
 
 namespace imgcls::cli {
 
@@ -50,18 +51,22 @@ inline constexpr const char* kPrecisionHelp =
 // A preset name (seed, lenet5, strong) or an architecture JSON file.
 Sequential resolve_architecture(const std::string& spec);
 
-// Keras-like progress: on a terminal, a bar per epoch redrawn in place (step count, ETA,
-// running loss and accuracy); otherwise one plain line per epoch, so logs stay readable.
-class Progress {
+// trainer.run(), with the error for a loss or gradient that stops being finite naming the
+// option that helps (--lr).
+History run_training(Trainer& trainer);
+
+// Keras-like progress (a Trainer callback): on a terminal, a bar per epoch redrawn in place
+// every `every` steps (step count, ETA, running loss and accuracy); otherwise one plain
+// line per epoch, so logs stay readable.
+class ProgressBar : public Callback {
  public:
-  Progress(std::FILE* out, int epochs);
-  void on_step(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy);
-  void on_epoch_end(const EpochStats& stats, std::int64_t images);
-  bool interactive() const { return interactive_; }
+  explicit ProgressBar(std::FILE* out, std::int64_t every = 50);
+  void on_train_batch_end(Trainer& trainer, const StepStats& step) override;
+  void on_epoch_end(Trainer& trainer, const EpochStats& epoch) override;
 
  private:
   std::FILE* out_;
-  int epochs_;
+  std::int64_t every_;
   bool interactive_;
   int current_epoch_ = 0;
   std::int64_t first_step_ = 0;

@@ -20,6 +20,7 @@
 #include "imgcls/model.hpp"
 #include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
+#include "imgcls/trainer.hpp"
 #include "imgcls/viz.hpp"
 
 namespace imgcls::cli {
@@ -39,6 +40,7 @@ struct RunOptions {
   std::string precision = "fp32";
   std::optional<std::int64_t> limit_train;  // the first N training images only
   std::optional<std::int64_t> limit_test;   // the first N test images only
+  std::optional<std::string> csv_log;       // one row per epoch
 };
 
 // The first `limit` images of `data` (all of them when it holds fewer).
@@ -63,6 +65,7 @@ int run(const RunOptions& options) {
   const std::string curves_path = (out / "curves.png").string();
   for (const std::string& path : {model_path, history_path, sample_path, confusion_path, curves_path})
     prepare_output_file(path);
+  if (options.csv_log) prepare_output_file(*options.csv_log);
 
   fmt::print(log, "Loading MNIST from {}\n", options.data_dir);
   MnistSplits mnist = load_mnist(options.data_dir);
@@ -78,14 +81,13 @@ int run(const RunOptions& options) {
   if (!options.json) fmt::print(log, "\n{}\n", model.summary());
   Adam optimizer({.learning_rate = static_cast<float>(options.learning_rate)});
 
-  FitOptions fit_options{
-      .epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed, .precision = precision};
-  Progress progress(log, options.epochs);
-  fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
-    progress.on_step(epoch, step, steps, loss, accuracy);
-  };
-  fit_options.on_epoch_end = [&](const EpochStats& e) { progress.on_epoch_end(e, mnist.train.size()); };
-  const History history = fit(model, optimizer, mnist.train, fit_options);
+  Trainer trainer(model, optimizer, mnist.train,
+                  {.epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed, .precision = precision});
+  ProgressBar progress(log);
+  trainer.add(progress);
+  std::optional<CsvLogger> csv_logger;
+  if (options.csv_log) trainer.add(csv_logger.emplace(*options.csv_log));
+  const History history = run_training(trainer);
 
   const Evaluation test = evaluate(model, mnist.test);
   fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images; trained in {:.1f} s)\n",
@@ -159,6 +161,9 @@ Action add_run_command(CLI::App& app) {
          "--limit-test", [options](std::int64_t n) { options->limit_test = n; },
          "Evaluate on the first N test images only")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  cmd->add_option_function<std::string>(
+         "--csv-log", [options](const std::string& path) { options->csv_log = path; },
+         "Also write one CSV row per epoch (loss, accuracy, learning rate, seconds) to this file");
   cmd->add_flag("--json", options->json,
                 "Print one JSON object with the results on stdout; progress goes to stderr");
   return [options] { return run(*options); };

@@ -80,6 +80,7 @@ struct TrainOptions {
   std::optional<std::string> checkpoint_path;  // default: <out stem>.checkpoint.safetensors
   std::string resume_path;
   std::optional<std::string> out_path;  // default: model.safetensors, or the resumed run's
+  std::optional<std::string> csv_log_path;  // default: none, or the resumed run's
   bool json = false;
   bool skip_bad_files = false;
   bool distributed = false;
@@ -131,13 +132,15 @@ std::string absolute_path(const std::string& path) {
   return ec ? path : absolute.lexically_normal().string();
 }
 
-// Where a run writes: its model and its checkpoints. A checkpoint records both (absolute),
-// so a resumed run writes where the original run would have, from any folder.
+// Where a run writes: its model, its checkpoints and its CSV log (empty: none). A
+// checkpoint records them (absolute), so a resumed run writes where the original run would
+// have, from any folder. A checkpoint from before the CSV log was recorded has none.
 struct RunOutputs {
   std::string out;
   std::string checkpoint;
+  std::string csv_log;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunOutputs, out, checkpoint)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunOutputs, out, checkpoint, csv_log)
 
 // The outputs of a resumed run: those the checkpoint records; a checkpoint from before they
 // were recorded, X.checkpoint.safetensors, belongs to the model X.safetensors beside it.
@@ -153,7 +156,8 @@ RunOutputs recorded_outputs(const nlohmann::json& run_config, const std::string&
   std::string stem = path.filename().string();
   constexpr std::string_view kSuffix = ".checkpoint.safetensors";
   stem = stem.ends_with(kSuffix) ? stem.substr(0, stem.size() - kSuffix.size()) : path.stem().string();
-  return {absolute_path((path.parent_path() / (stem + ".safetensors")).string()), absolute_path(checkpoint)};
+  return {.out = absolute_path((path.parent_path() / (stem + ".safetensors")).string()),
+          .checkpoint = absolute_path(checkpoint)};
 }
 
 // Options given on the command line that contradict the checkpoint's run are refused: a
@@ -178,6 +182,27 @@ void check_resume_matches(const CLI::App& cmd, const RunDefinition& given, const
 }
 
 using FilePointer = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+
+// The hidden --loss-log: "epoch step loss" per step, for the distributed tests.
+class StepLossLog : public Callback {
+ public:
+  explicit StepLossLog(std::FILE* file) : file_(file) {}
+  void on_train_batch_end(Trainer& /*trainer*/, const StepStats& step) override {
+    fmt::print(file_, "{} {} {:.9g}\n", step.epoch, step.step, step.loss);
+  }
+
+ private:
+  std::FILE* file_;
+};
+
+// split_validation's errors, in the command line's terms.
+std::pair<Dataset, Dataset> split_off_validation(const Dataset& data, double fraction, std::uint64_t seed) {
+  try {
+    return split_validation(data, fraction, seed);
+  } catch (const InputError& e) {
+    throw InputError("--val-split", e.problem(), "choose a fraction that leaves images on both sides");
+  }
+}
 
 int train(const CLI::App& cmd, TrainOptions options) {
   std::unique_ptr<Communicator> world;  // first in, last out: MPI outlives everything below
@@ -229,6 +254,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
   if (options.checkpoint_path) outputs.checkpoint = *options.checkpoint_path;
   if (outputs.checkpoint.empty() || (checkpoint && options.out_path && !options.checkpoint_path))
     outputs.checkpoint = default_checkpoint_path(outputs.out);
+  if (options.csv_log_path) outputs.csv_log = *options.csv_log_path;
   const RunDefinition& r = options.run;
   const Precision precision = training_precision(r.precision);
   if (r.early_stop > 0 && r.val_split <= 0.0)
@@ -240,13 +266,15 @@ int train(const CLI::App& cmd, TrainOptions options) {
     prepare_output_file(outputs.out);
     prepare_output_file(history_path);
     prepare_output_file(outputs.checkpoint);
-    fmt::print(log, "Writing {} (history {}, checkpoints {})\n", outputs.out, history_path, outputs.checkpoint);
+    if (!outputs.csv_log.empty()) prepare_output_file(outputs.csv_log);
+    fmt::print(log, "Writing {} (history {}, checkpoints {}{})\n", outputs.out, history_path, outputs.checkpoint,
+               outputs.csv_log.empty() ? "" : ", CSV log " + outputs.csv_log);
   }
 
   fmt::print(log, "Loading data from {}\n", resolve_data_dir(r.data));
   FolderSplits data = load_data_for_model(resolve_data_dir(r.data), model, false, options.skip_bad_files);
   Dataset validation;
-  if (r.val_split > 0.0) std::tie(data.train, validation) = split_validation(data.train, r.val_split, r.seed);
+  if (r.val_split > 0.0) std::tie(data.train, validation) = split_off_validation(data.train, r.val_split, r.seed);
   fmt::print(log, "  {} training, {} validation and {} test images\n", data.train.size(), validation.size(),
              data.test.size());
 
@@ -264,33 +292,35 @@ int train(const CLI::App& cmd, TrainOptions options) {
 
   const nlohmann::json run_json = r;
   nlohmann::json checkpoint_config = run_json;
-  checkpoint_config.update(nlohmann::json(RunOutputs{absolute_path(outputs.out), absolute_path(outputs.checkpoint)}));
-  Progress progress(log, r.epochs);
+  checkpoint_config.update(nlohmann::json(RunOutputs{.out = absolute_path(outputs.out),
+                                                     .checkpoint = absolute_path(outputs.checkpoint),
+                                                     .csv_log = outputs.csv_log.empty() ? "" : absolute_path(outputs.csv_log)}));
   FitOptions fit_options{.epochs = r.epochs, .batch_size = r.batch_size, .seed = r.seed, .precision = precision};
   fit_options.schedule = make_schedule(r);
   fit_options.validation = r.val_split > 0.0 ? &validation : nullptr;
   fit_options.early_stop_patience = r.early_stop;
   if (r.augment) fit_options.augment = AugmentOptions{};
-  fit_options.checkpoint_every = options.checkpoint_every;
-  fit_options.communicator = world.get();
-  if (loss_log)
-    fit_options.on_step = [&](int epoch, std::int64_t step, double loss) {
-      fmt::print(loss_log.get(), "{} {} {:.9g}\n", epoch, step, loss);
-    };
-  fit_options.on_checkpoint = [&](const TrainingState& s) {
-    if (lead) save_checkpoint(outputs.checkpoint, model, *optimizer, s, checkpoint_config);
-  };
   fit_options.stop_requested = &g_stop_requested;
-  fit_options.on_progress = [&](int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy) {
-    progress.on_step(epoch, step, steps, loss, accuracy);
-  };
-  fit_options.on_epoch_end = [&](const EpochStats& e) { progress.on_epoch_end(e, data.train.size()); };
+  fit_options.communicator = world.get();
+  Trainer trainer(model, *optimizer, data.train, fit_options, std::move(state));
+  // Every rank runs the same steps; rank 0 alone prints (the others print to /dev/null) and writes.
+  ProgressBar progress(log);
+  trainer.add(progress);
+  std::optional<StepLossLog> step_loss_log;
+  if (loss_log) trainer.add(step_loss_log.emplace(loss_log.get()));
+  std::optional<CsvLogger> csv_logger;
+  if (lead && !outputs.csv_log.empty()) trainer.add(csv_logger.emplace(outputs.csv_log));
+  std::optional<ModelCheckpoint> checkpointer;
+  if (lead)
+    trainer.add(checkpointer.emplace(outputs.checkpoint, ModelCheckpointOptions{.every_steps = options.checkpoint_every},
+                                     checkpoint_config));
 
   History history;
   {
     StopOnSignals stop_on_signals;
-    history = fit(model, *optimizer, data.train, fit_options, &state);
+    history = run_training(trainer);
   }
+  const TrainingState& end = trainer.state();
   if (world && lead)
     fmt::print(log, "Distributed over {} ranks: {:.2f} s of {:.2f} s in collectives ({:.1f}%)\n", world->size(),
                world->collective_seconds(), history.train_seconds,
@@ -300,19 +330,17 @@ int train(const CLI::App& cmd, TrainOptions options) {
       fmt::print(stderr,
                  "\nInterrupted: stopped at epoch {}, step {}; checkpoint written to {}\n"
                  "Resume with: imgcls train --resume {}\n",
-                 state.epoch, state.step, outputs.checkpoint, outputs.checkpoint);
+                 end.epoch, end.step, outputs.checkpoint, outputs.checkpoint);
     return kInterrupted;
   }
   if (!lead) return kSuccess;  // rank 0 evaluates and writes the files
   if (history.stopped_early)
     fmt::print(log, "Early stopping after epoch {}: restored the weights of the lowest validation loss ({:.4f})\n",
-               history.epochs.back().epoch, state.best_val_loss);
+               history.epochs.back().epoch, end.best_val_loss);
 
-  History full = history;
-  full.epochs = state.finished;
   nlohmann::json summary = {{"run", run_json},
                             {"data", r.data},
-                            {"epochs_trained", full.epochs.size()},
+                            {"epochs_trained", history.epochs.size()},
                             {"train_seconds", history.train_seconds}};
   if (data.test.size() > 0) {
     const Evaluation test = evaluate(model, data.test);
@@ -323,12 +351,12 @@ int train(const CLI::App& cmd, TrainOptions options) {
     fmt::print(log, "No test split in {} (DIR/test/): not evaluated\n", resolve_data_dir(r.data));
   }
   save_model(model, outputs.out, summary);
-  save_history(full, history_path);
+  save_history(history, history_path);
   fmt::print(log, "Wrote {} and {} (checkpoint: {})\n", outputs.out, history_path, outputs.checkpoint);
   if (options.json) {
     nlohmann::json result = summary;
     result["model"] = outputs.out;
-    result["history"] = history_to_json(full)["epochs"];
+    result["history"] = history_to_json(history)["epochs"];
     result["stopped_early"] = history.stopped_early;
     std::cout << result.dump(2) << std::endl;
   }
@@ -376,6 +404,9 @@ Action add_train_command(CLI::App& app) {
                   "Continue the run saved in this checkpoint; it writes where the original run would have, unless --out is given");
   cmd->add_option_function<std::string>("--out", [options](const std::string& path) { options->out_path = path; },
                                         "Model file to write (default: model.safetensors; when resuming, the run's own)");
+  cmd->add_option_function<std::string>("--csv-log", [options](const std::string& path) { options->csv_log_path = path; },
+                                        "Write one CSV row per epoch (loss, accuracy, learning rate, seconds, validation) to "
+                                        "this file; a resumed run continues its own log");
   cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
   cmd->add_flag("--json", options->json, "Print one JSON object with the results on stdout; progress goes to stderr");
   cmd->add_flag("--distributed", options->distributed,

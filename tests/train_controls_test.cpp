@@ -34,6 +34,20 @@ std::vector<Tensor> weights_of(Sequential& model) {
   return values;
 }
 
+// Sets `stop` (as a signal handler would) after step `step` of epoch `epoch`.
+class StopAt : public Callback {
+ public:
+  StopAt(int epoch, std::int64_t step, std::atomic<bool>& stop) : epoch_(epoch), step_(step), stop_(stop) {}
+  void on_train_batch_end(Trainer& /*trainer*/, const StepStats& s) override {
+    if (s.epoch == epoch_ && s.step == step_) stop_ = true;
+  }
+
+ private:
+  int epoch_;
+  std::int64_t step_;
+  std::atomic<bool>& stop_;
+};
+
 FitOptions controls(const Dataset& validation) {
   FitOptions options{.epochs = 2, .batch_size = 16, .seed = 5};
   options.schedule = ScheduleOptions{.kind = ScheduleKind::cosine, .lr_initial = 2e-3f, .lr_min = 1e-4f};
@@ -58,13 +72,11 @@ TEST(Resume, StoppedCheckpointedAndResumedEqualsUninterrupted) {
   first.initialize(3);
   Adam first_adam;
   std::atomic<bool> stop{false};
+  StopAt stop_at(1, 4, stop);
+  ModelCheckpoint checkpointer(checkpoint, {}, {{"note", "test"}});
   FitOptions stopping = controls(validation);
-  stopping.progress_every = 1;
-  stopping.on_progress = [&](int epoch, std::int64_t step, std::int64_t, double, double) {
-    if (epoch == 1 && step == 4) stop = true;
-  };
   stopping.stop_requested = &stop;
-  stopping.on_checkpoint = [&](const TrainingState& s) { save_checkpoint(checkpoint, first, first_adam, s, {{"note", "test"}}); };
+  stopping.callbacks = {&stop_at, &checkpointer};
   const History partial = fit(first, first_adam, data, stopping);
   ASSERT_TRUE(partial.interrupted);
 

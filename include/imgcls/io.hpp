@@ -3,12 +3,16 @@
 // Both written atomically; read with every field checked.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "imgcls/model.hpp"
 #include "imgcls/train.hpp"
+#include "imgcls/trainer.hpp"
 
 namespace imgcls {
 
@@ -84,5 +88,32 @@ struct LoadedCheckpoint {
 };
 // Throws InputError naming the file and the problem.
 LoadedCheckpoint load_checkpoint(const std::string& path);
+
+struct ModelCheckpointOptions {
+  std::int64_t every_steps = 0;  // >0: also every that many steps of an epoch
+};
+
+// A Trainer callback (trainer.hpp) that keeps the run's checkpoint at `path` current
+// (save_checkpoint with `run_config`): at every epoch end, every `every_steps` steps (but
+// not at an epoch's last step, whose epoch end follows), and when a stop request ends the
+// run mid-epoch. Each is written where the state names the next step, so loading it and
+// running on continues the run exactly. Add it after EarlyStopping (see there). In a
+// distributed run, add it on one rank.
+class ModelCheckpoint : public Callback {
+ public:
+  explicit ModelCheckpoint(std::string path, ModelCheckpointOptions options = {},
+                           nlohmann::json run_config = nlohmann::json::object());
+  void on_train_batch_end(Trainer& trainer, const StepStats& step) override;
+  void on_epoch_end(Trainer& trainer, const EpochStats& epoch) override;
+  void on_train_end(Trainer& trainer) override;
+
+ private:
+  void save(Trainer& trainer);
+
+  std::string path_;
+  nlohmann::json run_config_;
+  ModelCheckpointOptions options_;
+  std::optional<std::pair<int, std::int64_t>> saved_at_;  // (epoch, step) of the last save
+};
 
 }  // namespace imgcls

@@ -1,13 +1,15 @@
-// Training and evaluation loops: fit, evaluate, predict.
+// Training and evaluation: fit, evaluate, predict.
 //
 //   imgcls::Adam adam;
 //   imgcls::History h = imgcls::fit(model, adam, train, {.epochs = 5, .batch_size = 32});
 //   imgcls::Evaluation e = imgcls::evaluate(model, test);
+//
+// fit runs a Trainer (trainer.hpp), which also takes callbacks: progress, checkpoints,
+// early stopping, a CSV log, or your own.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <vector>
 
@@ -33,24 +35,29 @@ struct History {
   std::vector<EpochStats> epochs;
   double train_seconds = 0.0;    // wall time of this fit call (not of earlier, resumed runs)
   bool stopped_early = false;    // early stopping ended the run
-  bool interrupted = false;      // stop_requested ended the run before the last epoch
+  bool interrupted = false;      // a stop request ended the run before its last epoch
 };
 
-// Everything a checkpoint holds besides the weights and the optimizer: where training is,
-// the running sums of the epoch in progress, finished epochs, and early-stopping state.
-// Shuffles, augmentation and dropout are drawn from (seed, epoch, step), so resuming at
-// (epoch, step) replays exactly what an uninterrupted run would have done.
+// Where a run is, and everything a checkpoint holds besides the weights and the optimizer.
+// (epoch, step) names the next step to run: step `step` (0-based) of epoch `epoch`; step ==
+// the steps per epoch means the epoch's steps are done and its end (validation) is next.
+// Then the running sums of the epoch in progress, the finished epochs, and early stopping's
+// state. Shuffles, augmentation and dropout are drawn from (seed, epoch, step), so resuming
+// at (epoch, step) replays exactly what an uninterrupted run would have done.
 struct TrainingState {
   int epoch = 1;                  // the epoch in progress (1-based)
-  std::int64_t step = 0;          // steps of that epoch already done
+  std::int64_t step = 0;          // steps of that epoch already done: the next one's index
   double epoch_loss_sum = 0.0;    // sum over the epoch's images so far
   std::int64_t epoch_correct = 0;
   std::int64_t epoch_seen = 0;
   std::vector<EpochStats> finished;  // epochs completed, in order
-  double best_val_loss = 0.0;     // early stopping: the best validation loss so far
+  // Early stopping (EarlyStopping, trainer.hpp).
+  double best_val_loss = 0.0;     // the best validation loss so far
   int epochs_since_best = 0;
   std::vector<Tensor> best_weights;  // params_and_buffers() at the best validation loss (empty: none yet)
 };
+
+class Callback;  // trainer.hpp
 
 struct FitOptions {
   int epochs = 5;
@@ -59,35 +66,32 @@ struct FitOptions {
   Precision precision = Precision::fp32;        // the arithmetic of training steps (see Precision)
   std::optional<ScheduleOptions> schedule;      // none: the optimizer's rate stays as set
   const Dataset* validation = nullptr;          // evaluated after each epoch
-  int early_stop_patience = 0;                  // >0: stop after that many epochs without a lower
-                                                // validation loss, and restore the best weights
+  // >0: an EarlyStopping callback (trainer.hpp) with this patience, ahead of `callbacks`:
+  // stop after that many epochs without a lower validation loss, and restore the best
+  // weights. Needs a validation set.
+  int early_stop_patience = 0;
   std::optional<AugmentOptions> augment;
-  std::int64_t checkpoint_every = 0;            // >0: also call on_checkpoint every N steps
-  // Called at every epoch end and every checkpoint_every steps, and when a stop request
-  // ends the run; the state is complete there (weights and optimizer are consistent with it).
-  std::function<void(const TrainingState&)> on_checkpoint;
-  // Checked after each step: when set, finish that step, call on_checkpoint, and return.
-  // Distributed: checked before each gradient exchange, which tells every rank.
+  // Checked after each step: when set, the run ends after that step (at the epoch's end when
+  // it was the epoch's last) as interrupted; see Trainer::request_stop. Distributed: checked
+  // before each gradient exchange, which tells every rank. A signal handler may set it.
   const std::atomic<bool>* stop_requested = nullptr;
-  // Called every `progress_every` steps and at the end of each epoch with the running means.
-  std::function<void(int epoch, std::int64_t step, std::int64_t steps, double loss, double accuracy)> on_progress;
-  std::int64_t progress_every = 50;
-  std::function<void(const EpochStats&)> on_epoch_end;
-  // Called after every step with the step's mean loss over its (global) batch.
-  std::function<void(int epoch, std::int64_t step, double loss)> on_step;
   // Data-parallel training (see distributed.hpp); null: this process alone. Every rank
   // calls fit with the same arguments; each computes its shard of every batch, and the
   // weights start from rank 0's and stay identical. BatchNorm uses per-shard batch
   // statistics; the moving statistics are rank 0's, copied to every rank at each epoch
   // end. Dropout masks are drawn per rank. Validation runs on every rank, on the full set.
+  // Callbacks run on every rank (add those that write files on one rank only).
   Communicator* communicator = nullptr;
+  // Called in this order at each event (see Callback); not owned: they must outlive the run.
+  std::vector<Callback*> callbacks;
 };
 
 // Trains `model` with mini-batches drawn without replacement from a fresh permutation of
-// `data` each epoch (the last batch is smaller when N is not a multiple). To resume, pass
-// the state a checkpoint restored (with weights and optimizer restored too); otherwise
-// pass nullptr. Throws InputError when the loss becomes NaN or Inf (naming the step);
-// the weights are then not to be saved.
+// `data` each epoch (the last batch is smaller when N is not a multiple): Trainer(model,
+// optimizer, data, options, *resume).run(). To resume, pass the state a checkpoint restored
+// (with weights and optimizer restored too); it is updated to where the run ended.
+// Otherwise pass nullptr. Throws InputError when the loss or a gradient becomes NaN or Inf
+// (naming the step); the weights are then not to be saved.
 History fit(Sequential& model, Optimizer& optimizer, const Dataset& data,
             const FitOptions& options, TrainingState* resume = nullptr);
 
@@ -106,6 +110,7 @@ Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t b
 Tensor predict(const Sequential& model, const Tensor& images, std::int64_t batch_size = kInferenceBatch);
 
 // Splits off a seeded random `fraction` of `data` as a validation set: {train, validation}.
+// Throws InputError when the fraction is not in (0, 1) or leaves either part empty.
 std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction, std::uint64_t seed);
 
 }  // namespace imgcls
