@@ -12,7 +12,7 @@ CMAKE_FLAGS += -DIMGCLS_WERROR=ON $(CI_CMAKE_FLAGS)
 endif
 RUN_ARGS ?=
 
-.PHONY: setup configure build run test bench clean check-sanitizers fuzz
+.PHONY: setup configure build run test bench clean check-sanitizers check-tsan fuzz
 
 setup:
 	@scripts/setup.sh
@@ -55,6 +55,22 @@ check-sanitizers: setup
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && $(SANITIZER_ENV) OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) -LE e2e \
 	  --timeout $(TEST_TIMEOUT)
+
+# The concurrent code again, under ThreadSanitizer: the serve and C interface tests (8 threads
+# sharing one model), with clang and LLVM's OpenMP, whose Archer tool makes TSan see OpenMP's
+# barriers (docs/robustness.md). Only these tests and what they run are built. The first
+# report stops the test, which fails; tests/tsan.supp ignores only what oneDNN and the OpenMP
+# runtime do inside their own (uninstrumented) code.
+TSAN_DIR ?= build-tsan
+TSAN_TARGETS = imgcls serve_test c_api_test c_api_threads_test c_api_agreement_test
+TSAN_TESTS = ^(ServeTest|CApi|CApiLoad|CApiAgreement|CApiThreads)\.
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:print_suppressions=0:suppressions=$(CURDIR)/tests/tsan.supp
+check-tsan: setup
+	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DIMGCLS_TSAN=ON -DIMGCLS_MPI=OFF >/dev/null
+	@cmake --build $(TSAN_DIR) -j $(JOBS) --target $(TSAN_TARGETS)
+	cd $(TSAN_DIR) && $(TSAN_ENV) OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) \
+	  -R '$(TSAN_TESTS)' --no-tests=error --timeout $(TEST_TIMEOUT)
 
 # The libFuzzer harnesses of fuzz/ (clang, with ASan and UBSan), FUZZ_SECONDS each on their
 # seed corpora, one after the other, with the fixed libFuzzer seed FUZZ_SEED, so a run repeats

@@ -25,7 +25,8 @@ packages=(
   # train --distributed (optional: the build leaves it out without MPI) and its mpi tests
   libopenmpi-dev openmpi-bin iproute2
   libcpp-httplib-dev  # imgcls serve
-  # make fuzz: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP
+  # make fuzz, make check-tsan: clang with libFuzzer and the sanitizer runtimes, and clang's
+  # OpenMP (libomp-dev brings libomp-14-dev, whose libarcher.so makes TSan see OpenMP)
   clang libclang-rt-14-dev libomp-dev
   # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
   python3-pil python3-numpy fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-comic-neue

@@ -212,6 +212,11 @@ TEST_F(ServeTest, BodiesOverTheLimitGet413AndTheServerGoesOn) {
 TEST_F(ServeTest, ConcurrentRequestsAreAllAnsweredRight) {
   constexpr int kThreads = 8, kRequests = 20;
   std::vector<int> right(kThreads, 0);
+  // One request from this thread first: httplib's client (a compiled library, not
+  // instrumented) parses each response line with a function-local static regex, whose
+  // first use by a client thread ThreadSanitizer would otherwise report against the
+  // others (make check-tsan). The server's own workers are left as they are.
+  ASSERT_EQ(body_of(client().Get("/health"))["status"], "ok");
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([t, &right] {

@@ -6,7 +6,7 @@
 
 namespace imgcls::plan {
 
-InferencePlan::InferencePlan(const Sequential& model, std::int64_t batch) : model_(model), batch_(batch) {
+InferencePlan::InferencePlan(const Sequential& model, std::int64_t batch) : batch_(batch) {
   IMGCLS_CHECK(batch >= 1 && model.layer_count() > 0, "batch {}, {} layers", batch, model.layer_count());
   const std::vector<KernelSpec> specs = arrange(model, batch, Mode::infer, Precision::fp32);
   for (std::size_t i = 0; i < model.layer_count(); ++i) kernels_.push_back(model.layer(i).make_kernel(specs[i]));

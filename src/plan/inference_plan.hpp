@@ -21,7 +21,6 @@ class InferencePlan {
   const Tensor& forward(const Tensor& images);
 
  private:
-  const Sequential& model_;
   std::int64_t batch_;
   std::vector<std::unique_ptr<Kernel>> kernels_;
   std::vector<Tensor> outputs_;  // outputs_[i]: layer i's dst of the last forward
