@@ -12,7 +12,7 @@ CMAKE_FLAGS += -DIMGCLS_WERROR=ON $(CI_CMAKE_FLAGS)
 endif
 RUN_ARGS ?=
 
-.PHONY: setup configure build run test bench clean check-sanitizers check-tsan fuzz
+.PHONY: setup configure build run test bench clean check-sanitizers check-tsan check-style fuzz
 
 setup:
 	@scripts/setup.sh
@@ -34,7 +34,13 @@ run: setup configure
 # (tests/CMakeLists.txt); --timeout is the backstop for one registered without.
 TEST_TIMEOUT ?= 600
 test: setup build
+	@python3 scripts/check_layering.py
 	cd $(BUILD_DIR) && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) --timeout $(TEST_TIMEOUT)
+
+# Formatting (.clang-format), clang-tidy (.clang-tidy) and the layering of src/DEPENDENCIES,
+# on the configured build's compile commands (scripts/check_style.sh).
+check-style: setup configure
+	scripts/check_style.sh $(BUILD_DIR)
 
 # Side-by-side benchmark with the PyTorch peer (needs Debian's python3-torch; setup --bench
 # installs it). Prints a table of medians and ratios.

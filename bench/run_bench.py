@@ -13,6 +13,9 @@ round's ratio (above 1: imgcls is better), plus achieved GFLOPS as a share of th
 measured in the same run; then every round's epoch times.
 Then, once (--accuracy-epochs E, 0 to skip): the seed model's test accuracy after E epochs
 (default 5) in fp32 and in bf16 for seeds 1, 2 and 3, and the largest gap.
+With --baseline DIR (a build-bench of another commit), each round also runs that build's
+epoch, training steps and inference, alternating with this build's, and a second table
+compares the two (a regression check for changes that must not slow imgcls down).
 
     /usr/bin/python3 bench/run_bench.py --rounds 3 --epochs 1
 """
@@ -70,6 +73,7 @@ def main():
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--accuracy-epochs", type=int, default=5)
+    p.add_argument("--baseline", help="a build-bench folder of another commit, measured beside this one")
     a = p.parse_args()
     imgcls = os.path.join(a.build, "imgcls")
     bench = os.path.join(a.build, "bench", "imgcls_bench")
@@ -111,6 +115,17 @@ def main():
         # One image is too little work to share: both sides again with one thread.
         single = google_benchmark(bench, "Inference/1/1", 1)
         add("imgcls_latency_1t_us", single["BM_Inference/1/1"]["real_time"])
+
+        if a.baseline:
+            base = run_json([os.path.join(a.baseline, "imgcls"), "run", "--epochs", str(a.epochs), "--threads",
+                             str(a.threads), "--json", "--data", a.data, "--out", "/tmp/imgcls-bench-baseline"])
+            add("baseline_epoch_s", base["train_seconds"] / a.epochs)
+            base_cases = google_benchmark(os.path.join(a.baseline, "bench", "imgcls_bench"), "TrainStep/|Inference",
+                                          a.threads)
+            for batch in (32, 128, 256):
+                add(f"baseline_step{batch}_images_s", base_cases[f"BM_TrainStep/{batch}"]["images/s"])
+            add("baseline_latency_us", base_cases["BM_Inference/1/1"]["real_time"])
+            add("baseline_throughput", max(base_cases[f"BM_Inference/10000/{b}"]["images/s"] for b in (32, 256, 1000)))
 
         theirs, theirs_rss = run_json_with_peak_rss(
             peer + ["--mode", "both", "--epochs", str(a.epochs), "--threads", str(a.threads),
@@ -175,6 +190,20 @@ def main():
     print("\nNominal GFLOPS count the seed model's 14.78 MFLOP per training image (the epoch's share of peak "
           "too); imgcls skips the conv2 outputs pooling never reads (10x10 of 11x11) and performs 12.46 MFLOP: "
           "the performed GFLOPS and their share of the GEMM peak count those.")
+
+    if a.baseline:
+        print(f"\nThis build against the baseline {a.baseline}, alternating in the same rounds:\n")
+        print("| figure | this build | baseline | ratio (above 1: this build is faster) |")
+        print("|---|---|---|---|")
+        rows = [("training epoch, batch 32 (s)", "imgcls_epoch_s", "baseline_epoch_s", True, "{:.2f}")]
+        rows += [(f"training step, batch {b} (images/s)", f"imgcls_step{b}_images_s", f"baseline_step{b}_images_s",
+                  False, "{:.0f}") for b in (32, 128, 256)]
+        rows += [("single-image latency (us)", "imgcls_latency_us", "baseline_latency_us", True, "{:.0f}"),
+                 ("throughput, 10,000 images, best batch (images/s)", "imgcls_throughput", "baseline_throughput",
+                  False, "{:.0f}")]
+        for label, mine_key, base_key, lower_is_better, form in rows:
+            ratio = round_ratio(base_key, mine_key) if lower_is_better else round_ratio(mine_key, base_key)
+            print(f"| {label} | {form.format(med[mine_key])} | {form.format(med[base_key])} | {ratio:.2f}x |")
 
     if a.accuracy_epochs > 0:
         print(f"\nTest accuracy after {a.accuracy_epochs} epochs, fp32 vs bf16 training:")

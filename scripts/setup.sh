@@ -28,6 +28,8 @@ packages=(
   # make fuzz, make check-tsan: clang with libFuzzer and the sanitizer runtimes, and clang's
   # OpenMP (libomp-dev brings libomp-14-dev, whose libarcher.so makes TSan see OpenMP)
   clang libclang-rt-14-dev libomp-dev
+  # make check-style: formatting and static analysis (scripts/check_style.sh)
+  clang-format clang-tidy
   # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
   python3-pil python3-numpy fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-comic-neue
 )
