@@ -1,6 +1,7 @@
 // End-to-end benchmarks of the seed model: one training step (forward, loss, backward,
 // Adam) at batch 32, 128 and 256, in fp32 and bf16, and inference at batch 1 and over
-// 10,000 images in batches of 32, 256 and 1000. Random data: the cost does not depend on the values.
+// 10,000 images in batches of 32, 256 and 1000. Random data: the cost does not depend on the
+// values.
 #include <benchmark/benchmark.h>
 
 #include "imgcls/loss.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 using namespace imgcls;
 
-constexpr double kTrainFlopsPerImage = 14.78e6;   // forward + both backward passes
+constexpr double kTrainFlopsPerImage = 14.78e6;  // forward + both backward passes
 constexpr double kForwardFlopsPerImage = 5.06e6;
 
 Tensor random_images(std::int64_t n) {
@@ -41,9 +42,10 @@ void train_step(benchmark::State& state, Precision precision) {
     plan.backward(diff);
     adam.step(params);
   }
-  state.counters["images/s"] = benchmark::Counter(double(batch * state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["GFLOPS"] = benchmark::Counter(kTrainFlopsPerImage * 1e-9 * double(batch * state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["images/s"] =
+      benchmark::Counter(double(batch * state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      kTrainFlopsPerImage * 1e-9 * double(batch * state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_TrainStep(benchmark::State& state) { train_step(state, Precision::fp32); }
@@ -64,13 +66,26 @@ void BM_Inference(benchmark::State& state) {
   const Tensor images = random_images(total);
   Predictor predictor(model, batch);  // compiled once, as a server or a loop keeps it
   for (auto _ : state) benchmark::DoNotOptimize(predictor.predict(images));
-  state.counters["images/s"] = benchmark::Counter(double(total * state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["GFLOPS"] = benchmark::Counter(kForwardFlopsPerImage * 1e-9 * double(total * state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["images/s"] =
+      benchmark::Counter(double(total * state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(kForwardFlopsPerImage * 1e-9 * double(total * state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 
 BENCHMARK(BM_TrainStep)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_TrainStepBf16)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Inference)->Args({1, 1})->Args({10000, 32})->Args({10000, 256})->Args({10000, 1000})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_TrainStepBf16)
+    ->Arg(32)
+    ->Arg(128)
+    ->Arg(256)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Inference)
+    ->Args({1, 1})
+    ->Args({10000, 32})
+    ->Args({10000, 256})
+    ->Args({10000, 1000})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 }  // namespace

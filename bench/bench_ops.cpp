@@ -43,16 +43,20 @@ void BM_Conv(benchmark::State& state, int which, Pass pass) {
   conv.forward(src.data(), weights.data(), bias.data(), dst.data());
   for (auto _ : state) {
     switch (pass) {
-      case Pass::forward: conv.forward(src.data(), weights.data(), bias.data(), dst.data()); break;
-      case Pass::backward_data: conv.backward_data(dst.data(), weights.data(), diff_src.data()); break;
+      case Pass::forward:
+        conv.forward(src.data(), weights.data(), bias.data(), dst.data());
+        break;
+      case Pass::backward_data:
+        conv.backward_data(dst.data(), weights.data(), diff_src.data());
+        break;
       case Pass::backward_weights:
         conv.backward_weights(src.data(), dst.data(), diff_weights.data(), diff_bias.data());
         break;
     }
   }
   const double flops = 2.0 * double(g.batch * g.out_h() * g.out_w() * g.out_c * g.in_c * 9);
-  state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9 * double(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(flops * 1e-9 * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_MaxPool(benchmark::State& state, int which, bool backward) {
@@ -67,8 +71,10 @@ void BM_MaxPool(benchmark::State& state, int which, bool backward) {
   auto diff_src = src;
   pool.forward(src.data(), dst.data());
   for (auto _ : state) {
-    if (backward) pool.backward(dst.data(), diff_src.data());
-    else pool.forward(src.data(), dst.data());
+    if (backward)
+      pool.backward(dst.data(), diff_src.data());
+    else
+      pool.forward(src.data(), dst.data());
   }
 }
 
@@ -83,8 +89,12 @@ void BM_Dense(benchmark::State& state, Pass pass) {
   dense.forward(src.data(), weights.data(), bias.data(), dst.data());
   for (auto _ : state) {
     switch (pass) {
-      case Pass::forward: dense.forward(src.data(), weights.data(), bias.data(), dst.data()); break;
-      case Pass::backward_data: dense.backward_data(dst.data(), weights.data(), diff_src.data()); break;
+      case Pass::forward:
+        dense.forward(src.data(), weights.data(), bias.data(), dst.data());
+        break;
+      case Pass::backward_data:
+        dense.backward_data(dst.data(), weights.data(), diff_src.data());
+        break;
       case Pass::backward_weights:
         dense.backward_weights(src.data(), dst.data(), diff_weights.data(), diff_bias.data());
         break;
@@ -92,19 +102,65 @@ void BM_Dense(benchmark::State& state, Pass pass) {
   }
 }
 
-BENCHMARK_CAPTURE(BM_Conv, conv1_forward, 1, Pass::forward)->Arg(1)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Conv, conv1_backward_data, 1, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Conv, conv1_backward_weights, 1, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Conv, conv2_forward, 2, Pass::forward)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Conv, conv2_backward_data, 2, Pass::backward_data)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Conv, conv2_backward_weights, 2, Pass::backward_weights)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_MaxPool, pool1_forward, 1, false)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_MaxPool, pool1_backward, 1, true)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_MaxPool, pool2_forward, 2, false)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_MaxPool, pool2_backward, 2, true)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Dense, fc1_forward, Pass::forward)->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Dense, fc1_backward_data, Pass::backward_data)->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Dense, fc1_backward_weights, Pass::backward_weights)->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv1_forward, 1, Pass::forward)
+    ->Arg(1)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv1_backward_data, 1, Pass::backward_data)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv1_backward_weights, 1, Pass::backward_weights)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv2_forward, 2, Pass::forward)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv2_backward_data, 2, Pass::backward_data)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv, conv2_backward_weights, 2, Pass::backward_weights)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool1_forward, 1, false)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool1_backward, 1, true)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool2_forward, 2, false)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_MaxPool, pool2_backward, 2, true)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_forward, Pass::forward)
+    ->Arg(1)
+    ->Arg(32)
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_backward_data, Pass::backward_data)
+    ->Arg(1)
+    ->Arg(32)
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dense, fc1_backward_weights, Pass::backward_weights)
+    ->Arg(1)
+    ->Arg(32)
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // One Adam update of the seed model's 121,930 parameters (gradients held fixed).
 void BM_AdamStep(benchmark::State& state) {

@@ -15,7 +15,9 @@
 
 namespace imgcls::cli {
 
-inline int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+inline int default_threads() {
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 // "mnist" (the data scripts/setup.sh installed) or a folder holding the four IDX files.
 std::string resolve_data_dir(const std::string& spec);
@@ -39,13 +41,15 @@ std::string data_for_model(const std::optional<std::string>& given, const std::s
 FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only,
                                  bool skip_bad_files = false);
 inline constexpr const char* kSkipBadFilesHelp =
-    "Image folders: leave out pictures that do not decode (they are counted and named) instead of stopping";
+    "Image folders: leave out pictures that do not decode (they are counted and named) instead of "
+    "stopping";
 
 // --precision of train and run: "fp32" or "bf16". bf16 is refused with an InputError on a
 // CPU without AVX512-BF16, where oneDNN would emulate it more slowly than fp32.
 Precision training_precision(const std::string& name);
 inline constexpr const char* kPrecisionHelp =
-    "Arithmetic of training steps: fp32, or bf16 (convolutions over 8+ channels and dense layers multiply in "
+    "Arithmetic of training steps: fp32, or bf16 (convolutions over 8+ channels and dense layers "
+    "multiply in "
     "bfloat16; weights, optimizer and loss stay fp32; needs AVX512-BF16). Evaluation is fp32";
 
 // A preset name (seed, lenet5, strong) or an architecture JSON file.

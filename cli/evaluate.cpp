@@ -38,8 +38,11 @@ int evaluate_command(const EvaluateOptions& options) {
     nlohmann::json classes_json = nlohmann::json::array();
     for (std::int64_t c = 0; c < classes; ++c) {
       const ClassMetrics& m = per_class[static_cast<std::size_t>(c)];
-      classes_json.push_back({{"class", names[static_cast<std::size_t>(c)]}, {"precision", m.precision},
-                              {"recall", m.recall}, {"f1", m.f1}, {"support", m.support}});
+      classes_json.push_back({{"class", names[static_cast<std::size_t>(c)]},
+                              {"precision", m.precision},
+                              {"recall", m.recall},
+                              {"f1", m.f1},
+                              {"support", m.support}});
     }
     nlohmann::json confusion = nlohmann::json::array();
     for (std::int64_t t = 0; t < classes; ++t) {
@@ -47,22 +50,27 @@ int evaluate_command(const EvaluateOptions& options) {
       for (std::int64_t p = 0; p < classes; ++p) row.push_back(matrix.count(t, p));
       confusion.push_back(row);
     }
-    std::cout << nlohmann::json{{"accuracy", result.accuracy}, {"loss", result.loss}, {"n", result.count},
-                                {"per_class", classes_json}, {"confusion", confusion}}
+    std::cout << nlohmann::json{{"accuracy", result.accuracy},
+                                {"loss", result.loss},
+                                {"n", result.count},
+                                {"per_class", classes_json},
+                                {"confusion", confusion}}
                      .dump(2)
               << std::endl;
     return kSuccess;
   }
-  fmt::print("{}: {} test images\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path, result.count,
-             result.accuracy, result.loss);
-  fmt::print("{:>10} {:>10} {:>10} {:>10} {:>10}\n", "class", "precision", "recall", "f1", "support");
+  fmt::print("{}: {} test images\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path,
+             result.count, result.accuracy, result.loss);
+  fmt::print("{:>10} {:>10} {:>10} {:>10} {:>10}\n", "class", "precision", "recall", "f1",
+             "support");
   for (std::int64_t c = 0; c < classes; ++c) {
     const ClassMetrics& m = per_class[static_cast<std::size_t>(c)];
-    fmt::print("{:>10} {:>10.4f} {:>10.4f} {:>10.4f} {:>10}\n", names[static_cast<std::size_t>(c)], m.precision,
-               m.recall, m.f1, m.support);
+    fmt::print("{:>10} {:>10.4f} {:>10.4f} {:>10.4f} {:>10}\n", names[static_cast<std::size_t>(c)],
+               m.precision, m.recall, m.f1, m.support);
   }
   fmt::print("\nconfusion matrix (rows: true label, columns: predicted)\n{:>8}", "");
-  for (std::int64_t p = 0; p < classes; ++p) fmt::print("{:>7}", names[static_cast<std::size_t>(p)]);
+  for (std::int64_t p = 0; p < classes; ++p)
+    fmt::print("{:>7}", names[static_cast<std::size_t>(p)]);
   fmt::print("\n");
   for (std::int64_t t = 0; t < classes; ++t) {
     fmt::print("{:>8}", names[static_cast<std::size_t>(t)]);
@@ -76,14 +84,19 @@ int evaluate_command(const EvaluateOptions& options) {
 
 Action add_evaluate_command(CLI::App& app) {
   auto options = std::make_shared<EvaluateOptions>();
-  CLI::App* cmd = app.add_subcommand("evaluate", "Accuracy, loss, per-class precision/recall/F1 and confusion matrix of a model");
+  CLI::App* cmd = app.add_subcommand(
+      "evaluate", "Accuracy, loss, per-class precision/recall/F1 and confusion matrix of a model");
   cmd->add_option("model", options->model_path, "Model file (.safetensors)")->required();
   cmd->add_option_function<std::string>(
       "--data", [options](const std::string& data) { options->data = data; },
-      "mnist, a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, or an image folder "
-      "(DIR/<class>/, or its DIR/test/<class>/); default: the data the model was trained on, as its file records");
+      "mnist, a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, or an image "
+      "folder "
+      "(DIR/<class>/, or its DIR/test/<class>/); default: the data the model was trained on, as "
+      "its file records");
   cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
-  cmd->add_option("--threads", options->threads, "CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_option("--threads", options->threads, "CPU threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--json", options->json,
                 "Print exactly one JSON object: accuracy, loss, n, per_class, confusion");
   return [options] { return evaluate_command(*options); };

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <utility>
 #include <vector>
@@ -12,22 +13,26 @@
 #include "commands.hpp"
 #include "imgcls/error.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_command_line(int argc, char** argv) {
   using namespace imgcls::cli;
   CLI::App app{"imgcls: train, evaluate and use convolutional image classifiers on the CPU"};
   app.set_version_flag("--version", std::string("imgcls ") + IMGCLS_VERSION);
   app.require_subcommand(1);
   const std::vector<std::pair<std::string, Action>> commands = {
-      {"run", add_run_command(app)},         {"train", add_train_command(app)},
+      {"run", add_run_command(app)},           {"train", add_train_command(app)},
       {"evaluate", add_evaluate_command(app)}, {"predict", add_predict_command(app)},
       {"summary", add_summary_command(app)},   {"show", add_show_command(app)},
       {"export", add_export_command(app)},     {"serve", add_serve_command(app)}};
   // CLI11 would only say that a subcommand is required; name the unknown word instead.
   if (argc > 1 && argv[1][0] != '-' &&
-      std::none_of(commands.begin(), commands.end(), [&](const auto& c) { return c.first == argv[1]; })) {
+      std::none_of(commands.begin(), commands.end(),
+                   [&](const auto& c) { return c.first == argv[1]; })) {
     std::string names;
     for (const auto& command : commands) names += (names.empty() ? "" : ", ") + command.first;
-    fmt::print(stderr, "imgcls: unknown command '{}' (commands: {}; see imgcls --help)\n", argv[1], names);
+    fmt::print(stderr, "imgcls: unknown command '{}' (commands: {}; see imgcls --help)\n", argv[1],
+               names);
     return kUsage;
   }
   try {
@@ -53,4 +58,19 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "imgcls: internal error: {}\n", e.what());
     return kInternal;
   }
+}
+
+}  // namespace
+
+// No exception leaves main: one thrown while the options are declared (out of memory) is an
+// internal error too.
+int main(int argc, char** argv) {
+  try {
+    return run_command_line(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "imgcls: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "imgcls: internal error\n");
+  }
+  return imgcls::cli::kInternal;
 }

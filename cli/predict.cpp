@@ -11,10 +11,10 @@
 #include <cmath>
 #include <filesystem>
 #include <iterator>
-#include <optional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "commands.hpp"
@@ -93,6 +93,7 @@ std::vector<Entry> pictures_in_folder(const std::string& folder) {
                                 "imgcls reads .png .jpg .jpeg .bmp .pgm .ppm .pnm files")}};
   std::sort(files.begin(), files.end());
   std::vector<Entry> entries;
+  entries.reserve(files.size());
   for (std::string& file : files) entries.push_back({std::move(file), std::nullopt});
   return entries;
 }
@@ -137,7 +138,8 @@ GreyImage model_input(const std::string& file, const InputPlan& plan) {
     return picture_to_input(picture, plan.height, plan.width, !plan.resize_only, file);
   } catch (const InputError& e) {
     if (plan.resize_only) throw;
-    throw InputError(e.source(), e.problem(), "use --no-preprocess for pictures already in MNIST form");
+    throw InputError(e.source(), e.problem(),
+                     "use --no-preprocess for pictures already in MNIST form");
   }
 }
 
@@ -196,8 +198,8 @@ std::string json_error_line(const std::string& file, const InputError& error) {
 // Classifies the entries that have an input and prints one line per entry, in order: a
 // prediction, or with --json the error of an entry that has none (errors were already
 // reported on stderr).
-void print_predictions(Sequential& model, const std::vector<Entry>& entries, const std::vector<GreyImage>& inputs,
-                       const PredictOptions& options) {
+void print_predictions(Sequential& model, const std::vector<Entry>& entries,
+                       const std::vector<GreyImage>& inputs, const PredictOptions& options) {
   if (entries.empty()) return;
   const Tensor probabilities = inputs.empty() ? Tensor() : predict(model, to_batch(inputs));
   const std::int64_t classes = inputs.empty() ? 0 : probabilities.dim(1);
@@ -278,7 +280,8 @@ Action add_predict_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", options->json,
-                "One JSON object per line and input: file, label, class, confidence, probabilities; or file and "
+                "One JSON object per line and input: file, label, class, confidence, "
+                "probabilities; or file and "
                 "error for an input that could not be classified");
   cmd->add_flag("--no-preprocess", options->no_preprocess,
                 "Only resize to the model's input (no inversion, cropping or centring): for "

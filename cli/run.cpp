@@ -63,7 +63,8 @@ int run(const RunOptions& options) {
   const std::string sample_path = (out / "output_sample.png").string();
   const std::string confusion_path = (out / "confusion.png").string();
   const std::string curves_path = (out / "curves.png").string();
-  for (const std::string& path : {model_path, history_path, sample_path, confusion_path, curves_path})
+  for (const std::string& path :
+       {model_path, history_path, sample_path, confusion_path, curves_path})
     prepare_output_file(path);
   if (options.csv_log) prepare_output_file(*options.csv_log);
 
@@ -72,8 +73,9 @@ int run(const RunOptions& options) {
   mnist.train = first_images(std::move(mnist.train), options.limit_train);
   mnist.test = first_images(std::move(mnist.test), options.limit_test);
   if (options.sample_index >= mnist.test.size())
-    throw InputError("--sample", fmt::format("test image {} does not exist: the test set has {} images",
-                                             options.sample_index, mnist.test.size()));
+    throw InputError("--sample",
+                     fmt::format("test image {} does not exist: the test set has {} images",
+                                 options.sample_index, mnist.test.size()));
   fmt::print(log, "  {} training and {} test images\n", mnist.train.size(), mnist.test.size());
 
   Sequential model = presets::seed();
@@ -82,7 +84,10 @@ int run(const RunOptions& options) {
   Adam optimizer({.learning_rate = static_cast<float>(options.learning_rate)});
 
   Trainer trainer(model, optimizer, mnist.train,
-                  {.epochs = options.epochs, .batch_size = options.batch_size, .seed = options.seed, .precision = precision});
+                  {.epochs = options.epochs,
+                   .batch_size = options.batch_size,
+                   .seed = options.seed,
+                   .precision = precision});
   ProgressBar progress(log);
   trainer.add(progress);
   std::optional<CsvLogger> csv_logger;
@@ -93,10 +98,11 @@ int run(const RunOptions& options) {
   fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images; trained in {:.1f} s)\n",
              test.accuracy, test.loss, test.count, history.train_seconds);
 
-  save_model(model, model_path, {{"data", data_record(options.data_dir)},
-                                 {"test_accuracy", test.accuracy},
-                                 {"test_loss", test.loss},
-                                 {"train_seconds", history.train_seconds}});
+  save_model(model, model_path,
+             {{"data", data_record(options.data_dir)},
+              {"test_accuracy", test.accuracy},
+              {"test_loss", test.loss},
+              {"train_seconds", history.train_seconds}});
   save_history(history, history_path);
   const std::vector<std::string> names = class_names(model);
   draw_sample_grid(mnist.test, test.probabilities, names, {.first = options.sample_index})
@@ -110,16 +116,23 @@ int run(const RunOptions& options) {
              confusion_path, curves_path);
 
   if (options.json) {
-    const nlohmann::json result = {
-        {"test_accuracy", test.accuracy}, {"test_loss", test.loss},
-        {"epochs", options.epochs},       {"batch_size", options.batch_size},
-        {"learning_rate", options.learning_rate}, {"seed", options.seed},
-        {"threads", options.threads},     {"precision", options.precision},
-        {"train_images", mnist.train.size()}, {"test_images", mnist.test.size()},
-        {"train_seconds", history.train_seconds},
-        {"history", history_to_json(history)["epochs"]}, {"model", model_path},
-        {"history_file", history_path}, {"sample_picture", sample_path},
-        {"confusion_picture", confusion_path}, {"curves_picture", curves_path}};
+    const nlohmann::json result = {{"test_accuracy", test.accuracy},
+                                   {"test_loss", test.loss},
+                                   {"epochs", options.epochs},
+                                   {"batch_size", options.batch_size},
+                                   {"learning_rate", options.learning_rate},
+                                   {"seed", options.seed},
+                                   {"threads", options.threads},
+                                   {"precision", options.precision},
+                                   {"train_images", mnist.train.size()},
+                                   {"test_images", mnist.test.size()},
+                                   {"train_seconds", history.train_seconds},
+                                   {"history", history_to_json(history)["epochs"]},
+                                   {"model", model_path},
+                                   {"history_file", history_path},
+                                   {"sample_picture", sample_path},
+                                   {"confusion_picture", confusion_path},
+                                   {"curves_picture", curves_path}};
     std::cout << result.dump(2) << std::endl;
   }
   return kSuccess;
@@ -130,21 +143,29 @@ int run(const RunOptions& options) {
 Action add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "run", "The seed job: train the seed CNN on MNIST, evaluate it on the test set, and write "
-             "the model, its training history and pictures (samples, confusion matrix, curves)");
+      "run",
+      "The seed job: train the seed CNN on MNIST, evaluate it on the test set, and write "
+      "the model, its training history and pictures (samples, confusion matrix, curves)");
   cmd->add_option("--epochs", options->epochs, "Passes over the 60,000 training images")
-      ->capture_default_str()->check(CLI::Range(1, 1000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--batch-size", options->batch_size, "Images per training step")
-      ->capture_default_str()->check(CLI::Range(1, 60000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000));
   cmd->add_option("--lr", options->learning_rate, "Adam learning rate")
-      ->capture_default_str()->check(CLI::Range(1e-8, 10.0));
-  cmd->add_option("--seed", options->seed, "Seed for initial weights and shuffling")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1e-8, 10.0));
+  cmd->add_option("--seed", options->seed, "Seed for initial weights and shuffling")
+      ->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads")
-      ->capture_default_str()->check(CLI::Range(1, 1024));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   cmd->add_option("--precision", options->precision, kPrecisionHelp)
-      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--data", options->data_dir,
-                  "Folder with the four MNIST IDX files (plain or .gz); default: the data scripts/setup.sh installed")
+                  "Folder with the four MNIST IDX files (plain or .gz); default: the data "
+                  "scripts/setup.sh installed")
       ->capture_default_str();
   cmd->add_option("--out", options->out_dir,
                   "Folder for model.safetensors, history.json, output_sample.png, confusion.png "
@@ -152,7 +173,8 @@ Action add_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--sample", options->sample_index,
                   "Index of the first test image in the output_sample.png grid")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option_function<std::int64_t>(
          "--limit-train", [options](std::int64_t n) { options->limit_train = n; },
          "Train on the first N training images only (a quick run)")
@@ -162,8 +184,8 @@ Action add_run_command(CLI::App& app) {
          "Evaluate on the first N test images only")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
   cmd->add_option_function<std::string>(
-         "--csv-log", [options](const std::string& path) { options->csv_log = path; },
-         "Also write one CSV row per epoch (loss, accuracy, learning rate, seconds) to this file");
+      "--csv-log", [options](const std::string& path) { options->csv_log = path; },
+      "Also write one CSV row per epoch (loss, accuracy, learning rate, seconds) to this file");
   cmd->add_flag("--json", options->json,
                 "Print one JSON object with the results on stdout; progress goes to stderr");
   return [options] { return run(*options); };

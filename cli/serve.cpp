@@ -57,7 +57,8 @@ int serve(const ServeOptions& options) {
   try {
     server.bind();
   } catch (const InputError& e) {
-    throw InputError(e.source(), e.problem(), "choose another --port (0 picks a free one) or --host");
+    throw InputError(e.source(), e.problem(),
+                     "choose another --port (0 picks a free one) or --host");
   }
   fmt::print("serving {} on http://{}:{} (Ctrl-C stops)\n", options.model_path, options.host,
              server.port());

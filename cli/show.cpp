@@ -1,7 +1,7 @@
 // imgcls show: draw one picture of a trained model: a grid of classified test images, its
 // most confident mistakes, its confusion matrix (these three evaluate the model on a test
-// set: --data, else the data its file records), or its training curves (from the <model>.history.json saved beside it). PNG, or SVG
-// when --out ends in .svg.
+// set: --data, else the data its file records), or its training curves (from the
+// <model>.history.json saved beside it). PNG, or SVG when --out ends in .svg.
 #include <fmt/core.h>
 
 #include <filesystem>
@@ -28,7 +28,7 @@ struct ShowOptions {
   std::string kind;
   std::string out_path;
   std::optional<std::string> data;  // default: the data the model file records
-  std::string history_path;  // empty: <model>.history.json beside the model
+  std::string history_path;         // empty: <model>.history.json beside the model
   std::int64_t first = 0;
   int threads = default_threads();
   bool skip_bad_files = false;
@@ -37,15 +37,15 @@ struct ShowOptions {
 Picture curves(const ShowOptions& options) {
   const bool beside_model = options.history_path.empty();
   const std::string path =
-      beside_model
-          ? history_path_for(options.model_path)
-          : options.history_path;
+      beside_model ? history_path_for(options.model_path) : options.history_path;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
-    throw InputError(path, "no training history there",
-                     beside_model ? "`imgcls run` and `imgcls train` write <model>.history.json beside the model; "
-                                    "pass --history FILE to use another file"
-                                  : "check the --history path");
+    throw InputError(
+        path, "no training history there",
+        beside_model
+            ? "`imgcls run` and `imgcls train` write <model>.history.json beside the model; "
+              "pass --history FILE to use another file"
+            : "check the --history path");
   const History history = load_history(path);
   fmt::print("Training history: {} epoch{} from {}\n", history.epochs.size(),
              history.epochs.size() == 1 ? "" : "s", path);
@@ -100,13 +100,15 @@ Action add_show_command(CLI::App& app) {
       ->required();
   cmd->add_option_function<std::string>(
       "--data", [options](const std::string& data) { options->data = data; },
-      "For samples, errors, confusion: mnist, a folder with the MNIST test files t10k-images-idx3-ubyte and "
-      "t10k-labels-idx1-ubyte (plain or .gz), or an image folder (DIR/<class>/, or its DIR/test/<class>/); "
+      "For samples, errors, confusion: mnist, a folder with the MNIST test files "
+      "t10k-images-idx3-ubyte and "
+      "t10k-labels-idx1-ubyte (plain or .gz), or an image folder (DIR/<class>/, or its "
+      "DIR/test/<class>/); "
       "default: the data the model was trained on, as its file records");
   cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
-  cmd->add_option(
-      "--history", options->history_path,
-      "For --kind curves: the training history (default: <model stem>.history.json beside the model)");
+  cmd->add_option("--history", options->history_path,
+                  "For --kind curves: the training history (default: <model stem>.history.json "
+                  "beside the model)");
   cmd->add_option("--first", options->first, "For --kind samples: index of the first test image")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -65,9 +65,10 @@ struct RunDefinition {
 };
 
 // A key missing from a checkpoint takes the default (checkpoints from before --precision).
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epochs, batch_size, optimizer,
-                                                learning_rate, momentum, nesterov, weight_decay, schedule, lr_min,
-                                                seed, val_split, augment, early_stop, precision)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epochs, batch_size,
+                                                optimizer, learning_rate, momentum, nesterov,
+                                                weight_decay, schedule, lr_min, seed, val_split,
+                                                augment, early_stop, precision)
 
 // The options of train as given on the command line: what was not given stays empty until
 // it is resolved (from the optimizer's defaults, or from the checkpoint a run resumes).
@@ -79,7 +80,7 @@ struct TrainOptions {
   std::int64_t checkpoint_every = 0;
   std::optional<std::string> checkpoint_path;  // default: <out stem>.checkpoint.safetensors
   std::string resume_path;
-  std::optional<std::string> out_path;  // default: model.safetensors, or the resumed run's
+  std::optional<std::string> out_path;      // default: model.safetensors, or the resumed run's
   std::optional<std::string> csv_log_path;  // default: none, or the resumed run's
   bool json = false;
   bool skip_bad_files = false;
@@ -91,8 +92,12 @@ struct TrainOptions {
 constexpr const char* kDefaultOut = "model.safetensors";
 constexpr double kAdamWDefaultDecay = 0.01;  // PyTorch's AdamW default
 
-double default_learning_rate(const std::string& optimizer) { return optimizer == "sgd" ? 0.01 : 1e-3; }
-double default_weight_decay(const std::string& optimizer) { return optimizer == "adamw" ? kAdamWDefaultDecay : 0.0; }
+double default_learning_rate(const std::string& optimizer) {
+  return optimizer == "sgd" ? 0.01 : 1e-3;
+}
+double default_weight_decay(const std::string& optimizer) {
+  return optimizer == "adamw" ? kAdamWDefaultDecay : 0.0;
+}
 
 // --lr and --weight-decay when given, else the optimizer's defaults.
 void resolve_optimizer_defaults(const TrainOptions& given, RunDefinition& r) {
@@ -116,8 +121,9 @@ std::optional<ScheduleOptions> make_schedule(const RunDefinition& r) {
   ScheduleOptions s;
   s.lr_initial = static_cast<float>(r.learning_rate);
   s.lr_min = static_cast<float>(r.lr_min);
-  s.kind = r.schedule == "step" ? ScheduleKind::step : r.schedule == "cosine" ? ScheduleKind::cosine
-                                                                               : ScheduleKind::one_cycle;
+  s.kind = r.schedule == "step"     ? ScheduleKind::step
+           : r.schedule == "cosine" ? ScheduleKind::cosine
+                                    : ScheduleKind::one_cycle;
   return s;
 }
 
@@ -149,35 +155,42 @@ RunOutputs recorded_outputs(const nlohmann::json& run_config, const std::string&
     try {
       return run_config.get<RunOutputs>();
     } catch (const std::exception& e) {
-      throw InputError(checkpoint, std::string("the checkpoint's output paths are unreadable: ") + e.what());
+      throw InputError(checkpoint,
+                       std::string("the checkpoint's output paths are unreadable: ") + e.what());
     }
   }
   const std::filesystem::path path(checkpoint);
   std::string stem = path.filename().string();
   constexpr std::string_view kSuffix = ".checkpoint.safetensors";
-  stem = stem.ends_with(kSuffix) ? stem.substr(0, stem.size() - kSuffix.size()) : path.stem().string();
+  stem =
+      stem.ends_with(kSuffix) ? stem.substr(0, stem.size() - kSuffix.size()) : path.stem().string();
   return {.out = absolute_path((path.parent_path() / (stem + ".safetensors")).string()),
           .checkpoint = absolute_path(checkpoint)};
 }
 
 // Options given on the command line that contradict the checkpoint's run are refused: a
 // resumed run must be the same run to end with the same weights.
-void check_resume_matches(const CLI::App& cmd, const RunDefinition& given, const RunDefinition& saved,
-                          const std::string& checkpoint) {
+void check_resume_matches(const CLI::App& cmd, const RunDefinition& given,
+                          const RunDefinition& saved, const std::string& checkpoint) {
   const nlohmann::json a = given, b = saved;
   for (const auto& [key, value] : a.items()) {
     std::string flag = "--" + key;
     std::replace(flag.begin(), flag.end(), '_', '-');
     if (key == "learning_rate") flag = "--lr";
-    if (key == "epochs" || key == "precision") continue;  // more epochs extend the run; precision may change
+    if (key == "epochs" || key == "precision")
+      continue;  // more epochs extend the run; precision may change
     // Numbers compare as the float the run uses (checkpoints written before the run kept
     // doubles held such values as floats).
-    const bool same = value.is_number_float() && b.at(key).is_number()
-                          ? static_cast<float>(value.get<double>()) == static_cast<float>(b.at(key).get<double>())
-                          : value == b.at(key);
+    const bool same =
+        value.is_number_float() && b.at(key).is_number()
+            ? static_cast<float>(value.get<double>()) == static_cast<float>(b.at(key).get<double>())
+            : value == b.at(key);
     if (cmd.count(flag) > 0 && !same)
-      throw InputError(flag, fmt::format("{} differs from the checkpoint's {} ({})", value.dump(), b.at(key).dump(), checkpoint),
-                       "drop the option to continue the checkpoint's run, or start a new run without --resume");
+      throw InputError(
+          flag,
+          fmt::format("{} differs from the checkpoint's {} ({})", value.dump(), b.at(key).dump(),
+                      checkpoint),
+          "drop the option to continue the checkpoint's run, or start a new run without --resume");
   }
 }
 
@@ -196,11 +209,13 @@ class StepLossLog : public Callback {
 };
 
 // split_validation's errors, in the command line's terms.
-std::pair<Dataset, Dataset> split_off_validation(const Dataset& data, double fraction, std::uint64_t seed) {
+std::pair<Dataset, Dataset> split_off_validation(const Dataset& data, double fraction,
+                                                 std::uint64_t seed) {
   try {
     return split_validation(data, fraction, seed);
   } catch (const InputError& e) {
-    throw InputError("--val-split", e.problem(), "choose a fraction that leaves images on both sides");
+    throw InputError("--val-split", e.problem(),
+                     "choose a fraction that leaves images on both sides");
   }
 }
 
@@ -208,11 +223,15 @@ int train(const CLI::App& cmd, TrainOptions options) {
   std::unique_ptr<Communicator> world;  // first in, last out: MPI outlives everything below
   if (options.distributed) {
     if (!mpi_built()) {
-      fmt::print(stderr, "imgcls train: --distributed needs a build with MPI (scripts/setup.sh, then cmake -DIMGCLS_MPI=ON)\n");
+      fmt::print(stderr,
+                 "imgcls train: --distributed needs a build with MPI (scripts/setup.sh, then cmake "
+                 "-DIMGCLS_MPI=ON)\n");
       return kUsage;
     }
     if (!launched_by_mpi()) {
-      fmt::print(stderr, "imgcls train: --distributed runs under an MPI launcher: mpirun -np N imgcls train ... --distributed\n");
+      fmt::print(stderr,
+                 "imgcls train: --distributed runs under an MPI launcher: mpirun -np N imgcls "
+                 "train ... --distributed\n");
       return kUsage;
     }
     world = make_mpi_communicator({.collective_timeout_seconds = options.dist_timeout});
@@ -220,8 +239,11 @@ int train(const CLI::App& cmd, TrainOptions options) {
   const bool lead = !world || world->rank() == 0;  // prints, checkpoints and saves
   const FilePointer quiet(lead ? nullptr : std::fopen("/dev/null", "w"), &std::fclose);
   std::FILE* log = quiet ? quiet.get() : options.json ? stderr : stdout;
-  FilePointer loss_log(lead && !options.loss_log.empty() ? std::fopen(options.loss_log.c_str(), "w") : nullptr, &std::fclose);
-  if (lead && !options.loss_log.empty() && !loss_log) throw InputError(options.loss_log, "cannot write the file");
+  FilePointer loss_log(
+      lead && !options.loss_log.empty() ? std::fopen(options.loss_log.c_str(), "w") : nullptr,
+      &std::fclose);
+  if (lead && !options.loss_log.empty() && !loss_log)
+    throw InputError(options.loss_log, "cannot write the file");
   set_num_threads(options.threads);
   options.run.data = data_record(options.run.data);
   resolve_optimizer_defaults(options, options.run);
@@ -234,7 +256,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
     try {
       saved = checkpoint->run_config.get<RunDefinition>();
     } catch (const std::exception& e) {
-      throw InputError(options.resume_path, std::string("the checkpoint's run options are unreadable: ") + e.what());
+      throw InputError(options.resume_path,
+                       std::string("the checkpoint's run options are unreadable: ") + e.what());
     }
     // Checkpoints from before the run recorded the values it used left these out.
     if (saved.learning_rate <= 0.0) saved.learning_rate = default_learning_rate(saved.optimizer);
@@ -245,8 +268,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
     saved.precision = cmd.count("--precision") > 0 ? options.run.precision : saved.precision;
     options.run = saved;
     outputs = recorded_outputs(checkpoint->run_config, options.resume_path);
-    fmt::print(log, "Resuming {} at epoch {}, step {}\n", options.resume_path, checkpoint->state.epoch,
-               checkpoint->state.step);
+    fmt::print(log, "Resuming {} at epoch {}, step {}\n", options.resume_path,
+               checkpoint->state.epoch, checkpoint->state.step);
   }
   // An explicit --out or --checkpoint wins over the resumed run's.
   if (options.out_path) outputs.out = *options.out_path;
@@ -258,7 +281,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
   const RunDefinition& r = options.run;
   const Precision precision = training_precision(r.precision);
   if (r.early_stop > 0 && r.val_split <= 0.0)
-    throw InputError("--early-stop", "early stopping watches the validation loss", "add --val-split, e.g. 0.1");
+    throw InputError("--early-stop", "early stopping watches the validation loss",
+                     "add --val-split, e.g. 0.1");
   Sequential model = checkpoint ? std::move(checkpoint->model) : resolve_architecture(r.arch);
   const std::string history_path = history_path_for(outputs.out);
   // Every file the run will write is checked now, not after hours of training.
@@ -267,22 +291,25 @@ int train(const CLI::App& cmd, TrainOptions options) {
     prepare_output_file(history_path);
     prepare_output_file(outputs.checkpoint);
     if (!outputs.csv_log.empty()) prepare_output_file(outputs.csv_log);
-    fmt::print(log, "Writing {} (history {}, checkpoints {}{})\n", outputs.out, history_path, outputs.checkpoint,
-               outputs.csv_log.empty() ? "" : ", CSV log " + outputs.csv_log);
+    fmt::print(log, "Writing {} (history {}, checkpoints {}{})\n", outputs.out, history_path,
+               outputs.checkpoint, outputs.csv_log.empty() ? "" : ", CSV log " + outputs.csv_log);
   }
 
   fmt::print(log, "Loading data from {}\n", resolve_data_dir(r.data));
-  FolderSplits data = load_data_for_model(resolve_data_dir(r.data), model, false, options.skip_bad_files);
+  FolderSplits data =
+      load_data_for_model(resolve_data_dir(r.data), model, false, options.skip_bad_files);
   Dataset validation;
-  if (r.val_split > 0.0) std::tie(data.train, validation) = split_off_validation(data.train, r.val_split, r.seed);
-  fmt::print(log, "  {} training, {} validation and {} test images\n", data.train.size(), validation.size(),
-             data.test.size());
+  if (r.val_split > 0.0)
+    std::tie(data.train, validation) = split_off_validation(data.train, r.val_split, r.seed);
+  fmt::print(log, "  {} training, {} validation and {} test images\n", data.train.size(),
+             validation.size(), data.test.size());
 
   std::unique_ptr<Optimizer> optimizer = make_optimizer(r);
   TrainingState state;
   if (checkpoint) {
     if (checkpoint->optimizer_kind != optimizer->kind())
-      throw InputError(options.resume_path, "the checkpoint's optimizer is " + checkpoint->optimizer_kind);
+      throw InputError(options.resume_path,
+                       "the checkpoint's optimizer is " + checkpoint->optimizer_kind);
     optimizer->restore_state(checkpoint->optimizer_steps, std::move(checkpoint->optimizer_buffers));
     state = std::move(checkpoint->state);
   } else {
@@ -292,10 +319,12 @@ int train(const CLI::App& cmd, TrainOptions options) {
 
   const nlohmann::json run_json = r;
   nlohmann::json checkpoint_config = run_json;
-  checkpoint_config.update(nlohmann::json(RunOutputs{.out = absolute_path(outputs.out),
-                                                     .checkpoint = absolute_path(outputs.checkpoint),
-                                                     .csv_log = outputs.csv_log.empty() ? "" : absolute_path(outputs.csv_log)}));
-  FitOptions fit_options{.epochs = r.epochs, .batch_size = r.batch_size, .seed = r.seed, .precision = precision};
+  checkpoint_config.update(nlohmann::json(
+      RunOutputs{.out = absolute_path(outputs.out),
+                 .checkpoint = absolute_path(outputs.checkpoint),
+                 .csv_log = outputs.csv_log.empty() ? "" : absolute_path(outputs.csv_log)}));
+  FitOptions fit_options{
+      .epochs = r.epochs, .batch_size = r.batch_size, .seed = r.seed, .precision = precision};
   fit_options.schedule = make_schedule(r);
   fit_options.validation = r.val_split > 0.0 ? &validation : nullptr;
   fit_options.early_stop_patience = r.early_stop;
@@ -312,8 +341,9 @@ int train(const CLI::App& cmd, TrainOptions options) {
   if (lead && !outputs.csv_log.empty()) trainer.add(csv_logger.emplace(outputs.csv_log));
   std::optional<ModelCheckpoint> checkpointer;
   if (lead)
-    trainer.add(checkpointer.emplace(outputs.checkpoint, ModelCheckpointOptions{.every_steps = options.checkpoint_every},
-                                     checkpoint_config));
+    trainer.add(checkpointer.emplace(
+        outputs.checkpoint, ModelCheckpointOptions{.every_steps = options.checkpoint_every},
+        checkpoint_config));
 
   History history;
   {
@@ -322,8 +352,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
   }
   const TrainingState& end = trainer.state();
   if (world && lead)
-    fmt::print(log, "Distributed over {} ranks: {:.2f} s of {:.2f} s in collectives ({:.1f}%)\n", world->size(),
-               world->collective_seconds(), history.train_seconds,
+    fmt::print(log, "Distributed over {} ranks: {:.2f} s of {:.2f} s in collectives ({:.1f}%)\n",
+               world->size(), world->collective_seconds(), history.train_seconds,
                100.0 * world->collective_seconds() / std::max(history.train_seconds, 1e-9));
   if (history.interrupted) {
     if (lead)
@@ -335,7 +365,9 @@ int train(const CLI::App& cmd, TrainOptions options) {
   }
   if (!lead) return kSuccess;  // rank 0 evaluates and writes the files
   if (history.stopped_early)
-    fmt::print(log, "Early stopping after epoch {}: restored the weights of the lowest validation loss ({:.4f})\n",
+    fmt::print(log,
+               "Early stopping after epoch {}: restored the weights of the lowest validation loss "
+               "({:.4f})\n",
                history.epochs.back().epoch, end.best_val_loss);
 
   nlohmann::json summary = {{"run", run_json},
@@ -344,7 +376,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
                             {"train_seconds", history.train_seconds}};
   if (data.test.size() > 0) {
     const Evaluation test = evaluate(model, data.test);
-    fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images)\n", test.accuracy, test.loss, test.count);
+    fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images)\n", test.accuracy,
+               test.loss, test.count);
     summary["test_accuracy"] = test.accuracy;
     summary["test_loss"] = test.loss;
   } else {
@@ -352,7 +385,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
   }
   save_model(model, outputs.out, summary);
   save_history(history, history_path);
-  fmt::print(log, "Wrote {} and {} (checkpoint: {})\n", outputs.out, history_path, outputs.checkpoint);
+  fmt::print(log, "Wrote {} and {} (checkpoint: {})\n", outputs.out, history_path,
+             outputs.checkpoint);
   if (options.json) {
     nlohmann::json result = summary;
     result["model"] = outputs.out;
@@ -368,53 +402,91 @@ int train(const CLI::App& cmd, TrainOptions options) {
 Action add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   RunDefinition& r = options->run;
-  CLI::App* cmd = app.add_subcommand("train", "Train a model (a preset or an architecture file) and save it");
-  cmd->add_option("--arch", r.arch, "Preset (seed, lenet5, strong) or architecture JSON file")->capture_default_str();
-  cmd->add_option("--data", r.data, "mnist, a folder with the four MNIST-format IDX files (plain or .gz), or an image folder: "
-                                    "DIR/<class>/ or DIR/train/<class>/ + DIR/test/<class>/ (see README)")
+  CLI::App* cmd =
+      app.add_subcommand("train", "Train a model (a preset or an architecture file) and save it");
+  cmd->add_option("--arch", r.arch, "Preset (seed, lenet5, strong) or architecture JSON file")
       ->capture_default_str();
-  cmd->add_option("--epochs", r.epochs, "Passes over the training set")->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--batch-size", r.batch_size, "Images per step")->capture_default_str()->check(CLI::Range(1, 65536));
-  cmd->add_option("--optimizer", r.optimizer, "adam, adamw or sgd")->capture_default_str()
+  cmd->add_option(
+         "--data", r.data,
+         "mnist, a folder with the four MNIST-format IDX files (plain or .gz), or an image folder: "
+         "DIR/<class>/ or DIR/train/<class>/ + DIR/test/<class>/ (see README)")
+      ->capture_default_str();
+  cmd->add_option("--epochs", r.epochs, "Passes over the training set")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--batch-size", r.batch_size, "Images per step")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--optimizer", r.optimizer, "adam, adamw or sgd")
+      ->capture_default_str()
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
-  cmd->add_option_function<double>("--lr", [options](double lr) { options->learning_rate = lr; },
-                                  "Learning rate (default: 0.001 for adam/adamw, 0.01 for sgd; the peak for onecycle)")
+  cmd->add_option_function<double>(
+         "--lr", [options](double lr) { options->learning_rate = lr; },
+         "Learning rate (default: 0.001 for adam/adamw, 0.01 for sgd; the peak for onecycle)")
       ->check(CLI::Range(1e-9, 10.0));
-  cmd->add_option("--momentum", r.momentum, "SGD momentum")->capture_default_str()->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--momentum", r.momentum, "SGD momentum")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
   cmd->add_flag("--nesterov", r.nesterov, "SGD: Nesterov momentum");
-  cmd->add_option_function<double>("--weight-decay", [options](double decay) { options->weight_decay = decay; },
-                                  "L2 for adam/sgd, decoupled for adamw (default 0; adamw 0.01)")
+  cmd->add_option_function<double>(
+         "--weight-decay", [options](double decay) { options->weight_decay = decay; },
+         "L2 for adam/sgd, decoupled for adamw (default 0; adamw 0.01)")
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--schedule", r.schedule, "Learning-rate schedule: constant, step (halve every 2 epochs), cosine, onecycle")
-      ->capture_default_str()->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}));
-  cmd->add_option("--lr-min", r.lr_min, "cosine: the final learning rate")->capture_default_str()->check(CLI::Range(0.0, 10.0));
-  cmd->add_option("--seed", r.seed, "Seed for weights, shuffles, validation split, augmentation, dropout")->capture_default_str();
-  cmd->add_option("--threads", options->threads, "CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
-  cmd->add_option("--precision", r.precision, kPrecisionHelp)->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--val-split", r.val_split, "Hold out this fraction of the training set for validation")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
-  cmd->add_flag("--augment", r.augment, "Random shift (2 px), rotation (10 deg) and scale (10%) of training images");
-  cmd->add_option("--early-stop", r.early_stop, "Stop after this many epochs without a lower validation loss; keep the best weights")
+  cmd->add_option("--schedule", r.schedule,
+                  "Learning-rate schedule: constant, step (halve every 2 epochs), cosine, onecycle")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}));
+  cmd->add_option("--lr-min", r.lr_min, "cosine: the final learning rate")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--seed", r.seed,
+                  "Seed for weights, shuffles, validation split, augmentation, dropout")
+      ->capture_default_str();
+  cmd->add_option("--threads", options->threads, "CPU threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--precision", r.precision, kPrecisionHelp)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--val-split", r.val_split,
+                  "Hold out this fraction of the training set for validation")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.9));
+  cmd->add_flag("--augment", r.augment,
+                "Random shift (2 px), rotation (10 deg) and scale (10%) of training images");
+  cmd->add_option(
+         "--early-stop", r.early_stop,
+         "Stop after this many epochs without a lower validation loss; keep the best weights")
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--checkpoint-every", options->checkpoint_every, "Also checkpoint every N steps (always at each epoch end)")
+  cmd->add_option("--checkpoint-every", options->checkpoint_every,
+                  "Also checkpoint every N steps (always at each epoch end)")
       ->check(CLI::Range(1, 1 << 30));
-  cmd->add_option_function<std::string>("--checkpoint", [options](const std::string& path) { options->checkpoint_path = path; },
-                                        "Checkpoint file (default: <out stem>.checkpoint.safetensors; when resuming, the run's own)");
+  cmd->add_option_function<std::string>(
+      "--checkpoint", [options](const std::string& path) { options->checkpoint_path = path; },
+      "Checkpoint file (default: <out stem>.checkpoint.safetensors; when resuming, the run's own)");
   cmd->add_option("--resume", options->resume_path,
-                  "Continue the run saved in this checkpoint; it writes where the original run would have, unless --out is given");
-  cmd->add_option_function<std::string>("--out", [options](const std::string& path) { options->out_path = path; },
-                                        "Model file to write (default: model.safetensors; when resuming, the run's own)");
-  cmd->add_option_function<std::string>("--csv-log", [options](const std::string& path) { options->csv_log_path = path; },
-                                        "Write one CSV row per epoch (loss, accuracy, learning rate, seconds, validation) to "
-                                        "this file; a resumed run continues its own log");
+                  "Continue the run saved in this checkpoint; it writes where the original run "
+                  "would have, unless --out is given");
+  cmd->add_option_function<std::string>(
+      "--out", [options](const std::string& path) { options->out_path = path; },
+      "Model file to write (default: model.safetensors; when resuming, the run's own)");
+  cmd->add_option_function<std::string>(
+      "--csv-log", [options](const std::string& path) { options->csv_log_path = path; },
+      "Write one CSV row per epoch (loss, accuracy, learning rate, seconds, validation) to "
+      "this file; a resumed run continues its own log");
   cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
-  cmd->add_flag("--json", options->json, "Print one JSON object with the results on stdout; progress goes to stderr");
-  cmd->add_flag("--distributed", options->distributed,
-                "Data-parallel over the ranks of mpirun: each trains its shard of every batch (see README)");
-  cmd->add_option("--dist-timeout", options->dist_timeout,
-                  "--distributed: end the job when a gradient exchange waits longer than this (seconds)")
-      ->capture_default_str()->check(CLI::Range(1.0, 86400.0));
-  cmd->add_option("--loss-log", options->loss_log, "Write each step's loss to this file")->group("");
+  cmd->add_flag("--json", options->json,
+                "Print one JSON object with the results on stdout; progress goes to stderr");
+  cmd->add_flag(
+      "--distributed", options->distributed,
+      "Data-parallel over the ranks of mpirun: each trains its shard of every batch (see README)");
+  cmd->add_option(
+         "--dist-timeout", options->dist_timeout,
+         "--distributed: end the job when a gradient exchange waits longer than this (seconds)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--loss-log", options->loss_log, "Write each step's loss to this file")
+      ->group("");
   return [options, cmd] { return train(*cmd, *options); };
 }
 

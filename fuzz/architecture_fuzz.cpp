@@ -7,11 +7,11 @@
 #include <string_view>
 
 #include "fuzz_common.hpp"
-#include "imgcls/predictor.hpp"
-#include "plan/training_plan.hpp"
 #include "imgcls/model.hpp"
+#include "imgcls/predictor.hpp"
 #include "imgcls/runtime.hpp"
 #include "io/bounded_json.hpp"
+#include "plan/training_plan.hpp"
 
 namespace {
 constexpr std::int64_t kMaxParametersToRun = 1 << 16;

@@ -144,9 +144,9 @@ void write_registry_architectures(const fs::path& dir) {
       nlohmann::json layers = nlohmann::json::array({example.config});
       if (example.input_shape.size() > 2) layers.push_back({{"type", "Flatten"}});
       layers.push_back({{"type", "Dense"}, {"units", 3}});
-      const nlohmann::json spec = {
-          {"input_shape", imgcls::Shape(example.input_shape.begin() + 1, example.input_shape.end())},
-          {"layers", layers}};
+      const nlohmann::json spec = {{"input_shape", imgcls::Shape(example.input_shape.begin() + 1,
+                                                                 example.input_shape.end())},
+                                   {"layers", layers}};
       write(dir / (kind.name + "_" + std::to_string(i) + ".json"), spec.dump(1) + "\n");
     }
   }
@@ -160,7 +160,8 @@ void write_registry_dictionary(const fs::path& committed, const fs::path& out) {
   text += "# From the layer registry (make_fuzz_corpus --registry):\n";
   for (const imgcls::layers::LayerKind& kind : imgcls::layers::registry()) {
     text += nlohmann::json(nlohmann::json(kind.name).dump()).dump() + "\n";
-    for (const std::string& token : kind.fuzz_tokens) text += nlohmann::json(nlohmann::json(token).dump()).dump() + "\n";
+    for (const std::string& token : kind.fuzz_tokens)
+      text += nlohmann::json(nlohmann::json(token).dump()).dump() + "\n";
   }
   write(out, text);
 }
@@ -173,12 +174,14 @@ int main(int argc, char** argv) {
     if (args.size() == 3 && args[0] == "--registry") {
       const fs::path out = args[1];
       write_registry_architectures(out / "architecture");
-      write_registry_dictionary(fs::path(args[2]) / "fuzz/dict/architecture.dict", out / "architecture.dict");
+      write_registry_dictionary(fs::path(args[2]) / "fuzz/dict/architecture.dict",
+                                out / "architecture.dict");
       std::cout << "wrote " << out.string() << "\n";
       return 0;
     }
     if (args.size() != 1) {
-      std::cerr << "usage: make_fuzz_corpus <repository root> | --registry <folder> <repository root>\n";
+      std::cerr
+          << "usage: make_fuzz_corpus <repository root> | --registry <folder> <repository root>\n";
       return 2;
     }
     const fs::path corpus = fs::path(args[0]) / "fuzz/corpus";

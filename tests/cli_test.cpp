@@ -3,12 +3,9 @@
 // says. Unknown subcommand -> 2; unknown flag -> 2 naming it; a data folder that does not
 // exist -> 1 naming the missing file; --epochs 0 -> 2; summary --arch seed -> 0 with the
 // seed model's 121,930 parameters on stdout.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "support/process.hpp"
-
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,16 +14,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "imgcls/data.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/metrics.hpp"
 #include "imgcls/viz.hpp"
+#include "support/process.hpp"
 
 namespace {
 
@@ -80,7 +77,8 @@ TEST_F(CliTest, MissingDataIsBadInputNamingTheFile) {
   const Outcome r = run({"run", "--data", "/nonexistent", "--out", dir_.string(), "--epochs", "1"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   // Both training files are missing; whichever is looked up first is named.
-  EXPECT_THAT(r.err, ContainsRegex("/nonexistent/train-(images-idx3|labels-idx1)-ubyte: not found"));
+  EXPECT_THAT(r.err,
+              ContainsRegex("/nonexistent/train-(images-idx3|labels-idx1)-ubyte: not found"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "model.safetensors"));
 }
 
@@ -109,8 +107,9 @@ TEST_F(CliTest, SummaryPrintsTheSeedModel) {
 // fields, and --sample choosing the grid's first image.
 TEST_F(CliTest, RunOnASliceWritesEverythingItPromises) {
   const std::string out = (dir_ / "out").string();
-  const Outcome r = run({"run", "--data", IMGCLS_MNIST_DIR, "--limit-train", "2000", "--limit-test", "300",
-                         "--epochs", "1", "--sample", "7", "--threads", "1", "--out", out, "--json"});
+  const Outcome r =
+      run({"run", "--data", IMGCLS_MNIST_DIR, "--limit-train", "2000", "--limit-test", "300",
+           "--epochs", "1", "--sample", "7", "--threads", "1", "--out", out, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto result = nlohmann::json::parse(r.out);
   EXPECT_EQ(result.at("train_images"), 2000);
@@ -136,7 +135,9 @@ TEST_F(CliTest, RunOnASliceWritesEverythingItPromises) {
 
   imgcls::Sequential model = imgcls::load_model((folder / "model.safetensors").string());
   EXPECT_EQ(model.parameter_count(), 121930);
-  EXPECT_EQ(imgcls::read_model_metadata((folder / "model.safetensors").string()).training.at("data"), "mnist");
+  EXPECT_EQ(
+      imgcls::read_model_metadata((folder / "model.safetensors").string()).training.at("data"),
+      "mnist");
   const imgcls::History history = imgcls::load_history((folder / "model.history.json").string());
   ASSERT_EQ(history.epochs.size(), 1u);
   EXPECT_DOUBLE_EQ(history.epochs[0].loss, result.at("history")[0].at("loss").get<double>());
@@ -148,7 +149,8 @@ TEST_F(CliTest, RunOnASliceWritesEverythingItPromises) {
   EXPECT_DOUBLE_EQ(evaluation.accuracy, result.at("test_accuracy").get<double>());
   const auto names = imgcls::class_names(model);
   const std::string expected_sample = (dir_ / "expected_sample.png").string();
-  imgcls::draw_sample_grid(test, evaluation.probabilities, names, {.first = 7}).save(expected_sample);
+  imgcls::draw_sample_grid(test, evaluation.probabilities, names, {.first = 7})
+      .save(expected_sample);
   EXPECT_EQ(imgcls::testing_support::read_file(folder / "output_sample.png"),
             imgcls::testing_support::read_file(expected_sample));
   const std::string default_sample = (dir_ / "default_sample.png").string();
@@ -165,14 +167,16 @@ TEST_F(CliTest, RunOnASliceWritesEverythingItPromises) {
 // run checks its outputs first too, and --sample must name a test image.
 TEST_F(CliTest, RunRefusesBadOutputsAndSamplesBeforeTraining) {
   std::ofstream((dir_ / "a_file").string()) << "x";
-  const Outcome file_as_folder = run({"run", "--data", IMGCLS_MNIST_DIR, "--out", (dir_ / "a_file").string()});
+  const Outcome file_as_folder =
+      run({"run", "--data", IMGCLS_MNIST_DIR, "--out", (dir_ / "a_file").string()});
   EXPECT_EQ(file_as_folder.exit_code, 1);
   EXPECT_THAT(file_as_folder.err, HasSubstr("a_file"));
   EXPECT_THAT(file_as_folder.out, Not(HasSubstr("Loading")));
-  const Outcome sample = run({"run", "--data", IMGCLS_MNIST_DIR, "--limit-test", "50", "--sample", "50", "--out",
-                              (dir_ / "out").string()});
+  const Outcome sample = run({"run", "--data", IMGCLS_MNIST_DIR, "--limit-test", "50", "--sample",
+                              "50", "--out", (dir_ / "out").string()});
   EXPECT_EQ(sample.exit_code, 1);
-  EXPECT_THAT(sample.err, HasSubstr("--sample: test image 50 does not exist: the test set has 50 images"));
+  EXPECT_THAT(sample.err,
+              HasSubstr("--sample: test image 50 does not exist: the test set has 50 images"));
   EXPECT_THAT(sample.out, Not(HasSubstr("Epoch")));
 }
 

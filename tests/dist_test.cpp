@@ -8,9 +8,9 @@
 #include <cmath>
 
 #include "dist/gradient_reducer.hpp"
-#include "plan/training_plan.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/model.hpp"
+#include "plan/training_plan.hpp"
 #include "support/synthetic.hpp"
 
 namespace imgcls {
@@ -37,7 +37,8 @@ TEST(Shard, CoversTheBatchContiguouslyWithSizesWithinOne) {
 // Rank `rank` of 2: allreduce records what this rank sent and adds the other rank's buffer.
 class RecordingCommunicator final : public Communicator {
  public:
-  RecordingCommunicator(int rank, std::vector<float> other) : rank_(rank), other_(std::move(other)) {}
+  RecordingCommunicator(int rank, std::vector<float> other)
+      : rank_(rank), other_(std::move(other)) {}
   int rank() const override { return rank_; }
   int size() const override { return 2; }
   void allreduce_sum(std::span<float> values) override {
@@ -61,13 +62,16 @@ struct Gradients {
 
 // Forward and backward of images [first, first + count) of `data`: each parameter's
 // mean-loss gradient (zeros for an empty shard), the mean loss, the correct count.
-Gradients shard_gradients(Sequential& model, const Dataset& data, std::int64_t first, std::int64_t count) {
+Gradients shard_gradients(Sequential& model, const Dataset& data, std::int64_t first,
+                          std::int64_t count) {
   Gradients g;
   if (count > 0) {
     const std::int64_t sample = 28 * 28;
     Tensor batch({count, 28, 28, 1});
-    std::copy(data.images.data() + first * sample, data.images.data() + (first + count) * sample, batch.data());
-    const std::vector<std::int32_t> labels(data.labels.begin() + first, data.labels.begin() + first + count);
+    std::copy(data.images.data() + first * sample, data.images.data() + (first + count) * sample,
+              batch.data());
+    const std::vector<std::int32_t> labels(data.labels.begin() + first,
+                                           data.labels.begin() + first + count);
     plan::TrainingPlan plan(model, Precision::fp32);
     const Tensor& logits = plan.forward(batch, 0);
     for (std::int64_t i = 0; i < count; ++i) {
@@ -99,7 +103,8 @@ void expect_reduction_equals_whole_batch(std::int64_t count) {
 
   const Gradients g0 = shard_gradients(model, data, shard0.offset, shard0.count);
   RecordingCommunicator rank0(0, rank1.sent);
-  const StepTotals totals = GradientReducer(rank0, model.params()).reduce(g0.loss, g0.correct, shard0.count, count, true);
+  const StepTotals totals =
+      GradientReducer(rank0, model.params()).reduce(g0.loss, g0.correct, shard0.count, count, true);
 
   EXPECT_NEAR(totals.loss, whole.loss, 1e-6) << "batch of " << count;
   EXPECT_EQ(totals.correct, whole.correct);
@@ -108,7 +113,8 @@ void expect_reduction_equals_whole_batch(std::int64_t count) {
   for (std::size_t p = 0; p < params.size(); ++p) {
     const std::vector<float>& got = params[p].grad->values();
     for (std::size_t i = 0; i < got.size(); ++i)
-      ASSERT_NEAR(got[i], whole.values[p][i], kTolerance) << params[p].name << "[" << i << "], batch of " << count;
+      ASSERT_NEAR(got[i], whole.values[p][i], kTolerance)
+          << params[p].name << "[" << i << "], batch of " << count;
   }
 }
 
@@ -124,7 +130,8 @@ TEST(GradientReducer, OneRankReturnsItsInputsUnchanged) {
   model.initialize(7);
   const Dataset data = testing_support::synthetic_digits(5, 3);
   const Gradients g = shard_gradients(model, data, 0, 5);
-  const StepTotals totals = GradientReducer(local, model.params()).reduce(g.loss, g.correct, 5, 5, false);
+  const StepTotals totals =
+      GradientReducer(local, model.params()).reduce(g.loss, g.correct, 5, 5, false);
   EXPECT_EQ(totals.loss, g.loss);
   EXPECT_EQ(totals.correct, g.correct);
   EXPECT_FALSE(totals.stop_requested);

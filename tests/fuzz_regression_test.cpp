@@ -19,17 +19,17 @@
 #include <vector>
 
 #include "data/idx.hpp"
-#include "imgcls/predictor.hpp"
-#include "plan/training_plan.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/layers.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
+#include "imgcls/predictor.hpp"
 #include "io/bounded_json.hpp"
 #include "io/parse.hpp"
 #include "io/safetensors.hpp"
+#include "plan/training_plan.hpp"
 
 namespace imgcls {
 namespace {
@@ -319,7 +319,9 @@ TEST(ModelRegression, ModelWhoseOutputIsNotFlatIsRefused) {
                                                {"type": "MaxPool2D", "pool_size": 2}]})")),
                     kSource);
   });
-  EXPECT_THAT(message, HasSubstr("MaxPool2D outputs [2, 2, 1] per image, but a classifier must end in a flat list"));
+  EXPECT_THAT(
+      message,
+      HasSubstr("MaxPool2D outputs [2, 2, 1] per image, but a classifier must end in a flat list"));
 }
 
 TEST(ModelRegression, ClassNamesWithControlCharactersAreRefused) {

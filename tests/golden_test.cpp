@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "plan/training_plan.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
 #include "io/safetensors.hpp"
+#include "plan/training_plan.hpp"
 
 namespace imgcls {
 namespace {
@@ -91,9 +91,9 @@ testing::AssertionResult close_to_tensor_scale(const float* got, const std::vect
     }
   }
   if (worst <= tolerance * scale) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "element " << worst_index << ": imgcls " << got[worst_index]
-                                     << ", torch " << want[worst_index] << "; error " << worst
-                                     << " > " << tolerance << " * " << scale;
+  return testing::AssertionFailure()
+         << "element " << worst_index << ": imgcls " << got[worst_index] << ", torch "
+         << want[worst_index] << "; error " << worst << " > " << tolerance << " * " << scale;
 }
 
 testing::AssertionResult close_absolute(const float* got, const std::vector<float>& want,
@@ -108,9 +108,9 @@ testing::AssertionResult close_absolute(const float* got, const std::vector<floa
     }
   }
   if (worst <= tolerance) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "element " << worst_index << ": imgcls " << got[worst_index]
-                                     << ", torch " << want[worst_index] << "; error " << worst
-                                     << " > " << tolerance;
+  return testing::AssertionFailure()
+         << "element " << worst_index << ": imgcls " << got[worst_index] << ", torch "
+         << want[worst_index] << "; error " << worst << " > " << tolerance;
 }
 
 TEST_F(GoldenSeed, LogitsLossAndEveryGradient) {

@@ -2,17 +2,18 @@
 // the loss: Conv2D valid / same / stride 2 (including asymmetric "same" padding), with and
 // without ReLU; MaxPool2D; AvgPool2D; GlobalAvgPool; Dense with and without ReLU; ReLU;
 // LeakyReLU; Flatten; BatchNorm in training mode (images and flat); Dropout with a fixed
-// mask; softmax cross-entropy. Each check must pass (every checked point within the checker's default
-// tolerance, 1e-2 in its error measure) and must have checked most of its points, so it
+// mask; softmax cross-entropy. Each check must pass (every checked point within the checker's
+// default tolerance, 1e-2 in its error measure) and must have checked most of its points, so it
 // cannot pass by skipping them all as kinks. Negative tests wrap a layer so that its
 // backward is 10% wrong, and require the checker to notice.
+#include "imgcls/gradient_check.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
 
-#include "layers/kernel.hpp"
-#include "imgcls/gradient_check.hpp"
 #include "imgcls/layers.hpp"
+#include "layers/kernel.hpp"
 
 namespace imgcls {
 namespace {
@@ -49,7 +50,9 @@ TEST(GradientCheck, Conv2DSame) {
 }
 
 TEST(GradientCheck, Conv2DSameRelu) {
-  expect_gradients_ok(*Conv2D({.filters = 3, .kernel_size = 3, .padding = Padding::same,
+  expect_gradients_ok(*Conv2D({.filters = 3,
+                               .kernel_size = 3,
+                               .padding = Padding::same,
                                .activation = Activation::relu}),
                       {2, 5, 5, 2});
 }
@@ -57,20 +60,23 @@ TEST(GradientCheck, Conv2DSameRelu) {
 // On a 6x6 input, "same" with stride 2 and a 3x3 kernel pads 0 at top/left and 1 at
 // bottom/right (TensorFlow's rule): the asymmetric case.
 TEST(GradientCheck, Conv2DSameStride2Asymmetric) {
-  expect_gradients_ok(*Conv2D({.filters = 3, .kernel_size = 3, .strides = 2,
-                               .padding = Padding::same}),
-                      {2, 6, 6, 2});
+  expect_gradients_ok(
+      *Conv2D({.filters = 3, .kernel_size = 3, .strides = 2, .padding = Padding::same}),
+      {2, 6, 6, 2});
 }
 
 TEST(GradientCheck, Conv2DValidStride2Relu) {
-  expect_gradients_ok(*Conv2D({.filters = 3, .kernel_size = 3, .strides = 2,
-                               .activation = Activation::relu}),
-                      {2, 7, 7, 2});
+  expect_gradients_ok(
+      *Conv2D({.filters = 3, .kernel_size = 3, .strides = 2, .activation = Activation::relu}),
+      {2, 7, 7, 2});
 }
 
 TEST(GradientCheck, Conv2DKernel5SameStride2Relu) {
-  expect_gradients_ok(*Conv2D({.filters = 2, .kernel_size = 5, .strides = 2,
-                               .padding = Padding::same, .activation = Activation::relu}),
+  expect_gradients_ok(*Conv2D({.filters = 2,
+                               .kernel_size = 5,
+                               .strides = 2,
+                               .padding = Padding::same,
+                               .activation = Activation::relu}),
                       {1, 7, 7, 3});
 }
 
@@ -116,9 +122,7 @@ TEST(GradientCheck, BatchNormTrainingFlat) { expect_gradients_ok(*layers::BatchN
 
 // Every forward of the checker sets the same noise seed, so the mask is fixed; the dropped
 // values have gradient 0 on both sides.
-TEST(GradientCheck, Dropout) {
-  expect_gradients_ok(*layers::Dropout({.rate = 0.3}), {2, 5, 5, 3});
-}
+TEST(GradientCheck, Dropout) { expect_gradients_ok(*layers::Dropout({.rate = 0.3}), {2, 5, 5, 3}); }
 
 TEST(GradientCheck, SoftmaxCrossEntropy) {
   for (const Shape& shape : {Shape{1, 10}, Shape{4, 10}, Shape{3, 2}}) {

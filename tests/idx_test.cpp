@@ -5,6 +5,7 @@
 // data, trailing bytes, a zero or absurd dimension, image/label count mismatch, missing file.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <atomic>
@@ -13,8 +14,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "imgcls/data.hpp"
 #include "imgcls/error.hpp"
@@ -67,7 +66,8 @@ class IdxTest : public testing::Test {
   std::string write(const std::string& name, const Bytes& bytes) {
     const std::string path = (dir_ / name).string();
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     EXPECT_TRUE(out.good()) << path;
     return path;
   }
@@ -94,7 +94,8 @@ TEST_F(IdxTest, PlainAndGzipLoadIdenticallyScaledToUnitRange) {
   EXPECT_EQ(gzipped.values(), plain.values());
   const Bytes pixels = image_pixels();
   for (std::int64_t i = 0; i < plain.size(); ++i)
-    EXPECT_FLOAT_EQ(plain[i], static_cast<float>(pixels[static_cast<std::size_t>(i)]) / 255.0f) << i;
+    EXPECT_FLOAT_EQ(plain[i], static_cast<float>(pixels[static_cast<std::size_t>(i)]) / 255.0f)
+        << i;
   EXPECT_EQ(plain[0], 0.0f);
   EXPECT_EQ(plain[plain.size() - 1], 1.0f);
 
@@ -104,8 +105,8 @@ TEST_F(IdxTest, PlainAndGzipLoadIdenticallyScaledToUnitRange) {
 }
 
 TEST_F(IdxTest, DatasetPairsImagesWithLabels) {
-  const Dataset data = read_idx_dataset(write_gzip("images.gz", good_images()),
-                                        write("labels", good_labels()));
+  const Dataset data =
+      read_idx_dataset(write_gzip("images.gz", good_images()), write("labels", good_labels()));
   EXPECT_EQ(data.size(), 3);
   EXPECT_EQ(data.images.shape(), (Shape{kCount, kRows, kCols, 1}));
   EXPECT_EQ(data.labels, (std::vector<std::int32_t>{7, 0, 9}));

@@ -221,8 +221,9 @@ TEST_F(ImageFolderTest, UnreadFilesAreListedAndBadPicturesFailOrAreSkipped) {
   fs::create_directories(root_ / "messy" / "two" / "more");
   const ImageFolder clean = read_image_folder(path("messy"));
   EXPECT_EQ(clean.data.size(), 9);
-  EXPECT_EQ(clean.ignored, (std::vector<std::string>{path("messy/README"), path("messy/one/notes.txt"),
-                                                     path("messy/two/more")}));
+  EXPECT_EQ(clean.ignored,
+            (std::vector<std::string>{path("messy/README"), path("messy/one/notes.txt"),
+                                      path("messy/two/more")}));
   EXPECT_TRUE(clean.skipped.empty());
 
   std::ofstream(path("messy/two/broken.png"), std::ios::binary) << "\x89PNG\r\n\x1a\nnot really";
@@ -237,7 +238,8 @@ TEST_F(ImageFolderTest, UnreadFilesAreListedAndBadPicturesFailOrAreSkipped) {
   // A class folder whose pictures all fail is still an error.
   fs::create_directories(root_ / "messy" / "zz");
   std::ofstream(path("messy/zz/bad.jpg"), std::ios::binary) << "junk";
-  const InputError none = error_of([&] { read_image_folder(path("messy"), {.skip_bad_files = true}); });
+  const InputError none =
+      error_of([&] { read_image_folder(path("messy"), {.skip_bad_files = true}); });
   EXPECT_EQ(none.source(), path("messy/zz"));
 }
 
@@ -249,8 +251,9 @@ TEST_F(ImageFolderTest, TrainCommandWarnsAboutUnreadFilesAndSkipsBadPicturesOnRe
   fs::copy(root_ / "digits" / "test", root_ / "messy_cli" / "test", fs::copy_options::recursive);
   std::ofstream(path("messy_cli/train/3/notes.txt")) << "x";
   std::ofstream(path("messy_cli/train/5/broken.png"), std::ios::binary) << "junk";
-  const std::vector<std::string> args = {"train", "--data", path("messy_cli"), "--epochs", "1", "--threads", "1",
-                                         "--out", path("messy.safetensors")};
+  const std::vector<std::string> args = {"train",    "--data", path("messy_cli"),
+                                         "--epochs", "1",      "--threads",
+                                         "1",        "--out",  path("messy.safetensors")};
   const Outcome refused = run(args);
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr(path("messy_cli/train/5/broken.png")));
@@ -292,7 +295,8 @@ TEST_F(ImageFolderTest, EvaluateAndShowUseTheFolderTheModelWasTrainedOn) {
     EXPECT_THAT(shown.out, HasSubstr("(200 images from " + path("digits") + ")"));
     EXPECT_GT(read_image(picture).width, 300);
   }
-  const Outcome given = run({"evaluate", model, "--data", path("digits/train"), "--json", "--threads", "1"});
+  const Outcome given =
+      run({"evaluate", model, "--data", path("digits/train"), "--json", "--threads", "1"});
   ASSERT_EQ(given.exit_code, 0) << given.err;
   EXPECT_EQ(nlohmann::json::parse(given.out).at("n"), 600);
 
@@ -302,8 +306,8 @@ TEST_F(ImageFolderTest, EvaluateAndShowUseTheFolderTheModelWasTrainedOn) {
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("does not record the data it was trained on"));
   EXPECT_THAT(unknown.err, HasSubstr("--data"));
-  const Outcome unknown_show = run({"show", path("unrecorded.safetensors"), "--kind", "samples", "--out",
-                                    path("x.png")});
+  const Outcome unknown_show =
+      run({"show", path("unrecorded.safetensors"), "--kind", "samples", "--out", path("x.png")});
   EXPECT_EQ(unknown_show.exit_code, 1);
   EXPECT_THAT(unknown_show.err, HasSubstr("does not record the data it was trained on"));
 }

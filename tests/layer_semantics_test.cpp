@@ -28,16 +28,16 @@
 #include <string>
 #include <vector>
 
-#include "imgcls/predictor.hpp"
-#include "plan/training_plan.hpp"
-#include "support/layer_runner.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/layers.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
+#include "imgcls/predictor.hpp"
 #include "imgcls/runtime.hpp"
 #include "io/safetensors.hpp"
+#include "plan/training_plan.hpp"
+#include "support/layer_runner.hpp"
 
 namespace imgcls {
 namespace {
@@ -503,7 +503,8 @@ class BatchNormFileTest : public testing::Test {
     // Training forwards move the moving statistics away from their initial 0 and 1.
     Rng rng(9);
     plan::TrainingPlan plan(model_, Precision::fp32);
-    for (std::uint64_t step = 0; step < 4; ++step) plan.forward(random_tensor({5, 9, 9, 1}, 0.0f, 1.0f, rng), step);
+    for (std::uint64_t step = 0; step < 4; ++step)
+      plan.forward(random_tensor({5, 9, 9, 1}, 0.0f, 1.0f, rng), step);
     batch_ = random_tensor({6, 9, 9, 1}, 0.0f, 1.0f, rng);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -6,15 +6,15 @@
 //    equal the reference convolution with the padding computed here from that rule.
 //  - MaxPool2D: floor((in - pool) / stride) + 1 outputs, strides defaulting to pool_size.
 // Tolerance: |layer - ref| <= 1e-4 * (1 + |ref|), as in ops_vs_ref_test.
+#include "imgcls/layers.hpp"
+
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include <fmt/core.h>
-
-#include "support/layer_runner.hpp"
-#include "imgcls/layers.hpp"
 #include "ref/ops.hpp"
+#include "support/layer_runner.hpp"
 
 namespace imgcls {
 namespace {
@@ -35,28 +35,25 @@ void expect_close(const Tensor& got, const std::vector<float>& want) {
 struct ConvCase {
   i64 in, kernel, stride;
   Padding padding;
-  i64 out;                  // expected output side
+  i64 out;                    // expected output side
   i64 pad_before, pad_after;  // expected padding (TensorFlow's rule)
 };
 
 TEST(Conv2DGeometry, ValidAndSamePaddingFollowTensorFlow) {
   const ConvCase cases[] = {
-      {6, 3, 2, Padding::same, 3, 0, 1},   // total 1: the odd pixel goes after
-      {7, 3, 2, Padding::same, 4, 1, 1},
-      {5, 3, 1, Padding::same, 5, 1, 1},
-      {6, 4, 1, Padding::same, 6, 1, 2},   // even kernel: total 3
-      {7, 5, 2, Padding::same, 4, 2, 2},
-      {5, 1, 2, Padding::same, 3, 0, 0},
-      {7, 3, 2, Padding::valid, 3, 0, 0},
-      {13, 5, 1, Padding::valid, 9, 0, 0},
+      {6, 3, 2, Padding::same, 3, 0, 1},  // total 1: the odd pixel goes after
+      {7, 3, 2, Padding::same, 4, 1, 1},  {5, 3, 1, Padding::same, 5, 1, 1},
+      {6, 4, 1, Padding::same, 6, 1, 2},  // even kernel: total 3
+      {7, 5, 2, Padding::same, 4, 2, 2},  {5, 1, 2, Padding::same, 3, 0, 0},
+      {7, 3, 2, Padding::valid, 3, 0, 0}, {13, 5, 1, Padding::valid, 9, 0, 0},
   };
   Rng rng(1);
   for (const ConvCase& c : cases) {
     SCOPED_TRACE(fmt::format("in {} kernel {} stride {} {}", c.in, c.kernel, c.stride,
                              c.padding == Padding::same ? "same" : "valid"));
     constexpr i64 kBatch = 2, kChannels = 3, kFilters = 4;
-    auto layer = layers::Conv2D({.filters = kFilters, .kernel_size = c.kernel,
-                                 .strides = c.stride, .padding = c.padding});
+    auto layer = layers::Conv2D(
+        {.filters = kFilters, .kernel_size = c.kernel, .strides = c.stride, .padding = c.padding});
     // Height and width differ so that swapped axes would show.
     const i64 in_w = c.in + 1;
     const i64 out_w = c.padding == Padding::same ? (in_w + c.stride - 1) / c.stride
@@ -73,11 +70,16 @@ TEST(Conv2DGeometry, ValidAndSamePaddingFollowTensorFlow) {
     layer_run.forward(src, dst, Mode::infer);
     ASSERT_EQ(dst.shape(), (Shape{kBatch, c.out, out_w, kFilters}));
 
-    Conv2dGeometry g{.batch = kBatch, .in_h = c.in, .in_w = in_w, .in_c = kChannels,
-                     .out_c = kFilters};
-    g.window = {.kernel_h = c.kernel, .kernel_w = c.kernel, .stride_h = c.stride,
-                .stride_w = c.stride, .pad_top = c.pad_before, .pad_left = 0,
-                .pad_bottom = c.pad_after, .pad_right = 0};
+    Conv2dGeometry g{
+        .batch = kBatch, .in_h = c.in, .in_w = in_w, .in_c = kChannels, .out_c = kFilters};
+    g.window = {.kernel_h = c.kernel,
+                .kernel_w = c.kernel,
+                .stride_h = c.stride,
+                .stride_w = c.stride,
+                .pad_top = c.pad_before,
+                .pad_left = 0,
+                .pad_bottom = c.pad_after,
+                .pad_right = 0};
     if (c.padding == Padding::same) {
       const i64 total_w = std::max<i64>((out_w - 1) * c.stride + c.kernel - in_w, 0);
       g.window.pad_left = total_w / 2;

@@ -28,7 +28,8 @@ void expect_one_epoch_reaches_98_percent(Precision precision) {
   Sequential model = presets::seed();
   model.initialize(1);
   Adam adam;
-  const History history = fit(model, adam, mnist.train, {.epochs = 1, .batch_size = 32, .seed = 1, .precision = precision});
+  const History history = fit(model, adam, mnist.train,
+                              {.epochs = 1, .batch_size = 32, .seed = 1, .precision = precision});
   ASSERT_EQ(history.epochs.size(), 1u);
   const Evaluation test = evaluate(model, mnist.test);
   std::printf("train loss %.4f accuracy %.4f in %.1f s; test accuracy %.4f loss %.4f\n",

@@ -9,6 +9,7 @@
 //    that cannot work, naming the layer index.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -17,11 +18,8 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <string>
-
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
@@ -32,15 +30,15 @@
 namespace imgcls {
 namespace {
 
+using nlohmann::json;
 using testing::AllOf;
 using testing::HasSubstr;
-using nlohmann::json;
 
 // A small model with every layer kind, on 9x9 greyscale images.
 Sequential small_model() {
   Sequential model({9, 9, 1});
-  model.add(layers::Conv2D({.filters = 4, .kernel_size = 3, .padding = Padding::same,
-                            .activation = Activation::relu}));
+  model.add(layers::Conv2D(
+      {.filters = 4, .kernel_size = 3, .padding = Padding::same, .activation = Activation::relu}));
   model.add(layers::MaxPool2D({.pool_size = 2}));
   model.add(layers::Conv2D({.filters = 3, .kernel_size = 2, .strides = 2}));
   model.add(layers::ReLU());
@@ -91,8 +89,9 @@ class ModelFileTest : public testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("imgcls_model_file_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    dir_ =
+        std::filesystem::temp_directory_path() /
+        ("imgcls_model_file_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::create_directories(dir_);
     good_path_ = path("good.safetensors");
     save_model(model_, good_path_);
@@ -177,7 +176,8 @@ TEST_F(ModelFileTest, HeaderNotJson) {
 TEST_F(ModelFileTest, DeeplyNestedJsonHeader) {
   // 100,000 levels would overflow a recursive parser's stack; the reader stops at 16.
   constexpr int kDepth = 100000;
-  const std::string header_text = "{\"a\":" + std::string(kDepth, '[') + std::string(kDepth, ']') + "}";
+  const std::string header_text =
+      "{\"a\":" + std::string(kDepth, '[') + std::string(kDepth, ']') + "}";
   expect_refused("nested", join(header_text, ""), {"not valid JSON", "nested deeper than 16"});
 }
 
@@ -189,7 +189,8 @@ TEST_F(ModelFileTest, DataOffsetsOutOfRange) {
                  {"tensor \"dense_6.bias\"", "data_offsets", "outside"});
   // A range of the right size that overlaps another tensor's.
   Container overlapping = split(good_);
-  const auto weight_begin = overlapping.header["conv2d_0.weight"]["data_offsets"][0].get<std::uint64_t>();
+  const auto weight_begin =
+      overlapping.header["conv2d_0.weight"]["data_offsets"][0].get<std::uint64_t>();
   overlapping.header["conv2d_0.bias"]["data_offsets"] = {weight_begin, weight_begin + 4 * 4};
   expect_refused("overlap", join(overlapping.header.dump(), overlapping.data),
                  {"overlap or leave gaps"});

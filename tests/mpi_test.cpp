@@ -44,7 +44,7 @@ using Clock = std::chrono::steady_clock;
 constexpr double kLossTolerance = 1e-5;    // per step, absolute, on losses around 0.01 to 2.3
 constexpr double kWeightTolerance = 1e-5;  // final weights, absolute
 constexpr std::int64_t kImages = 4000;     // 3,600 after --val-split 0.1: 134 steps of 27 per epoch
-constexpr std::size_t kSteps = 2 * 134;     // two epochs
+constexpr std::size_t kSteps = 2 * 134;    // two epochs
 
 // How long a run may take before the test kills it and fails: far beyond what the longest
 // here needs (two epochs over two network namespaces: seconds, several times that under the
@@ -73,11 +73,15 @@ class Mpi : public testing::Test {
   }
 
   // The training command shared by every run here; `extra` adds options.
-  static std::vector<std::string> train_args(const std::string& out, int epochs, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {IMGCLS_BINARY, "train", "--data", fixture("data"), "--arch", "seed",
-                                     "--epochs", std::to_string(epochs), "--batch-size", "27", "--seed", "5",
-                                     "--threads", "1", "--optimizer", "sgd", "--momentum", "0.9", "--val-split",
-                                     "0.1", "--out", path(out)};
+  static std::vector<std::string> train_args(const std::string& out, int epochs,
+                                             std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        IMGCLS_BINARY,  "train",  "--data",      fixture("data"),
+        "--arch",       "seed",   "--epochs",    std::to_string(epochs),
+        "--batch-size", "27",     "--seed",      "5",
+        "--threads",    "1",      "--optimizer", "sgd",
+        "--momentum",   "0.9",    "--val-split", "0.1",
+        "--out",        path(out)};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -86,8 +90,15 @@ class Mpi : public testing::Test {
   // CI shares with other jobs: unbound, and yielding the core while waiting for the other
   // rank instead of spinning (README, "Distributed training").
   static std::vector<std::string> mpirun_args(int ranks, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca",
-                                     "mpi_yield_when_idle", "1", "-np", std::to_string(ranks)};
+    std::vector<std::string> args = {"--allow-run-as-root",
+                                     "--oversubscribe",
+                                     "--bind-to",
+                                     "none",
+                                     "--mca",
+                                     "mpi_yield_when_idle",
+                                     "1",
+                                     "-np",
+                                     std::to_string(ranks)};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -116,20 +127,23 @@ class Mpi : public testing::Test {
   static std::vector<float> weights(const std::string& model) {
     Sequential m = load_model(model);
     std::vector<float> values;
-    for (const Param& p : m.params()) values.insert(values.end(), p.value->values().begin(), p.value->values().end());
+    for (const Param& p : m.params())
+      values.insert(values.end(), p.value->values().begin(), p.value->values().end());
     return values;
   }
 
   static double max_difference(const std::vector<float>& a, const std::vector<float>& b) {
     EXPECT_EQ(a.size(), b.size());
     double worst = 0.0;
-    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
+    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+      worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
     return worst;
   }
 
   // The single-process reference, trained once for the tests that compare with it.
   static void train_reference() {
-    const Outcome single = run_single(train_args("single.safetensors", 2, {"--loss-log", path("single.log")}));
+    const Outcome single =
+        run_single(train_args("single.safetensors", 2, {"--loss-log", path("single.log")}));
     ASSERT_EQ(single.exit_code, 0) << single.err;
     fs::copy_file(path("single.log"), fixture("single.log"), fs::copy_options::overwrite_existing);
     fs::copy_file(path("single.safetensors"), fixture("single.safetensors"),
@@ -157,9 +171,11 @@ class Mpi : public testing::Test {
       EXPECT_NEAR(actual[i], expected[i], kLossTolerance) << "step " << i + 1;
       worst = std::max(worst, std::fabs(actual[i] - expected[i]));
     }
-    const double weight_difference = max_difference(weights(model), weights(reference + ".safetensors"));
+    const double weight_difference =
+        max_difference(weights(model), weights(reference + ".safetensors"));
     EXPECT_LE(weight_difference, weight_tolerance);
-    std::printf("largest per-step loss difference %.3g; largest weight difference %.3g\n", worst, weight_difference);
+    std::printf("largest per-step loss difference %.3g; largest weight difference %.3g\n", worst,
+                weight_difference);
   }
 
   static fs::path root_;
@@ -182,7 +198,8 @@ TEST_F(MpiFixture, MakesTheDataAndTheSingleProcessReference) {
 
 TEST_F(Mpi, TwoRanksMatchOneProcessStepByStep) {
   ASSERT_NO_FATAL_FAILURE(ensure_reference());
-  const Outcome dist = run_mpi(mpirun_args(2), train_args("dist.safetensors", 2, {"--loss-log", path("dist.log")}));
+  const Outcome dist =
+      run_mpi(mpirun_args(2), train_args("dist.safetensors", 2, {"--loss-log", path("dist.log")}));
   ASSERT_EQ(dist.exit_code, 0) << dist.out << dist.err;
   EXPECT_THAT(dist.out, HasSubstr("Distributed over 2 ranks"));
   expect_matches_reference(path("dist.log"), path("dist.safetensors"));
@@ -199,11 +216,12 @@ TEST_F(Mpi, TwoRanksMatchOneProcessStepByStep) {
 constexpr std::size_t kAugmentedSteps = 30;
 constexpr double kAugmentedWeightTolerance = 2e-2;
 TEST_F(Mpi, TwoRanksMatchOneProcessWithAugmentation) {
-  const Outcome single =
-      run_single(train_args("single_aug.safetensors", 1, {"--augment", "--loss-log", path("single_aug.log")}));
+  const Outcome single = run_single(
+      train_args("single_aug.safetensors", 1, {"--augment", "--loss-log", path("single_aug.log")}));
   ASSERT_EQ(single.exit_code, 0) << single.err;
-  const Outcome dist =
-      run_mpi(mpirun_args(2), train_args("dist_aug.safetensors", 1, {"--augment", "--loss-log", path("dist_aug.log")}));
+  const Outcome dist = run_mpi(
+      mpirun_args(2),
+      train_args("dist_aug.safetensors", 1, {"--augment", "--loss-log", path("dist_aug.log")}));
   ASSERT_EQ(dist.exit_code, 0) << dist.out << dist.err;
   expect_matches_reference(path("dist_aug.log"), path("dist_aug.safetensors"), path("single_aug"),
                            kSteps / 2, kAugmentedSteps, kAugmentedWeightTolerance);
@@ -211,10 +229,12 @@ TEST_F(Mpi, TwoRanksMatchOneProcessWithAugmentation) {
 
 TEST_F(Mpi, ResumedDistributedRunEndsWithTheUninterruptedWeights) {
   ASSERT_NO_FATAL_FAILURE(ensure_reference());
-  const Outcome first = run_mpi(mpirun_args(2), train_args("half.safetensors", 1, {"--checkpoint", path("half.ckpt")}));
+  const Outcome first = run_mpi(
+      mpirun_args(2), train_args("half.safetensors", 1, {"--checkpoint", path("half.ckpt")}));
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
-  const Outcome resumed = run_mpi(mpirun_args(2), {IMGCLS_BINARY, "train", "--resume", path("half.ckpt"), "--epochs",
-                                                   "2", "--threads", "1", "--out", path("resumed.safetensors")});
+  const Outcome resumed =
+      run_mpi(mpirun_args(2), {IMGCLS_BINARY, "train", "--resume", path("half.ckpt"), "--epochs",
+                               "2", "--threads", "1", "--out", path("resumed.safetensors")});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   EXPECT_THAT(resumed.out, HasSubstr("Resuming"));
   EXPECT_LE(
@@ -235,25 +255,31 @@ class TwoNamespaces {
     const std::string id = std::to_string(::getpid() % 100000);
     ns_a_ = "imgcls_a" + id, ns_b_ = "imgcls_b" + id;
     veth_a_ = "imva" + id, veth_b_ = "imvb" + id;
-    const std::string setup = "ip netns add " + ns_a_ + " && ip netns add " + ns_b_ +
-                              " && ip link add " + veth_a_ + " type veth peer name " + veth_b_ +
-                              " && ip link set " + veth_a_ + " netns " + ns_a_ + " && ip link set " + veth_b_ +
-                              " netns " + ns_b_ + " && ip -n " + ns_a_ + " addr add 10.77.0.1/24 dev " + veth_a_ +
-                              " && ip -n " + ns_b_ + " addr add 10.77.0.2/24 dev " + veth_b_ + " && ip -n " +
-                              ns_a_ + " link set " + veth_a_ + " up && ip -n " + ns_b_ + " link set " + veth_b_ +
-                              " up && ip -n " + ns_a_ + " link set lo up && ip -n " + ns_b_ + " link set lo up";
+    const std::string setup =
+        "ip netns add " + ns_a_ + " && ip netns add " + ns_b_ + " && ip link add " + veth_a_ +
+        " type veth peer name " + veth_b_ + " && ip link set " + veth_a_ + " netns " + ns_a_ +
+        " && ip link set " + veth_b_ + " netns " + ns_b_ + " && ip -n " + ns_a_ +
+        " addr add 10.77.0.1/24 dev " + veth_a_ + " && ip -n " + ns_b_ +
+        " addr add 10.77.0.2/24 dev " + veth_b_ + " && ip -n " + ns_a_ + " link set " + veth_a_ +
+        " up && ip -n " + ns_b_ + " link set " + veth_b_ + " up && ip -n " + ns_a_ +
+        " link set lo up && ip -n " + ns_b_ + " link set lo up";
     const Outcome made = testing_support::run_shell(setup, dir, kIpLimit);
     ready_ = made.exit_code == 0;
     if (!ready_) error_ = made.err;
-    std::ofstream(agent_) << "#!/bin/sh\n"
-                             "# mpirun's rsh agent: agent HOST COMMAND... runs COMMAND in HOST's namespace.\n"
-                             "host=$1; shift\n"
-                             "case \"$host\" in\n"
-                             "  10.77.0.1) ns=" << ns_a_ << ";;\n"
-                             "  10.77.0.2) ns=" << ns_b_ << ";;\n"
-                             "  *) echo \"netns agent: unknown host $host\" >&2; exit 1;;\n"
-                             "esac\n"
-                             "exec ip netns exec \"$ns\" sh -c \"$*\"\n";
+    std::ofstream(agent_)
+        << "#!/bin/sh\n"
+           "# mpirun's rsh agent: agent HOST COMMAND... runs COMMAND in HOST's namespace.\n"
+           "host=$1; shift\n"
+           "case \"$host\" in\n"
+           "  10.77.0.1) ns="
+        << ns_a_
+        << ";;\n"
+           "  10.77.0.2) ns="
+        << ns_b_
+        << ";;\n"
+           "  *) echo \"netns agent: unknown host $host\" >&2; exit 1;;\n"
+           "esac\n"
+           "exec ip netns exec \"$ns\" sh -c \"$*\"\n";
     fs::permissions(agent_, fs::perms::owner_all);
     std::ofstream(hostfile_) << "10.77.0.1 slots=1\n10.77.0.2 slots=1\n";
   }
@@ -270,10 +296,32 @@ class TwoNamespaces {
   const std::string& error() const { return error_; }
   // `ip netns exec A mpirun ...` with these options starts one rank in each namespace.
   std::vector<std::string> mpirun_prefix() const {
-    return {"netns", "exec", ns_a_, IMGCLS_MPIEXEC, "--allow-run-as-root", "--bind-to", "none", "--mca",
-            "mpi_yield_when_idle", "1", "-np", "2", "--hostfile",
-            hostfile_.string(), "--mca", "plm_rsh_agent", agent_.string(), "--mca", "btl", "tcp,self",
-            "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24"};
+    return {"netns",
+            "exec",
+            ns_a_,
+            IMGCLS_MPIEXEC,
+            "--allow-run-as-root",
+            "--bind-to",
+            "none",
+            "--mca",
+            "mpi_yield_when_idle",
+            "1",
+            "-np",
+            "2",
+            "--hostfile",
+            hostfile_.string(),
+            "--mca",
+            "plm_rsh_agent",
+            agent_.string(),
+            "--mca",
+            "btl",
+            "tcp,self",
+            "--mca",
+            "btl_tcp_if_include",
+            "10.77.0.0/24",
+            "--mca",
+            "oob_tcp_if_include",
+            "10.77.0.0/24"};
   }
   // Bytes received on the first namespace's veth end.
   std::int64_t received_bytes() const {
@@ -299,13 +347,15 @@ TEST_F(Mpi, TwoHostsOverTcpBetweenNetworkNamespaces) {
     IMGCLS_SKIP_OR_FAIL_UNDER_CI(
         "cannot create network namespaces here (needs root and iproute2): " + hosts.error());
   std::vector<std::string> args = hosts.mpirun_prefix();
-  const std::vector<std::string> program = train_args("hosts.safetensors", 2, {"--loss-log", path("hosts.log")});
+  const std::vector<std::string> program =
+      train_args("hosts.safetensors", 2, {"--loss-log", path("hosts.log")});
   args.insert(args.end(), program.begin(), program.end());
   args.push_back("--distributed");
   const Outcome dist = testing_support::run_process(IMGCLS_IP, args, root_, kRunLimit);
   ASSERT_EQ(dist.exit_code, 0) << dist.out << dist.err;
   // 268 exchanges of ~0.5 MB of gradients crossed the veth pair, not shared memory.
-  EXPECT_GT(hosts.received_bytes(), static_cast<std::int64_t>(kSteps) * 100'000) << "the ranks did not talk over the veth pair";
+  EXPECT_GT(hosts.received_bytes(), static_cast<std::int64_t>(kSteps) * 100'000)
+      << "the ranks did not talk over the veth pair";
   expect_matches_reference(path("hosts.log"), path("hosts.safetensors"));
 }
 
@@ -332,14 +382,15 @@ pid_t find_rank(pid_t mpirun, int rank) {
 // and returns how the job ended and how long after the signal. The job is given
 // kEndLimit to end after the signal (the tests expect well under that), then killed.
 constexpr std::chrono::seconds kEndLimit{60};
-std::pair<Outcome, double> signal_rank_mid_run(const std::vector<std::string>& args, const std::string& loss_log,
-                                               int signal_number) {
+std::pair<Outcome, double> signal_rank_mid_run(const std::vector<std::string>& args,
+                                               const std::string& loss_log, int signal_number) {
   Child mpirun(IMGCLS_MPIEXEC, args, fs::path(loss_log).parent_path());
   EXPECT_TRUE(mpirun.started());
   const auto give_up = Clock::now() + std::chrono::seconds(60);
   pid_t victim = -1;
   while (victim <= 0 && Clock::now() < give_up) {
-    if (fs::exists(loss_log) && fs::file_size(loss_log) > 200) victim = find_rank(mpirun.pid(), 1);  // training
+    if (fs::exists(loss_log) && fs::file_size(loss_log) > 200)
+      victim = find_rank(mpirun.pid(), 1);  // training
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (victim <= 0) {
@@ -358,8 +409,8 @@ std::pair<Outcome, double> signal_rank_mid_run(const std::vector<std::string>& a
 TEST_F(Mpi, KilledRankEndsTheJobWithAnErrorInBoundedTime) {
   constexpr double kBoundSeconds = 30.0;
   std::vector<std::string> args = mpirun_args(2);
-  const std::vector<std::string> program =
-      train_args("killed.safetensors", 1000, {"--loss-log", path("killed.log"), "--dist-timeout", "10"});
+  const std::vector<std::string> program = train_args(
+      "killed.safetensors", 1000, {"--loss-log", path("killed.log"), "--dist-timeout", "10"});
   args.insert(args.end(), program.begin(), program.end());
   args.push_back("--distributed");
   // mpirun sees the rank die and ends the job itself.
@@ -373,7 +424,8 @@ TEST_F(Mpi, HungRankEndsTheJobThroughTheWatchdog) {
   constexpr double kTimeoutSeconds = 3.0, kSlackSeconds = 10.0;
   std::vector<std::string> args = mpirun_args(2);
   const std::vector<std::string> program = train_args(
-      "hung.safetensors", 1000, {"--loss-log", path("hung.log"), "--dist-timeout", std::to_string(kTimeoutSeconds)});
+      "hung.safetensors", 1000,
+      {"--loss-log", path("hung.log"), "--dist-timeout", std::to_string(kTimeoutSeconds)});
   args.insert(args.end(), program.begin(), program.end());
   args.push_back("--distributed");
   // A stopped rank looks alive to mpirun; rank 0's watchdog ends the job.

@@ -13,19 +13,18 @@
 // reference accumulates in double; oneDNN in float, in another order. Inputs are uniform in
 // [-1, 1] and the longest sums have about 500 terms, so float rounding stays below
 // about 1e-5 relative; a wrong index, a missing term or a wrong padding is off by O(0.1).
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include <fmt/core.h>
-
 #include "backend/backend.hpp"
-#include "support/layer_runner.hpp"
 #include "imgcls/layers.hpp"
 #include "imgcls/rng.hpp"
 #include "ref/ops.hpp"
+#include "support/layer_runner.hpp"
 
 namespace imgcls {
 namespace {
@@ -81,9 +80,12 @@ std::string describe(const Window2d& w) {
 constexpr i64 kBatches[] = {1, 2, 3};
 i64 pick_side(std::size_t case_index, Rng& rng) {
   switch (case_index % 3) {
-    case 0: return 7;
-    case 1: return 13;
-    default: return 5 + static_cast<i64>(rng.uniform_index(9));  // 5..13
+    case 0:
+      return 7;
+    case 1:
+      return 13;
+    default:
+      return 5 + static_cast<i64>(rng.uniform_index(9));  // 5..13
   }
 }
 
@@ -108,7 +110,11 @@ std::vector<Conv2dGeometry> conv_cases() {
   // and backward-weights loops (conv2d_grey3x3.cpp).
   for (i64 filters : {16, 32, 64})
     for (i64 stride : {1, 2})
-      cases.push_back({.batch = 3, .in_h = 11, .in_w = 9, .in_c = 1, .out_c = filters,
+      cases.push_back({.batch = 3,
+                       .in_h = 11,
+                       .in_w = 9,
+                       .in_c = 1,
+                       .out_c = filters,
                        .window = make_window(3, stride, PadStyle::valid)});
   return cases;
 }
@@ -123,7 +129,8 @@ TEST(Conv2dVsRef, ForwardWithAndWithoutRelu) {
   for (const Conv2dGeometry& g : conv_cases()) {
     SCOPED_TRACE(describe(g));
     const i64 dst_count = g.batch * g.out_h() * g.out_w() * g.out_c;
-    const auto weights = random_values(g.out_c * g.in_c * g.window.kernel_h * g.window.kernel_w, rng);
+    const auto weights =
+        random_values(g.out_c * g.in_c * g.window.kernel_h * g.window.kernel_w, rng);
     const auto bias = random_values(g.out_c, rng);
     backend::Conv2d plain(g, backend::PostOp::none), fused(g, backend::PostOp::relu);
     // Two inputs through the same objects: a primitive must not keep stale pointers.
@@ -190,8 +197,9 @@ std::vector<Pool2dGeometry> pool_cases() {
       for (i64 channels : {1, 3, 17})
         for (int pad = 0; pad < 3; ++pad) {
           const std::size_t i = cases.size();
-          Window2d w{.kernel_h = kernel, .kernel_w = kernel, .stride_h = stride, .stride_w = stride};
-          if (pad == 1) w.pad_bottom = w.pad_right = 1;                        // asymmetric
+          Window2d w{
+              .kernel_h = kernel, .kernel_w = kernel, .stride_h = stride, .stride_w = stride};
+          if (pad == 1) w.pad_bottom = w.pad_right = 1;                           // asymmetric
           if (pad == 2) w.pad_top = w.pad_left = w.pad_bottom = w.pad_right = 1;  // symmetric
           cases.push_back({.batch = kBatches[i % 3],
                            .in_h = pick_side(i, rng),
@@ -271,15 +279,18 @@ TEST(DenseVsRef, ForwardWithAndWithoutRelu) {
     const auto weights = random_values(g.out_features * g.in_features, rng);
     const auto bias = random_values(g.out_features, rng);
     const i64 dst_count = g.batch * g.out_features;
-    std::vector<float> expected(static_cast<std::size_t>(dst_count)), expected_relu(expected.size());
+    std::vector<float> expected(static_cast<std::size_t>(dst_count)),
+        expected_relu(expected.size());
     ref::dense_forward(g, src.data(), weights.data(), bias.data(), expected.data());
     ref::relu_forward(dst_count, expected.data(), expected_relu.data());
 
     std::vector<float> got(expected.size(), NAN);
-    backend::Dense(g, backend::PostOp::none).forward(src.data(), weights.data(), bias.data(), got.data());
+    backend::Dense(g, backend::PostOp::none)
+        .forward(src.data(), weights.data(), bias.data(), got.data());
     EXPECT_TRUE(matches_reference(got, expected)) << "PostOp::none";
     std::fill(got.begin(), got.end(), NAN);
-    backend::Dense(g, backend::PostOp::relu).forward(src.data(), weights.data(), bias.data(), got.data());
+    backend::Dense(g, backend::PostOp::relu)
+        .forward(src.data(), weights.data(), bias.data(), got.data());
     EXPECT_TRUE(matches_reference(got, expected_relu)) << "PostOp::relu";
   }
 }
@@ -354,7 +365,8 @@ TEST(BatchNormVsRef, TrainingForwardWritesBatchStatistics) {
     const auto src = shifted_values(g.size(), 0.7f, rng);
     const auto scale = random_values(g.channels, rng), shift = random_values(g.channels, rng);
     const std::size_t channels = static_cast<std::size_t>(g.channels);
-    std::vector<float> expected_dst(src.size()), expected_mean(channels), expected_variance(channels);
+    std::vector<float> expected_dst(src.size()), expected_mean(channels),
+        expected_variance(channels);
     ref::batch_norm_forward_training(g, kBatchNormEpsilon, src.data(), scale.data(), shift.data(),
                                      expected_dst.data(), expected_mean.data(),
                                      expected_variance.data());
@@ -420,10 +432,10 @@ TEST(BatchNormVsRef, BackwardThroughBatchAndGivenStatistics) {
                                            scale.data(), mean.data(), variance.data(),
                                            expected_diff_src.data(), expected_diff_scale.data(),
                                            expected_diff_shift.data());
-        bn.forward_inference(src.data(), scale.data(), shift.data(), mean.data(),
-                             variance.data(), dst.data());
-        bn.backward_inference(src.data(), diff_dst.data(), scale.data(), shift.data(),
-                              mean.data(), variance.data(), diff_src.data(), diff_scale.data(),
+        bn.forward_inference(src.data(), scale.data(), shift.data(), mean.data(), variance.data(),
+                             dst.data());
+        bn.backward_inference(src.data(), diff_dst.data(), scale.data(), shift.data(), mean.data(),
+                              variance.data(), diff_src.data(), diff_scale.data(),
                               diff_shift.data());
       }
       EXPECT_TRUE(matches_reference(diff_src, expected_diff_src)) << "diff_src";
@@ -443,8 +455,7 @@ TEST(LeakyReluVsRef, ForwardAndBackward) {
       const auto src = random_values(count, rng), diff_dst = random_values(count, rng);
       std::vector<float> expected_dst(src.size()), expected_diff_src(src.size());
       ref::leaky_relu_forward(count, alpha, src.data(), expected_dst.data());
-      ref::leaky_relu_backward(count, alpha, src.data(), diff_dst.data(),
-                               expected_diff_src.data());
+      ref::leaky_relu_backward(count, alpha, src.data(), diff_dst.data(), expected_diff_src.data());
       backend::Eltwise leaky(backend::EltwiseKind::leaky_relu, count, alpha);
       std::vector<float> dst(src.size(), NAN), diff_src(src.size(), NAN);
       leaky.forward(src.data(), dst.data());

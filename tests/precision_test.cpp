@@ -26,17 +26,17 @@
 
 #include "backend/backend.hpp"
 #include "imgcls/error.hpp"
-#include "imgcls/predictor.hpp"
-#include "layers/pool2d.hpp"
-#include "plan/arrange.hpp"
-#include "plan/training_plan.hpp"
-#include "support/layer_runner.hpp"
 #include "imgcls/loss.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
+#include "imgcls/predictor.hpp"
 #include "imgcls/rng.hpp"
 #include "imgcls/runtime.hpp"
+#include "layers/pool2d.hpp"
+#include "plan/arrange.hpp"
+#include "plan/training_plan.hpp"
 #include "ref/ops.hpp"
+#include "support/layer_runner.hpp"
 
 namespace imgcls {
 namespace {
@@ -78,7 +78,8 @@ struct TrimCase {
   i64 channels, filters, pad_before;
 };
 class TrimmedConvolutionCases : public testing::TestWithParam<TrimCase> {};
-INSTANTIATE_TEST_SUITE_P(Cases, TrimmedConvolutionCases, testing::Values(TrimCase{3, 4, 1}, TrimCase{1, 16, 0}));
+INSTANTIATE_TEST_SUITE_P(Cases, TrimmedConvolutionCases,
+                         testing::Values(TrimCase{3, 4, 1}, TrimCase{1, 16, 0}));
 
 TEST_P(TrimmedConvolutionCases, ReadsTheTopLeftPartAndGivesTheRestZeroGradient) {
   Rng rng(5);
@@ -108,13 +109,15 @@ TEST_P(TrimmedConvolutionCases, ReadsTheTopLeftPartAndGivesTheRestZeroGradient) 
   std::vector<float> expected_dw(weights.size()), expected_db(bias.size());
   ref::conv2d_forward(g, part.data(), weights.data(), bias.data(), expected.data());
   ref::conv2d_backward_data(g, diff_dst.data(), weights.data(), expected_diff_part.data());
-  ref::conv2d_backward_weights(g, part.data(), diff_dst.data(), expected_dw.data(), expected_db.data());
+  ref::conv2d_backward_weights(g, part.data(), diff_dst.data(), expected_dw.data(),
+                               expected_db.data());
 
   backend::Conv2d conv(g, backend::PostOp::none, Precision::fp32, {stored_h, stored_w});
   std::vector<float> dst(expected.size(), NAN), diff_stored(stored.size(), NAN);
   std::vector<float> dw(weights.size(), NAN), db(bias.size(), NAN);
   conv.forward(stored.data(), weights.data(), bias.data(), dst.data());
-  conv.backward(stored.data(), diff_dst.data(), weights.data(), dw.data(), db.data(), diff_stored.data());
+  conv.backward(stored.data(), diff_dst.data(), weights.data(), dw.data(), db.data(),
+                diff_stored.data());
   EXPECT_LT(relative_difference(dst, expected), 1e-5);
   EXPECT_LT(relative_difference(dw, expected_dw), 1e-5);
   EXPECT_LT(relative_difference(db, expected_db), 1e-5);
@@ -122,18 +125,21 @@ TEST_P(TrimmedConvolutionCases, ReadsTheTopLeftPartAndGivesTheRestZeroGradient) 
     for (i64 y = 0; y < stored_h; ++y)
       for (i64 x = 0; x < stored_w; ++x)
         for (i64 k = 0; k < c; ++k) {
-          const float got = diff_stored[static_cast<std::size_t>(((b * stored_h + y) * stored_w + x) * c + k)];
+          const float got =
+              diff_stored[static_cast<std::size_t>(((b * stored_h + y) * stored_w + x) * c + k)];
           const bool read = y < g.in_h && x < g.in_w;
-          const float want =
-              read ? expected_diff_part[static_cast<std::size_t>(((b * g.in_h + y) * g.in_w + x) * c + k)] : 0.0f;
-          ASSERT_NEAR(got, want, 1e-5 * (1.0 + std::abs(want))) << "n " << b << " y " << y << " x " << x << " c " << k;
+          const float want = read ? expected_diff_part[static_cast<std::size_t>(
+                                        ((b * g.in_h + y) * g.in_w + x) * c + k)]
+                                  : 0.0f;
+          ASSERT_NEAR(got, want, 1e-5 * (1.0 + std::abs(want)))
+              << "n " << b << " y " << y << " x " << x << " c " << k;
         }
 }
 
 // A model whose Conv2D + pooling pairs are trimmed, against the same layers run one by one
 // (each built alone, so nothing is trimmed): same outputs, same gradients.
-void expect_trimmed_model_matches_layers(std::vector<std::unique_ptr<Layer>> (*make)(), const Shape& input,
-                                         i64 batch) {
+void expect_trimmed_model_matches_layers(std::vector<std::unique_ptr<Layer>> (*make)(),
+                                         const Shape& input, i64 batch) {
   Sequential model(input);
   for (auto& layer : make()) model.add(std::move(layer));
   model.initialize(3);
@@ -149,7 +155,8 @@ void expect_trimmed_model_matches_layers(std::vector<std::unique_ptr<Layer>> (*m
   for (auto& layer : alone)
     for (Param& p : layer->params()) alone_params.push_back(p);
   ASSERT_EQ(model_params.size(), alone_params.size());
-  for (std::size_t i = 0; i < model_params.size(); ++i) *alone_params[i].value = *model_params[i].value;
+  for (std::size_t i = 0; i < model_params.size(); ++i)
+    *alone_params[i].value = *model_params[i].value;
 
   Rng rng(9);
   Shape batch_shape{batch};
@@ -178,7 +185,8 @@ void expect_trimmed_model_matches_layers(std::vector<std::unique_ptr<Layer>> (*m
     diff = &diffs[i == 0 ? 0 : i - 1];
   }
   for (std::size_t i = 0; i < model_params.size(); ++i)
-    EXPECT_LT(relative_difference(model_params[i].grad->values(), alone_params[i].grad->values()), 1e-5)
+    EXPECT_LT(relative_difference(model_params[i].grad->values(), alone_params[i].grad->values()),
+              1e-5)
         << model_params[i].name;
 }
 
@@ -197,7 +205,8 @@ std::vector<std::unique_ptr<Layer>> seed_like_layers() {
 // that leaves the last row and column of the 9x9 unread.
 std::vector<std::unique_ptr<Layer>> strided_same_layers() {
   std::vector<std::unique_ptr<Layer>> l;
-  l.push_back(layers::Conv2D({.filters = 4, .kernel_size = 3, .strides = 2, .padding = Padding::same}));  // 17 -> 9
+  l.push_back(layers::Conv2D(
+      {.filters = 4, .kernel_size = 3, .strides = 2, .padding = Padding::same}));  // 17 -> 9
   l.push_back(layers::AvgPool2D({.pool_size = 2, .strides = 2}));  // 9 -> 4, reads 8
   l.push_back(layers::Flatten());
   l.push_back(layers::Dense({.units = 3}));
@@ -282,13 +291,16 @@ TEST(Bf16, ConvolutionForwardAndBackwardWithinBf16RoundingOfTheReference) {
   std::vector<float> expected_dw(weights.size()), expected_db(bias.size());
   ref::conv2d_forward(g, src.data(), weights.data(), bias.data(), expected.data());
   ref::conv2d_backward_data(g, diff_dst.data(), weights.data(), expected_ds.data());
-  ref::conv2d_backward_weights(g, src.data(), diff_dst.data(), expected_dw.data(), expected_db.data());
+  ref::conv2d_backward_weights(g, src.data(), diff_dst.data(), expected_dw.data(),
+                               expected_db.data());
 
   backend::Conv2d conv(g, backend::PostOp::none, Precision::bf16);
   std::vector<float> dst(expected.size()), ds(src.size()), dw(weights.size()), db(bias.size());
   conv.forward(src.data(), weights.data(), bias.data(), dst.data());
   conv.backward(src.data(), diff_dst.data(), weights.data(), dw.data(), db.data(), ds.data());
-  expect_bf16_rounding({{"dst", &dst, &expected}, {"diff_src", &ds, &expected_ds}, {"diff_weights", &dw, &expected_dw}});
+  expect_bf16_rounding({{"dst", &dst, &expected},
+                        {"diff_src", &ds, &expected_ds},
+                        {"diff_weights", &dw, &expected_dw}});
   // The bias gradient sums diff_dst, which is rounded to bf16 first.
   EXPECT_LT(relative_difference(db, expected_db), kBf16Tolerance);
 }
@@ -303,17 +315,20 @@ TEST(Bf16, DenseForwardAndBackwardWithinBf16RoundingOfTheReference) {
   if (!bf16_runs_here_or_is_refused(
           [&] { backend::Dense refused(g, backend::PostOp::none, Precision::bf16); }))
     return;
-  std::vector<float> expected(diff_dst.size()), expected_ds(src.size()), expected_dw(weights.size()),
-      expected_db(bias.size());
+  std::vector<float> expected(diff_dst.size()), expected_ds(src.size()),
+      expected_dw(weights.size()), expected_db(bias.size());
   ref::dense_forward(g, src.data(), weights.data(), bias.data(), expected.data());
   ref::dense_backward_data(g, diff_dst.data(), weights.data(), expected_ds.data());
-  ref::dense_backward_weights(g, src.data(), diff_dst.data(), expected_dw.data(), expected_db.data());
+  ref::dense_backward_weights(g, src.data(), diff_dst.data(), expected_dw.data(),
+                              expected_db.data());
 
   backend::Dense dense(g, backend::PostOp::none, Precision::bf16);
   std::vector<float> dst(expected.size()), ds(src.size()), dw(weights.size()), db(bias.size());
   dense.forward(src.data(), weights.data(), bias.data(), dst.data());
   dense.backward(src.data(), diff_dst.data(), weights.data(), dw.data(), db.data(), ds.data());
-  expect_bf16_rounding({{"dst", &dst, &expected}, {"diff_src", &ds, &expected_ds}, {"diff_weights", &dw, &expected_dw}});
+  expect_bf16_rounding({{"dst", &dst, &expected},
+                        {"diff_src", &ds, &expected_ds},
+                        {"diff_weights", &dw, &expected_dw}});
 }
 
 // Training precision is for Mode::train; inference of the same weights is fp32, equal to a
@@ -321,7 +336,8 @@ TEST(Bf16, DenseForwardAndBackwardWithinBf16RoundingOfTheReference) {
 TEST(Bf16, InferenceStaysFp32) {
   Sequential model = presets::seed();
   model.initialize(4);
-  if (!bf16_runs_here_or_is_refused([&] { plan::TrainingPlan refused(model, Precision::bf16); })) return;
+  if (!bf16_runs_here_or_is_refused([&] { plan::TrainingPlan refused(model, Precision::bf16); }))
+    return;
   Rng rng(13);
   Tensor images({5, 28, 28, 1});
   for (i64 i = 0; i < images.size(); ++i) images[i] = rng.uniform(0.0f, 1.0f);
@@ -347,12 +363,14 @@ PatternBatch pattern_batch(i64 batch) {
   const i64 pixels = 28 * 28;
   std::vector<std::vector<float>> patterns(10);
   for (auto& p : patterns) p = random_values(pixels, rng);
-  PatternBatch b{Tensor({batch, 28, 28, 1}), std::vector<std::int32_t>(static_cast<std::size_t>(batch))};
+  PatternBatch b{Tensor({batch, 28, 28, 1}),
+                 std::vector<std::int32_t>(static_cast<std::size_t>(batch))};
   for (i64 i = 0; i < batch; ++i) {
     b.labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i % 10);
     const auto& pattern = patterns[static_cast<std::size_t>(i % 10)];
     for (i64 j = 0; j < pixels; ++j)
-      b.images[i * pixels + j] = 0.5f + 0.3f * pattern[static_cast<std::size_t>(j)] + 0.1f * rng.uniform(-1.0f, 1.0f);
+      b.images[i * pixels + j] =
+          0.5f + 0.3f * pattern[static_cast<std::size_t>(j)] + 0.1f * rng.uniform(-1.0f, 1.0f);
   }
   return b;
 }
@@ -363,11 +381,10 @@ PatternBatch pattern_batch(i64 batch) {
 // near uniform), so bf16's 8-bit rounding of the summands shows up large: 1-17% measured,
 // per parameter. A wrong gradient is off by 100% or more.
 TEST(Bf16, SeedModelGradientsFollowFp32) {
-  if (!bf16_runs_here_or_is_refused(
-          [] {
-            Sequential model = presets::seed();
-            plan::TrainingPlan plan(model, Precision::bf16);
-          }))
+  if (!bf16_runs_here_or_is_refused([] {
+        Sequential model = presets::seed();
+        plan::TrainingPlan plan(model, Precision::bf16);
+      }))
     return;
   const PatternBatch b = pattern_batch(32);
   auto gradients = [&](Precision precision, double& loss) {
@@ -403,11 +420,10 @@ TEST(Bf16, SeedModelGradientsFollowFp32) {
 // 60% of its start, and bf16 ends within 15% of fp32 (trajectories drift apart a little
 // as rounding differences compound).
 TEST(Bf16, SeedModelLearnsLikeFp32) {
-  if (!bf16_runs_here_or_is_refused(
-          [] {
-            Sequential model = presets::seed();
-            plan::TrainingPlan plan(model, Precision::bf16);
-          }))
+  if (!bf16_runs_here_or_is_refused([] {
+        Sequential model = presets::seed();
+        plan::TrainingPlan plan(model, Precision::bf16);
+      }))
     return;
   const PatternBatch b = pattern_batch(40);
   auto train = [&](Precision precision) {
@@ -425,7 +441,8 @@ TEST(Bf16, SeedModelLearnsLikeFp32) {
     return losses;
   };
   const std::vector<double> fp32 = train(Precision::fp32), bf16 = train(Precision::bf16);
-  std::printf("losses fp32 %.4f -> %.4f, bf16 %.4f -> %.4f\n", fp32.front(), fp32.back(), bf16.front(), bf16.back());
+  std::printf("losses fp32 %.4f -> %.4f, bf16 %.4f -> %.4f\n", fp32.front(), fp32.back(),
+              bf16.front(), bf16.back());
   EXPECT_LT(fp32.back(), 0.6 * fp32.front());
   EXPECT_LT(bf16.back(), 0.6 * bf16.front());
   EXPECT_NEAR(bf16.back(), fp32.back(), 0.15 * fp32.back());

@@ -2,8 +2,6 @@
 // unusable but the rest still printed, 2 usage error), the text, --top and --json
 // outputs, folders, and --save-preprocessed.
 #include <gtest/gtest.h>
-
-#include "support/process.hpp"
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -16,6 +14,7 @@
 
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
+#include "support/process.hpp"
 
 namespace imgcls {
 namespace {
@@ -36,7 +35,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   for (std::string line; std::getline(in, line);) result.push_back(line);
   return result;
 }
-
 
 class PredictCli : public ::testing::Test {
  protected:
@@ -175,10 +173,13 @@ TEST_F(PredictCli, JsonGivesEveryInputALineErrorsIncluded) {
     EXPECT_EQ(line.contains("error"), failed) << lines[i];
     EXPECT_EQ(line.contains("label"), !failed) << lines[i];
   }
-  EXPECT_NE(nlohmann::json::parse(lines[1]).at("error").get<std::string>().find("no such file"), std::string::npos);
-  EXPECT_NE(nlohmann::json::parse(lines[2]).at("error").get<std::string>().find("not a readable picture"),
+  EXPECT_NE(nlohmann::json::parse(lines[1]).at("error").get<std::string>().find("no such file"),
             std::string::npos);
-  EXPECT_NE(nlohmann::json::parse(lines[3]).at("error").get<std::string>().find("no pictures"), std::string::npos);
+  EXPECT_NE(
+      nlohmann::json::parse(lines[2]).at("error").get<std::string>().find("not a readable picture"),
+      std::string::npos);
+  EXPECT_NE(nlohmann::json::parse(lines[3]).at("error").get<std::string>().find("no pictures"),
+            std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(lines[4]).at("label"), 3);
 }
 

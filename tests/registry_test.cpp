@@ -10,22 +10,23 @@
 //  - exported to ONNX that onnx's checker accepts (onnxruntime itself runs every kind in
 //    ctest -L onnx: onnx_runtime_every_kind).
 // A new kind is picked up here by registering; nothing lists the kinds by hand.
+#include "layers/registry.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <set>
-#include <unistd.h>
 
 #include "imgcls/gradient_check.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/onnx.hpp"
 #include "imgcls/predictor.hpp"
 #include "layers/kernel.hpp"
-#include "layers/registry.hpp"
 
 namespace imgcls {
 namespace {
@@ -76,7 +77,8 @@ double relative_error(const Tensor& got, const Tensor& want) {
   EXPECT_EQ(got.shape(), want.shape());
   double worst = 0.0;
   for (std::int64_t i = 0; i < std::min(got.size(), want.size()); ++i)
-    worst = std::max(worst, std::abs(double(got[i]) - want[i]) / std::max(1.0, std::abs(double(want[i]))));
+    worst = std::max(worst,
+                     std::abs(double(got[i]) - want[i]) / std::max(1.0, std::abs(double(want[i]))));
   return worst;
 }
 
@@ -99,7 +101,8 @@ TEST_P(RegistryExample, KernelComputesWhatTheReferenceComputes) {
   const std::unique_ptr<Layer> layer = built_layer(c, rng);
   Tensor src(c.data().input_shape);
   fill_uniform(src, -1.0f, 1.0f, rng);
-  const std::unique_ptr<Kernel> kernel = layer->make_kernel({.batch = src.dim(0), .mode = Mode::infer});
+  const std::unique_ptr<Kernel> kernel =
+      layer->make_kernel({.batch = src.dim(0), .mode = Mode::infer});
   Tensor dst, want_dst;
   kernel->forward(src, dst);
   c.kind->reference.forward(*layer, src, want_dst);
@@ -116,16 +119,19 @@ TEST_P(RegistryExample, KernelComputesWhatTheReferenceComputes) {
   EXPECT_LE(relative_error(diff_src, want_diff_src), c.kind->reference_tolerance) << "diff_src";
   ASSERT_EQ(diff_params.size(), want_diff_params.size());
   for (std::size_t i = 0; i < diff_params.size(); ++i)
-    EXPECT_LE(relative_error(diff_params[i], want_diff_params[i]), c.kind->reference_tolerance) << "param " << i;
+    EXPECT_LE(relative_error(diff_params[i], want_diff_params[i]), c.kind->reference_tolerance)
+        << "param " << i;
 }
 
 TEST_P(RegistryExample, GradientsMatchFiniteDifferences) {
   const Case& c = GetParam();
   std::unique_ptr<Layer> layer = layers::from_config(c.data().config, "example");
-  const GradientCheckResult result = check_layer_gradients(*layer, c.data().input_shape, {.seed = 5});
+  const GradientCheckResult result =
+      check_layer_gradients(*layer, c.data().input_shape, {.seed = 5});
   EXPECT_TRUE(result.ok()) << result.worst;
   // Most points are compared, not skipped as kinks, or the check would prove little.
-  EXPECT_GE(result.checked, 2 * result.skipped) << result.checked << " checked, " << result.skipped << " skipped";
+  EXPECT_GE(result.checked, 2 * result.skipped)
+      << result.checked << " checked, " << result.skipped << " skipped";
 }
 
 // The example as the first layer of a small classifier.
@@ -144,16 +150,17 @@ TEST_P(RegistryExample, SavedAndLoadedModelPredictsTheSame) {
   Rng rng(4);
   for (const Param& b : model.buffers()) fill_uniform(*b.value, 0.5f, 1.5f, rng);
   static std::atomic<int> counter{0};
-  const std::filesystem::path path = std::filesystem::temp_directory_path() /
-                                     ("imgcls_registry_" + std::to_string(::getpid()) + "_" +
-                                      std::to_string(counter++) + ".safetensors");
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("imgcls_registry_" + std::to_string(::getpid()) +
+                                                "_" + std::to_string(counter++) + ".safetensors");
   save_model(model, path.string());
   Sequential loaded = load_model(path.string());
   std::filesystem::remove(path);
   EXPECT_EQ(loaded.config(), model.config());
   const std::vector<Param> want = model.params_and_buffers(), got = loaded.params_and_buffers();
   ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i].value->values(), want[i].value->values());
+  for (std::size_t i = 0; i < want.size(); ++i)
+    EXPECT_EQ(got[i].value->values(), want[i].value->values());
   Tensor images(c.data().input_shape);
   fill_uniform(images, -1.0f, 1.0f, rng);
   EXPECT_EQ(Predictor(loaded).predict(images).values(), Predictor(model).predict(images).values());

@@ -31,7 +31,9 @@ class TrainCli : public testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  Outcome run(const std::vector<std::string>& args) { return testing_support::run_process(IMGCLS_BINARY, args, root_); }
+  Outcome run(const std::vector<std::string>& args) {
+    return testing_support::run_process(IMGCLS_BINARY, args, root_);
+  }
   static std::string data() { return (root_ / "data").string(); }
   static std::string path(const std::string& name) { return (root_ / name).string(); }
 
@@ -47,9 +49,10 @@ class TrainCli : public testing::Test {
 fs::path TrainCli::root_;
 
 TEST_F(TrainCli, TrainsSavesAndEvaluates) {
-  const Outcome trained = run({"train", "--data", data(), "--epochs", "2", "--val-split", "0.1", "--optimizer",
-                               "sgd", "--momentum", "0.9", "--schedule", "cosine", "--augment", "--out",
-                               path("m1.safetensors"), "--json", "--threads", "1"});
+  const Outcome trained =
+      run({"train", "--data", data(), "--epochs", "2", "--val-split", "0.1", "--optimizer", "sgd",
+           "--momentum", "0.9", "--schedule", "cosine", "--augment", "--out",
+           path("m1.safetensors"), "--json", "--threads", "1"});
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   const auto result = nlohmann::json::parse(trained.out);
   EXPECT_GT(result.at("test_accuracy").get<double>(), 0.3) << trained.out;  // chance is 0.1
@@ -91,11 +94,13 @@ TEST_F(TrainCli, SummaryOfModelsPresetsAndFiles) {
   EXPECT_THAT(tiny.out, HasSubstr("(None, 26, 26, 4)"));
   EXPECT_THAT(tiny.out, HasSubstr("Total params: 27090"));  // 40 + 2704 * 10 + 10
 
-  std::ofstream(path("typo.json")) << R"({"input_shape": [28, 28, 1], "layers": [{"type": "Dense", "unitz": 3}]})";
+  std::ofstream(path("typo.json"))
+      << R"({"input_shape": [28, 28, 1], "layers": [{"type": "Dense", "unitz": 3}]})";
   const Outcome typo = run({"summary", "--arch", path("typo.json")});
   EXPECT_EQ(typo.exit_code, 1);
   EXPECT_THAT(typo.err, HasSubstr("layer 0"));
-  std::ofstream(path("big_kernel.json")) << R"({"input_shape": [3, 3, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 5}]})";
+  std::ofstream(path("big_kernel.json"))
+      << R"({"input_shape": [3, 3, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 5}]})";
   const Outcome impossible = run({"train", "--arch", path("big_kernel.json"), "--data", data()});
   EXPECT_EQ(impossible.exit_code, 1);
   EXPECT_THAT(impossible.err, HasSubstr("does not fit"));
@@ -119,8 +124,10 @@ TEST_F(TrainCli, RefusesBadOptions) {
 // it), train and run refuse it with exit code 1, a message that says why, and no files.
 TEST_F(TrainCli, Bf16PrecisionTrainsWhereSupportedAndIsRefusedWhereNot) {
   EXPECT_EQ(run({"train", "--precision", "fp16"}).exit_code, 2);
-  const std::vector<std::string> args{"train", "--data", data(), "--epochs", "1", "--precision", "bf16",
-                                      "--out", path("bf16.safetensors"), "--json", "--threads", "1"};
+  const std::vector<std::string> args{"train",    "--data",    data(),
+                                      "--epochs", "1",         "--precision",
+                                      "bf16",     "--out",     path("bf16.safetensors"),
+                                      "--json",   "--threads", "1"};
   if (bf16_supported()) {
     const Outcome trained = run(args);
     ASSERT_EQ(trained.exit_code, 0) << trained.err;
@@ -130,9 +137,10 @@ TEST_F(TrainCli, Bf16PrecisionTrainsWhereSupportedAndIsRefusedWhereNot) {
     EXPECT_EQ(load_model(path("bf16.safetensors")).parameter_count(), 121930);
   }
   ASSERT_EQ(::setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", 1), 0);
-  const Outcome refused = run({"train", "--data", data(), "--epochs", "1", "--precision", "bf16", "--out",
-                               path("refused.safetensors"), "--threads", "1"});
-  const Outcome refused_run = run({"run", "--precision", "bf16", "--data", data(), "--out", path("refused_run")});
+  const Outcome refused = run({"train", "--data", data(), "--epochs", "1", "--precision", "bf16",
+                               "--out", path("refused.safetensors"), "--threads", "1"});
+  const Outcome refused_run =
+      run({"run", "--precision", "bf16", "--data", data(), "--out", path("refused_run")});
   ::unsetenv("ONEDNN_MAX_CPU_ISA");
   EXPECT_EQ(refused.exit_code, 1) << refused.err;
   EXPECT_THAT(refused.err, HasSubstr("AVX512-BF16"));
@@ -147,8 +155,9 @@ TEST_F(TrainCli, Bf16PrecisionTrainsWhereSupportedAndIsRefusedWhereNot) {
 // then resumed; killed with SIGKILL after a periodic checkpoint, then resumed. All three
 // end with identical weights.
 TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
-  const std::vector<std::string> common{"train", "--data", data(), "--epochs", "20", "--batch-size", "16",
-                                        "--threads", "1", "--augment", "--schedule", "onecycle"};
+  const std::vector<std::string> common{"train", "--data",       data(),       "--epochs",
+                                        "20",    "--batch-size", "16",         "--threads",
+                                        "1",     "--augment",    "--schedule", "onecycle"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = common;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -164,24 +173,29 @@ TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
   stopped.send(SIGINT);
   const Outcome interrupted = stopped.wait();
   ASSERT_EQ(interrupted.exit_code, 130) << interrupted.err;
-  EXPECT_THAT(interrupted.err, HasSubstr("Resume with: imgcls train --resume " + path("sig.checkpoint.safetensors") + "\n"));
+  EXPECT_THAT(interrupted.err, HasSubstr("Resume with: imgcls train --resume " +
+                                         path("sig.checkpoint.safetensors") + "\n"));
   // The command the hint gives, as it is: the run continues into its own files.
-  const Outcome resumed = run({"train", "--resume", path("sig.checkpoint.safetensors"), "--threads", "1"});
+  const Outcome resumed =
+      run({"train", "--resume", path("sig.checkpoint.safetensors"), "--threads", "1"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(weights(path("sig.safetensors")), weights(path("full.safetensors")));
 
-  Child killed(IMGCLS_BINARY, with({"--out", path("kill.safetensors"), "--checkpoint-every", "7"}), root_);
+  Child killed(IMGCLS_BINARY, with({"--out", path("kill.safetensors"), "--checkpoint-every", "7"}),
+               root_);
   for (int i = 0; i < 1000 && !fs::exists(path("kill.checkpoint.safetensors")); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   killed.send(SIGKILL);
   const Outcome dead = killed.wait();
   ASSERT_EQ(dead.signal, SIGKILL) << "the run should still have been going";
-  const Outcome recovered = run({"train", "--resume", path("kill.checkpoint.safetensors"), "--out", path("kill.safetensors"), "--threads", "1"});
+  const Outcome recovered = run({"train", "--resume", path("kill.checkpoint.safetensors"), "--out",
+                                 path("kill.safetensors"), "--threads", "1"});
   ASSERT_EQ(recovered.exit_code, 0) << recovered.err;
   EXPECT_EQ(weights(path("kill.safetensors")), weights(path("full.safetensors")));
 
-  const Outcome conflicting = run({"train", "--resume", path("kill.checkpoint.safetensors"), "--seed", "99"});
+  const Outcome conflicting =
+      run({"train", "--resume", path("kill.checkpoint.safetensors"), "--seed", "99"});
   EXPECT_EQ(conflicting.exit_code, 1);
   EXPECT_THAT(conflicting.err, HasSubstr("--seed"));
 }
@@ -198,15 +212,18 @@ TEST_F(TrainCli, BadOutputPathsFailBeforeTraining) {
   };
   for (const auto& [out, problem] : cases) {
     SCOPED_TRACE(out);
-    const Outcome refused = run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"});
+    const Outcome refused =
+        run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"});
     EXPECT_EQ(refused.exit_code, 1) << refused.err;
     EXPECT_THAT(refused.err, HasSubstr(problem));
-    EXPECT_THAT(refused.out, testing::Not(HasSubstr("Loading data")));  // nothing was read or trained
+    EXPECT_THAT(refused.out,
+                testing::Not(HasSubstr("Loading data")));  // nothing was read or trained
     EXPECT_THAT(refused.out, testing::Not(HasSubstr("Epoch")));
   }
   // The same for a checkpoint path that cannot be written.
-  const Outcome checkpoint = run({"train", "--data", data(), "--epochs", "1", "--out", path("ok.safetensors"),
-                                  "--checkpoint", path("a_folder"), "--threads", "1"});
+  const Outcome checkpoint =
+      run({"train", "--data", data(), "--epochs", "1", "--out", path("ok.safetensors"),
+           "--checkpoint", path("a_folder"), "--threads", "1"});
   EXPECT_EQ(checkpoint.exit_code, 1) << checkpoint.err;
   EXPECT_THAT(checkpoint.err, HasSubstr("is a folder"));
   EXPECT_FALSE(fs::exists(path("ok.safetensors")));
@@ -215,7 +232,8 @@ TEST_F(TrainCli, BadOutputPathsFailBeforeTraining) {
 // A model file in a folder that does not exist yet: the folder is made before training.
 TEST_F(TrainCli, OutputInAMissingFolderIsCreated) {
   const std::string out = path("new/sub/m.safetensors");
-  const Outcome trained = run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"});
+  const Outcome trained =
+      run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"});
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   EXPECT_TRUE(fs::exists(out));
   EXPECT_TRUE(fs::exists(path("new/sub/m.history.json")));
@@ -226,21 +244,26 @@ TEST_F(TrainCli, OutputInAMissingFolderIsCreated) {
 // any folder, never ./model.safetensors; an explicit --out wins.
 TEST_F(TrainCli, ResumedRunWritesWhereTheOriginalRunWould) {
   const std::string out = path("runs/orig.safetensors");
-  ASSERT_EQ(run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"}).exit_code, 0);
+  ASSERT_EQ(
+      run({"train", "--data", data(), "--epochs", "1", "--out", out, "--threads", "1"}).exit_code,
+      0);
   fs::create_directories(root_ / "elsewhere");
-  const Outcome resumed = testing_support::run_process(
-      "/bin/sh",
-      {"-c", "cd \"$0\" && exec \"$1\" train --resume ../runs/orig.checkpoint.safetensors --epochs 2 --threads 1",
-       path("elsewhere"), IMGCLS_BINARY},
-      root_);
+  const Outcome resumed =
+      testing_support::run_process("/bin/sh",
+                                   {"-c",
+                                    "cd \"$0\" && exec \"$1\" train --resume "
+                                    "../runs/orig.checkpoint.safetensors --epochs 2 --threads 1",
+                                    path("elsewhere"), IMGCLS_BINARY},
+                                   root_);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_FALSE(fs::exists(root_ / "elsewhere" / "model.safetensors"));
   EXPECT_FALSE(fs::exists(root_ / "model.safetensors"));
   EXPECT_EQ(load_history(path("runs/orig.history.json")).epochs.size(), 2u);
   EXPECT_THAT(resumed.out, HasSubstr("Wrote " + out));
 
-  const Outcome moved = run({"train", "--resume", path("runs/orig.checkpoint.safetensors"), "--epochs", "3",
-                             "--out", path("runs/moved.safetensors"), "--threads", "1"});
+  const Outcome moved =
+      run({"train", "--resume", path("runs/orig.checkpoint.safetensors"), "--epochs", "3", "--out",
+           path("runs/moved.safetensors"), "--threads", "1"});
   ASSERT_EQ(moved.exit_code, 0) << moved.err;
   EXPECT_EQ(load_history(path("runs/moved.history.json")).epochs.size(), 3u);
   EXPECT_TRUE(fs::exists(path("runs/moved.checkpoint.safetensors")));
@@ -251,8 +274,8 @@ TEST_F(TrainCli, ResumedRunWritesWhereTheOriginalRunWould) {
 // placeholders; so does the message refusing a resume that contradicts its checkpoint.
 TEST_F(TrainCli, JsonReportsTheValuesUsed) {
   const auto run_of = [&](const std::vector<std::string>& extra, const std::string& out) {
-    std::vector<std::string> args = {"train", "--data", data(), "--epochs", "1", "--out", path(out), "--json",
-                                     "--threads", "1"};
+    std::vector<std::string> args = {"train", "--data",  data(),   "--epochs",  "1",
+                                     "--out", path(out), "--json", "--threads", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     const Outcome trained = run(args);
     EXPECT_EQ(trained.exit_code, 0) << trained.err;
@@ -264,12 +287,14 @@ TEST_F(TrainCli, JsonReportsTheValuesUsed) {
   const nlohmann::json sgd = run_of({"--optimizer", "sgd"}, "sgd.safetensors");
   EXPECT_DOUBLE_EQ(sgd.at("learning_rate").get<double>(), 0.01);
   EXPECT_DOUBLE_EQ(sgd.at("weight_decay").get<double>(), 0.0);
-  const nlohmann::json given = run_of({"--lr", "0.003", "--weight-decay", "0.0005"}, "given.safetensors");
+  const nlohmann::json given =
+      run_of({"--lr", "0.003", "--weight-decay", "0.0005"}, "given.safetensors");
   EXPECT_DOUBLE_EQ(given.at("learning_rate").get<double>(), 0.003);
   EXPECT_DOUBLE_EQ(given.at("weight_decay").get<double>(), 0.0005);
   EXPECT_EQ(read_model_metadata(path("adamw.safetensors")).training.at("run"), adamw);
 
-  const Outcome conflicting = run({"train", "--resume", path("adamw.checkpoint.safetensors"), "--lr", "0.5"});
+  const Outcome conflicting =
+      run({"train", "--resume", path("adamw.checkpoint.safetensors"), "--lr", "0.5"});
   EXPECT_EQ(conflicting.exit_code, 1);
   EXPECT_THAT(conflicting.err, HasSubstr("--lr: 0.5 differs from the checkpoint's 0.001"));
 }

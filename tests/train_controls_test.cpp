@@ -5,12 +5,12 @@
 // steps; checkpoints and model files refuse damage (CRC).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "imgcls/io.hpp"
 #include "imgcls/runtime.hpp"
@@ -23,7 +23,8 @@ using testing::HasSubstr;
 using testing_support::synthetic_digits;
 
 std::filesystem::path temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("imgcls_" + name + "_" + std::to_string(::getpid()));
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("imgcls_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -37,7 +38,8 @@ std::vector<Tensor> weights_of(Sequential& model) {
 // Sets `stop` (as a signal handler would) after step `step` of epoch `epoch`.
 class StopAt : public Callback {
  public:
-  StopAt(int epoch, std::int64_t step, std::atomic<bool>& stop) : epoch_(epoch), step_(step), stop_(stop) {}
+  StopAt(int epoch, std::int64_t step, std::atomic<bool>& stop)
+      : epoch_(epoch), step_(step), stop_(stop) {}
   void on_train_batch_end(Trainer& /*trainer*/, const StepStats& s) override {
     if (s.epoch == epoch_ && s.step == step_) stop_ = true;
   }
@@ -50,7 +52,8 @@ class StopAt : public Callback {
 
 FitOptions controls(const Dataset& validation) {
   FitOptions options{.epochs = 2, .batch_size = 16, .seed = 5};
-  options.schedule = ScheduleOptions{.kind = ScheduleKind::cosine, .lr_initial = 2e-3f, .lr_min = 1e-4f};
+  options.schedule =
+      ScheduleOptions{.kind = ScheduleKind::cosine, .lr_initial = 2e-3f, .lr_min = 1e-4f};
   options.augment = AugmentOptions{};
   options.validation = &validation;
   return options;
@@ -93,7 +96,8 @@ TEST(Resume, StoppedCheckpointedAndResumedEqualsUninterrupted) {
 
   const auto want = weights_of(reference), got = weights_of(loaded.model);
   ASSERT_EQ(want.size(), got.size());
-  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(want[i].values(), got[i].values()) << "parameter " << i;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    EXPECT_EQ(want[i].values(), got[i].values()) << "parameter " << i;
   std::filesystem::remove_all(dir);
 }
 
@@ -129,7 +133,8 @@ TEST(EarlyStopping, StopsAndRestoresTheBestWeights) {
 
 TEST(ValidationSplit, IsSeededDisjointAndComplete) {
   Dataset data = synthetic_digits(100, 1);
-  for (std::int64_t n = 0; n < 100; ++n) data.images[n * 784] = static_cast<float>(n);  // tag each image
+  for (std::int64_t n = 0; n < 100; ++n)
+    data.images[n * 784] = static_cast<float>(n);  // tag each image
   const auto [train, validation] = split_validation(data, 0.2, 7);
   ASSERT_EQ(train.size(), 80);
   ASSERT_EQ(validation.size(), 20);
@@ -151,11 +156,13 @@ TEST(Schedules, HitTheirDefiningPoints) {
   EXPECT_FLOAT_EQ(scheduled_learning_rate(cosine, 0, 100, 10), 1.0f);
   EXPECT_NEAR(scheduled_learning_rate(cosine, 50, 100, 10), 0.55f, 1e-6);
   EXPECT_NEAR(scheduled_learning_rate(cosine, 100, 100, 10), 0.1f, 1e-6);
-  const ScheduleOptions step{.kind = ScheduleKind::step, .lr_initial = 1.0f, .step_epochs = 2, .step_gamma = 0.5f};
+  const ScheduleOptions step{
+      .kind = ScheduleKind::step, .lr_initial = 1.0f, .step_epochs = 2, .step_gamma = 0.5f};
   EXPECT_FLOAT_EQ(scheduled_learning_rate(step, 19, 100, 10), 1.0f);
   EXPECT_FLOAT_EQ(scheduled_learning_rate(step, 20, 100, 10), 0.5f);
   EXPECT_FLOAT_EQ(scheduled_learning_rate(step, 45, 100, 10), 0.25f);
-  const ScheduleOptions cycle{.kind = ScheduleKind::one_cycle, .lr_initial = 1.0f, .warmup_fraction = 0.3f};
+  const ScheduleOptions cycle{
+      .kind = ScheduleKind::one_cycle, .lr_initial = 1.0f, .warmup_fraction = 0.3f};
   EXPECT_NEAR(scheduled_learning_rate(cycle, 0, 100, 10), 1.0f / 25.0f, 1e-6);
   EXPECT_NEAR(scheduled_learning_rate(cycle, 30, 100, 10), 1.0f, 1e-6);
   EXPECT_LT(scheduled_learning_rate(cycle, 99, 100, 10), 1e-3f);

@@ -2,6 +2,8 @@
 // (softmax cross-entropy) on hand-computed values and at extreme logits; fit learning a tiny
 // synthetic task and being bit-for-bit deterministic for a seed and thread count;
 // evaluate/predict shapes, probabilities summing to 1, and agreement between batch sizes.
+#include "imgcls/train.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,7 +16,6 @@
 #include "imgcls/model.hpp"
 #include "imgcls/optim.hpp"
 #include "imgcls/runtime.hpp"
-#include "imgcls/train.hpp"
 
 namespace imgcls {
 namespace {
@@ -69,8 +70,8 @@ TEST(SoftmaxCrossEntropy, HandComputedExample) {
   const double loss = softmax_cross_entropy(logits, labels, &diff);
   EXPECT_NEAR(loss, (0.4076059644 + 1.0986122887) / 2, 1e-7);
   // (softmax - onehot) / N; softmax([1, 2, 3]) = [0.0900306, 0.2447285, 0.6652410].
-  const std::vector<double> want{0.0900306 / 2, 0.2447285 / 2, (0.6652410 - 1) / 2,
-                                 (1.0 / 3 - 1) / 2, 1.0 / 6, 1.0 / 6};
+  const std::vector<double> want{0.0900306 / 2,     0.2447285 / 2, (0.6652410 - 1) / 2,
+                                 (1.0 / 3 - 1) / 2, 1.0 / 6,       1.0 / 6};
   ASSERT_EQ(diff.shape(), logits.shape());
   for (std::int64_t i = 0; i < 6; ++i)
     EXPECT_NEAR(diff[i], want[std::size_t(i)], 1e-6) << i;  // 7 digits given above
@@ -102,8 +103,7 @@ Dataset stripes(std::int64_t n, std::uint64_t seed) {
     data.labels.push_back(label);
     for (std::int64_t y = 0; y < 6; ++y)
       for (std::int64_t x = 0; x < 6; ++x)
-        data.images[(i * 6 + y) * 6 + x] =
-            rng.uniform(0.0f, 0.3f) + (y / 2 == label ? 0.7f : 0.0f);
+        data.images[(i * 6 + y) * 6 + x] = rng.uniform(0.0f, 0.3f) + (y / 2 == label ? 0.7f : 0.0f);
   }
   return data;
 }

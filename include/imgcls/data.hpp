@@ -12,17 +12,17 @@
 namespace imgcls {
 
 struct Dataset {
-  Tensor images;                      // [N, H, W, C], values in [0, 1]
-  std::vector<std::int32_t> labels;   // [N]
+  Tensor images;                     // [N, H, W, C], values in [0, 1]
+  std::vector<std::int32_t> labels;  // [N]
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
 };
 
 // Random affine jitter for digit images, drawn per image: shift, rotation, scale (training
 // applies it to each image of a batch; see FitOptions::augment).
 struct AugmentOptions {
-  float max_shift = 2.0f;           // pixels, each axis
+  float max_shift = 2.0f;  // pixels, each axis
   float max_rotation_degrees = 10.0f;
-  float max_scale_change = 0.1f;    // scale in [1 - s, 1 + s]
+  float max_scale_change = 0.1f;  // scale in [1 - s, 1 + s]
 };
 
 // The first `count` samples of `data` (1 <= count <= data.size()), copied.

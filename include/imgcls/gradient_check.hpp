@@ -46,11 +46,11 @@ struct GradientCheckOptions {
 };
 
 struct GradientCheckResult {
-  int checked = 0;          // points compared
-  int skipped = 0;          // points at a kink
-  double max_error = 0.0;   // largest error over the checked points
-  double tolerance = 0.0;   // the tolerance it was checked against
-  std::string worst;        // the point with max_error: tensor, index, both gradients
+  int checked = 0;         // points compared
+  int skipped = 0;         // points at a kink
+  double max_error = 0.0;  // largest error over the checked points
+  double tolerance = 0.0;  // the tolerance it was checked against
+  std::string worst;       // the point with max_error: tensor, index, both gradients
   // At least one point checked and every checked point within the tolerance.
   bool ok() const { return checked > 0 && max_error <= tolerance; }
 };

@@ -19,8 +19,9 @@
 #ifndef IMGCLS_IMGCLS_H
 #define IMGCLS_IMGCLS_H
 
-#include <stddef.h>
-#include <stdint.h>
+/* A C99 header: its C headers and typedefs are what C needs (clang-tidy's C++ advice is off). */
+#include <stddef.h> /* NOLINT(modernize-deprecated-headers) */
+#include <stdint.h> /* NOLINT(modernize-deprecated-headers) */
 
 /* The entry points are the library's only exported symbols. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -34,15 +35,17 @@ extern "C" {
 #endif
 
 /* Return codes; every failure is negative. */
-typedef enum imgcls_status {
-  IMGCLS_OK = 0,
-  IMGCLS_ERROR_ARGUMENT = -1, /* a NULL pointer, a bad size, too little room for the output */
-  IMGCLS_ERROR_INPUT = -2, /* bad input from outside: a missing or damaged file, a blank picture */
-  IMGCLS_ERROR_INTERNAL = -3 /* a bug or out of memory */
+typedef enum imgcls_status { /* NOLINT(modernize-use-using) */
+                             IMGCLS_OK = 0,
+                             IMGCLS_ERROR_ARGUMENT = -1, /* a NULL pointer, a bad size, too little
+                                                            room for the output */
+                             IMGCLS_ERROR_INPUT = -2,    /* bad input from outside: a missing or
+                                                            damaged file, a blank picture */
+                             IMGCLS_ERROR_INTERNAL = -3  /* a bug or out of memory */
 } imgcls_status;
 
 /* A loaded model; opaque. */
-typedef struct imgcls_model imgcls_model;
+typedef struct imgcls_model imgcls_model; /* NOLINT(modernize-use-using) */
 
 /* Loads a model file written by imgcls (`imgcls train`, `imgcls run`, imgcls::save_model).
  * Returns NULL on failure (see imgcls_last_error). */

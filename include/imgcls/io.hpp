@@ -1,14 +1,13 @@
 // Model files: the architecture (as JSON, in the metadata) and every parameter and buffer
-// (BatchNorm's moving statistics), named and shaped, in a safetensors container. Training histories: per-epoch statistics as JSON.
-// Both written atomically; read with every field checked.
+// (BatchNorm's moving statistics), named and shaped, in a safetensors container. Training
+// histories: per-epoch statistics as JSON. Both written atomically; read with every field checked.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "imgcls/model.hpp"
 #include "imgcls/train.hpp"

@@ -9,10 +9,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "imgcls/error.hpp"
 #include "imgcls/rng.hpp"

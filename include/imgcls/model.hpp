@@ -12,10 +12,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "imgcls/layers.hpp"
 
@@ -45,7 +44,9 @@ class Sequential {
   std::int64_t parameter_count() const;
   std::int64_t non_trainable_count() const;
   const Shape& input_shape() const { return input_shape_; }
-  const Shape& output_shape() const { return output_shapes_.empty() ? input_shape_ : output_shapes_.back(); }
+  const Shape& output_shape() const {
+    return output_shapes_.empty() ? input_shape_ : output_shapes_.back();
+  }
   // Layer i's output, one sample.
   const Shape& output_shape_of(std::size_t i) const { return output_shapes_.at(i); }
   std::size_t layer_count() const { return layers_.size(); }

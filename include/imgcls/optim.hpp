@@ -87,9 +87,9 @@ enum class ScheduleKind { constant, step, cosine, one_cycle };
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::constant;
-  float lr_initial = 1e-3f;   // constant/step/cosine: the start; one-cycle: the peak
-  float lr_min = 0.0f;        // cosine: the end value
-  int step_epochs = 2;        // step: multiply by step_gamma every step_epochs epochs
+  float lr_initial = 1e-3f;  // constant/step/cosine: the start; one-cycle: the peak
+  float lr_min = 0.0f;       // cosine: the end value
+  int step_epochs = 2;       // step: multiply by step_gamma every step_epochs epochs
   float step_gamma = 0.5f;
   float warmup_fraction = 0.3f;  // one-cycle: share of steps rising from lr_initial/25
 };

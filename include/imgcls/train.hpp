@@ -23,19 +23,19 @@
 namespace imgcls {
 
 struct EpochStats {
-  int epoch = 0;                 // 1-based
-  double loss = 0.0;             // mean training loss over the epoch
-  double accuracy = 0.0;         // training accuracy over the epoch
-  double seconds = 0.0;          // wall time of the epoch
-  double learning_rate = 0.0;    // at the epoch's last step
+  int epoch = 0;                                               // 1-based
+  double loss = 0.0;                                           // mean training loss over the epoch
+  double accuracy = 0.0;                                       // training accuracy over the epoch
+  double seconds = 0.0;                                        // wall time of the epoch
+  double learning_rate = 0.0;                                  // at the epoch's last step
   std::optional<double> validation_loss, validation_accuracy;  // when a validation set is given
 };
 
 struct History {
   std::vector<EpochStats> epochs;
-  double train_seconds = 0.0;    // wall time of this fit call (not of earlier, resumed runs)
-  bool stopped_early = false;    // early stopping ended the run
-  bool interrupted = false;      // a stop request ended the run before its last epoch
+  double train_seconds = 0.0;  // wall time of this fit call (not of earlier, resumed runs)
+  bool stopped_early = false;  // early stopping ended the run
+  bool interrupted = false;    // a stop request ended the run before its last epoch
 };
 
 // Where a run is, and everything a checkpoint holds besides the weights and the optimizer.
@@ -45,16 +45,17 @@ struct History {
 // state. Shuffles, augmentation and dropout are drawn from (seed, epoch, step), so resuming
 // at (epoch, step) replays exactly what an uninterrupted run would have done.
 struct TrainingState {
-  int epoch = 1;                  // the epoch in progress (1-based)
-  std::int64_t step = 0;          // steps of that epoch already done: the next one's index
-  double epoch_loss_sum = 0.0;    // sum over the epoch's images so far
+  int epoch = 1;                // the epoch in progress (1-based)
+  std::int64_t step = 0;        // steps of that epoch already done: the next one's index
+  double epoch_loss_sum = 0.0;  // sum over the epoch's images so far
   std::int64_t epoch_correct = 0;
   std::int64_t epoch_seen = 0;
   std::vector<EpochStats> finished;  // epochs completed, in order
   // Early stopping (EarlyStopping, trainer.hpp).
-  double best_val_loss = 0.0;     // the best validation loss so far
+  double best_val_loss = 0.0;  // the best validation loss so far
   int epochs_since_best = 0;
-  std::vector<Tensor> best_weights;  // params_and_buffers() at the best validation loss (empty: none yet)
+  std::vector<Tensor>
+      best_weights;  // params_and_buffers() at the best validation loss (empty: none yet)
 };
 
 class Callback;  // trainer.hpp
@@ -62,10 +63,10 @@ class Callback;  // trainer.hpp
 struct FitOptions {
   int epochs = 5;
   std::int64_t batch_size = 32;
-  std::uint64_t seed = 1;                       // shuffles, augmentation, dropout
-  Precision precision = Precision::fp32;        // the arithmetic of training steps (see Precision)
-  std::optional<ScheduleOptions> schedule;      // none: the optimizer's rate stays as set
-  const Dataset* validation = nullptr;          // evaluated after each epoch
+  std::uint64_t seed = 1;                   // shuffles, augmentation, dropout
+  Precision precision = Precision::fp32;    // the arithmetic of training steps (see Precision)
+  std::optional<ScheduleOptions> schedule;  // none: the optimizer's rate stays as set
+  const Dataset* validation = nullptr;      // evaluated after each epoch
   // >0: an EarlyStopping callback (trainer.hpp) with this patience, ahead of `callbacks`:
   // stop after that many epochs without a lower validation loss, and restore the best
   // weights. Needs a validation set.
@@ -92,8 +93,8 @@ struct FitOptions {
 // (with weights and optimizer restored too); it is updated to where the run ended.
 // Otherwise pass nullptr. Throws InputError when the loss or a gradient becomes NaN or Inf
 // (naming the step); the weights are then not to be saved.
-History fit(Sequential& model, Optimizer& optimizer, const Dataset& data,
-            const FitOptions& options, TrainingState* resume = nullptr);
+History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const FitOptions& options,
+            TrainingState* resume = nullptr);
 
 struct Evaluation {
   double loss = 0.0;
@@ -104,13 +105,16 @@ struct Evaluation {
 };
 
 // In batches of batch_size (see kInferenceBatch); the model is only read.
-Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t batch_size = kInferenceBatch);
+Evaluation evaluate(const Sequential& model, const Dataset& data,
+                    std::int64_t batch_size = kInferenceBatch);
 
 // images [N, ...input_shape] -> probabilities [N, classes] (Predictor::predict).
-Tensor predict(const Sequential& model, const Tensor& images, std::int64_t batch_size = kInferenceBatch);
+Tensor predict(const Sequential& model, const Tensor& images,
+               std::int64_t batch_size = kInferenceBatch);
 
 // Splits off a seeded random `fraction` of `data` as a validation set: {train, validation}.
 // Throws InputError when the fraction is not in (0, 1) or leaves either part empty.
-std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction, std::uint64_t seed);
+std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction,
+                                             std::uint64_t seed);
 
 }  // namespace imgcls

@@ -46,8 +46,8 @@ class Conv2d {
   // diff_bias [K] (overwritten); when diff_src is not null, diff_dst, weights -> diff_src
   // [N, H, W, C]. src and weights must hold what that forward used (the forward's
   // converted src and weights are reused).
-  void backward(const float* src, const float* diff_dst, const float* weights,
-                float* diff_weights, float* diff_bias, float* diff_src);
+  void backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
+                float* diff_bias, float* diff_src);
   // Each half of backward alone, for any weights (nothing is reused).
   void backward_data(const float* diff_dst, const float* weights, float* diff_src);
   void backward_weights(const float* src, const float* diff_dst, float* diff_weights,
@@ -87,8 +87,8 @@ class Dense {
   // src [N, in], weights [out, in], bias [out] -> dst [N, out]
   void forward(const float* src, const float* weights, const float* bias, float* dst);
   // As Conv2d::backward.
-  void backward(const float* src, const float* diff_dst, const float* weights,
-                float* diff_weights, float* diff_bias, float* diff_src);
+  void backward(const float* src, const float* diff_dst, const float* weights, float* diff_weights,
+                float* diff_bias, float* diff_src);
   // diff_dst [N, out] (pre-activation gradient), weights -> diff_src [N, in]
   void backward_data(const float* diff_dst, const float* weights, float* diff_src);
   // src, diff_dst -> diff_weights [out, in], diff_bias [out] (overwritten)

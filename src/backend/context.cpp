@@ -25,7 +25,9 @@ void set_num_threads(int threads) {
 int num_threads() { return omp_get_max_threads(); }
 
 FormatBridge::FormatBridge(const dnnl::memory::desc& user, const dnnl::memory::desc& primitive)
-    : same_(user == primitive), primitive_md_(primitive), user_(user, context().engine, DNNL_MEMORY_NONE) {
+    : same_(user == primitive),
+      primitive_md_(primitive),
+      user_(user, context().engine, DNNL_MEMORY_NONE) {
   if (same_) return;
   primitive_ = dnnl::memory(primitive, context().engine);
   to_primitive_ = dnnl::reorder(user_, primitive_);
@@ -54,8 +56,10 @@ void FormatBridge::to_user(float* user_data) {
 
 namespace imgcls::backend {
 
-WeightedPrimitives::WeightedPrimitives(const dnnl::primitive_desc& forward, const dnnl::memory::desc& src_user,
-                                       const dnnl::memory::desc& dst, const dnnl::memory::desc& weights_user,
+WeightedPrimitives::WeightedPrimitives(const dnnl::primitive_desc& forward,
+                                       const dnnl::memory::desc& src_user,
+                                       const dnnl::memory::desc& dst,
+                                       const dnnl::memory::desc& weights_user,
                                        const dnnl::memory::desc& bias)
     : src_user_(src_user),
       weights_user_(weights_user),
@@ -67,7 +71,8 @@ WeightedPrimitives::WeightedPrimitives(const dnnl::primitive_desc& forward, cons
       diff_bias_(bias, context().engine, DNNL_MEMORY_NONE),
       src_(src_user, forward.query_md(dnnl::query::src_md)),
       forward_weights_(weights_user, forward.query_md(dnnl::query::weights_md)) {
-  IMGCLS_CHECK(forward.query_md(dnnl::query::dst_md) == dst, "the forward primitive must write fp32 dst as given");
+  IMGCLS_CHECK(forward.query_md(dnnl::query::dst_md) == dst,
+               "the forward primitive must write fp32 dst as given");
 }
 
 void WeightedPrimitives::set_backward(const dnnl::primitive_desc& backward_data,
@@ -82,14 +87,18 @@ void WeightedPrimitives::set_backward(const dnnl::primitive_desc& backward_data,
   backward_data_scratchpad_ = scratchpad_for(backward_data);
   backward_weights_scratchpad_ = scratchpad_for(backward_weights);
   diff_dst_ = FormatBridge(dst_user_, diff_dst);
-  backward_data_weights_ = FormatBridge(weights_user_, backward_data.query_md(dnnl::query::weights_md));
+  backward_data_weights_ =
+      FormatBridge(weights_user_, backward_data.query_md(dnnl::query::weights_md));
   diff_src_ = FormatBridge(src_user_, backward_data.query_md(dnnl::query::diff_src_md));
-  diff_weights_ = FormatBridge(weights_user_, backward_weights.query_md(dnnl::query::diff_weights_md));
-  data_weights_as_forward_ = backward_data.query_md(dnnl::query::weights_md) == forward_weights_.primitive_desc();
+  diff_weights_ =
+      FormatBridge(weights_user_, backward_weights.query_md(dnnl::query::diff_weights_md));
+  data_weights_as_forward_ =
+      backward_data.query_md(dnnl::query::weights_md) == forward_weights_.primitive_desc();
   has_backward_ = true;
 }
 
-void WeightedPrimitives::forward(const float* src, const float* weights, const float* bias, float* dst) {
+void WeightedPrimitives::forward(const float* src, const float* weights, const float* bias,
+                                 float* dst) {
   auto& stream = thread_stream();
   forward_.execute(stream, {{DNNL_ARG_SRC, src_.to_primitive(src)},
                             {DNNL_ARG_WEIGHTS, forward_weights_.to_primitive(weights)},
@@ -101,25 +110,29 @@ void WeightedPrimitives::forward(const float* src, const float* weights, const f
 }
 
 void WeightedPrimitives::backward(const float* src, const float* diff_dst, const float* weights,
-                                  float* diff_weights, float* diff_bias, float* diff_src, bool as_forward) {
+                                  float* diff_weights, float* diff_bias, float* diff_src,
+                                  bool as_forward) {
   IMGCLS_CHECK(has_backward_, "backward primitives not built");
   auto& stream = thread_stream();
   const dnnl::memory diff_dst_memory = diff_dst_.to_primitive(diff_dst);
   const bool reuse = as_forward && forward_ran_;
   if (diff_weights) {
-    backward_weights_.execute(stream, {{DNNL_ARG_SRC, reuse ? src_.last_converted() : src_.to_primitive(src)},
-                                       {DNNL_ARG_DIFF_DST, diff_dst_memory},
-                                       {DNNL_ARG_DIFF_WEIGHTS, diff_weights_.primitive_output(diff_weights)},
-                                       {DNNL_ARG_DIFF_BIAS, bind(diff_bias_, diff_bias)},
-                                       {DNNL_ARG_SCRATCHPAD, backward_weights_scratchpad_}});
+    backward_weights_.execute(
+        stream, {{DNNL_ARG_SRC, reuse ? src_.last_converted() : src_.to_primitive(src)},
+                 {DNNL_ARG_DIFF_DST, diff_dst_memory},
+                 {DNNL_ARG_DIFF_WEIGHTS, diff_weights_.primitive_output(diff_weights)},
+                 {DNNL_ARG_DIFF_BIAS, bind(diff_bias_, diff_bias)},
+                 {DNNL_ARG_SCRATCHPAD, backward_weights_scratchpad_}});
     diff_weights_.to_user(diff_weights);
   }
   if (diff_src) {
-    backward_data_.execute(stream, {{DNNL_ARG_DIFF_DST, diff_dst_memory},
-                                    {DNNL_ARG_WEIGHTS, reuse && data_weights_as_forward_ ? forward_weights_.last_converted()
-                                                             : backward_data_weights_.to_primitive(weights)},
-                                    {DNNL_ARG_DIFF_SRC, diff_src_.primitive_output(diff_src)},
-                                    {DNNL_ARG_SCRATCHPAD, backward_data_scratchpad_}});
+    backward_data_.execute(stream,
+                           {{DNNL_ARG_DIFF_DST, diff_dst_memory},
+                            {DNNL_ARG_WEIGHTS, reuse && data_weights_as_forward_
+                                                   ? forward_weights_.last_converted()
+                                                   : backward_data_weights_.to_primitive(weights)},
+                            {DNNL_ARG_DIFF_SRC, diff_src_.primitive_output(diff_src)},
+                            {DNNL_ARG_SCRATCHPAD, backward_data_scratchpad_}});
     diff_src_.to_user(diff_src);
   }
   stream.wait();

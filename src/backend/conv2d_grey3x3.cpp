@@ -1,14 +1,15 @@
-// Backward-weights of a 3x3 convolution over grey images (the seed's first layer). oneDNN 2.6's kernel for it runs at about 40 GFLOPS here (0.33 ms of a 3 ms
-// training step: with one input channel it has little to vectorise over, and it sums its
-// per-thread partial results in a scalar-SSE loop). This loop vectorises over the output
-// channels instead, with the sums in registers along each output row; each thread takes
-// whole images and keeps its own gradient in double (9 * K values, 288 for the seed), and
-// the threads' gradients are added at the end. The backend tests hold it to the reference ops like every op.
+// Backward-weights of a 3x3 convolution over grey images (the seed's first layer). oneDNN 2.6's
+// kernel for it runs at about 40 GFLOPS here (0.33 ms of a 3 ms training step: with one input
+// channel it has little to vectorise over, and it sums its per-thread partial results in a
+// scalar-SSE loop). This loop vectorises over the output channels instead, with the sums in
+// registers along each output row; each thread takes whole images and keeps its own gradient in
+// double (9 * K values, 288 for the seed), and the threads' gradients are added at the end. The
+// backend tests hold it to the reference ops like every op.
 #include "backend/conv2d_grey3x3.hpp"
 
-#include <algorithm>
-
 #include <omp.h>
+
+#include <algorithm>
 
 #include "core/parallel.hpp"
 
@@ -33,13 +34,15 @@ inline void window_pixels(const float* window, std::int64_t row, float* pixel) {
 // below the float rounding of the terms (a distributed run, which sums shards separately,
 // then matches a single process: tests/mpi_test.cpp).
 IMGCLS_VECTOR_CLONES
-void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src, const float* diff_dst, double* acc,
-                      double* acc_bias) {
-  const std::int64_t K = g.out_c, oh = g.out_h(), ow = g.out_w(), sh = g.window.stride_h, sw = g.window.stride_w;
+void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src,
+                      const float* diff_dst, double* acc, double* acc_bias) {
+  const std::int64_t K = g.out_c, oh = g.out_h(), ow = g.out_w(), sh = g.window.stride_h,
+                     sw = g.window.stride_w;
   for (std::int64_t kb = 0; kb < K; kb += 2 * kLanes) {
     const bool pair = kb + kLanes < K;  // a second vector of output channels
     for (std::int64_t y = 0; y < oh; ++y) {
-      float lo[kTaps][kLanes] = {}, hi[kTaps][kLanes] = {}, bias_lo[kLanes] = {}, bias_hi[kLanes] = {};
+      float lo[kTaps][kLanes] = {}, hi[kTaps][kLanes] = {}, bias_lo[kLanes] = {},
+            bias_hi[kLanes] = {};
       for (std::int64_t x = 0; x < ow; ++x) {
         float pixel[kTaps];
         window_pixels(src + (y * sh * stored.w + x * sw), stored.w, pixel);
@@ -72,9 +75,10 @@ void accumulate_image(const Conv2dGeometry& g, Extent2d stored, const float* src
 // One image's outputs: for 16 output channels at a time, their 9 weights and bias stay in
 // registers while the window slides.
 IMGCLS_VECTOR_CLONES
-void forward_image(const Conv2dGeometry& g, Extent2d stored, bool relu, const float* src, const float* taps,
-                   const float* bias, float* dst) {
-  const std::int64_t K = g.out_c, oh = g.out_h(), ow = g.out_w(), sh = g.window.stride_h, sw = g.window.stride_w;
+void forward_image(const Conv2dGeometry& g, Extent2d stored, bool relu, const float* src,
+                   const float* taps, const float* bias, float* dst) {
+  const std::int64_t K = g.out_c, oh = g.out_h(), ow = g.out_w(), sh = g.window.stride_h,
+                     sw = g.window.stride_w;
   for (std::int64_t kb = 0; kb < K; kb += kLanes) {
     float w[kTaps][kLanes], b[kLanes];
     for (std::int64_t k = 0; k < kLanes; ++k) {
@@ -106,7 +110,10 @@ bool GreyConv3x3::suits(const Conv2dGeometry& g) {
 }
 
 GreyConv3x3::GreyConv3x3(const Conv2dGeometry& geometry, Extent2d stored, PostOp post_op)
-    : g_(geometry), stored_(stored), post_op_(post_op), taps_(static_cast<std::size_t>(kTaps * geometry.out_c)) {}
+    : g_(geometry),
+      stored_(stored),
+      post_op_(post_op),
+      taps_(static_cast<std::size_t>(kTaps * geometry.out_c)) {}
 
 void GreyConv3x3::forward(const float* src, const float* weights, const float* bias, float* dst) {
   const std::int64_t K = g_.out_c;
@@ -119,7 +126,8 @@ void GreyConv3x3::forward(const float* src, const float* weights, const float* b
     forward_image(g_, stored_, relu, src + n * image_in, taps_.data(), bias, dst + n * image_out);
 }
 
-void GreyConv3x3::backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
+void GreyConv3x3::backward_weights(const float* src, const float* diff_dst, float* diff_weights,
+                                   float* diff_bias) {
   const std::int64_t K = g_.out_c, C = g_.in_c, kh = g_.window.kernel_h, kw = g_.window.kernel_w;
   const std::int64_t per_thread = kh * kw * C * K + K;  // weights, then bias
   const int threads = omp_get_max_threads();
@@ -130,7 +138,8 @@ void GreyConv3x3::backward_weights(const float* src, const float* diff_dst, floa
     const std::int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
     double* acc = partial_.data() + t * per_thread;
     for (std::int64_t n = t; n < g_.batch; n += team)
-      accumulate_image(g_, stored_, src + n * image_in, diff_dst + n * image_out, acc, acc + per_thread - K);
+      accumulate_image(g_, stored_, src + n * image_in, diff_dst + n * image_out, acc,
+                       acc + per_thread - K);
   }
   // Sum the threads' partial results, [kh][kw][C][K] -> OIHW [K][C][kh][kw].
   for (std::int64_t t = 1; t < threads; ++t)
@@ -139,7 +148,8 @@ void GreyConv3x3::backward_weights(const float* src, const float* diff_dst, floa
     for (std::int64_t c = 0; c < C; ++c)
       for (std::int64_t i = 0; i < kh; ++i)
         for (std::int64_t j = 0; j < kw; ++j)
-          diff_weights[((k * C + c) * kh + i) * kw + j] = static_cast<float>(partial_[((i * kw + j) * C + c) * K + k]);
+          diff_weights[((k * C + c) * kh + i) * kw + j] =
+              static_cast<float>(partial_[((i * kw + j) * C + c) * K + k]);
     diff_bias[k] = static_cast<float>(partial_[per_thread - K + k]);
   }
 }

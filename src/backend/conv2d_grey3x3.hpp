@@ -21,7 +21,8 @@ class GreyConv3x3 {
   // with the post-op applied.
   void forward(const float* src, const float* weights, const float* bias, float* dst);
   // src, diff_dst [N, OH, OW, K] -> diff_weights [K, 1, 3, 3] and diff_bias [K], overwritten.
-  void backward_weights(const float* src, const float* diff_dst, float* diff_weights, float* diff_bias);
+  void backward_weights(const float* src, const float* diff_dst, float* diff_weights,
+                        float* diff_bias);
 
  private:
   Conv2dGeometry g_;

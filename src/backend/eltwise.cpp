@@ -1,6 +1,7 @@
 // Elementwise activations through oneDNN eltwise: leaky ReLU is eltwise_relu with a
-// negative slope alpha, ELU is eltwise_elu. The values are one flat array (the layout does not matter); the
-// backward primitive reads the forward's src and is built from the forward as its hint.
+// negative slope alpha, ELU is eltwise_elu. The values are one flat array (the layout does not
+// matter); the backward primitive reads the forward's src and is built from the forward as its
+// hint.
 #include "backend/backend.hpp"
 #include "backend/dnnl_common.hpp"
 
@@ -30,10 +31,12 @@ struct Eltwise::Impl {
   dnnl::eltwise_backward backward;
   dnnl::memory diff_src, diff_dst, backward_scratchpad;
 
-  Impl(EltwiseKind kind, std::int64_t count, float alpha_value) : algorithm(algorithm_of(kind)), alpha(alpha_value) {
+  Impl(EltwiseKind kind, std::int64_t count, float alpha_value)
+      : algorithm(algorithm_of(kind)), alpha(alpha_value) {
     auto& engine = context().engine;
     data_md = f32_desc({count}, tag::x);
-    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm, data_md, alpha);
+    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm, data_md,
+                                           alpha);
     forward_pd = dnnl::eltwise_forward::primitive_desc(desc, owned_scratchpad_attr(), engine);
     forward = dnnl::eltwise_forward(forward_pd);
     forward_scratchpad = scratchpad_for(forward_pd);

@@ -23,10 +23,9 @@ struct Pool2d::Impl {
                                       : dnnl::algorithm::pooling_avg_exclude_padding;
     src_md = f32_desc({g.batch, g.channels, g.in_h, g.in_w}, tag::nhwc);
     dst_md = f32_desc({g.batch, g.channels, g.out_h(), g.out_w()}, tag::nhwc);
-    const dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_training, algorithm, src_md,
-                                           dst_md, spatial_strides(g.window),
-                                           spatial_kernel(g.window), padding_before(g.window),
-                                           padding_after(g.window));
+    const dnnl::pooling_forward::desc desc(
+        dnnl::prop_kind::forward_training, algorithm, src_md, dst_md, spatial_strides(g.window),
+        spatial_kernel(g.window), padding_before(g.window), padding_after(g.window));
     forward_pd = dnnl::pooling_forward::primitive_desc(desc, owned_scratchpad_attr(), engine);
     forward_scratchpad = scratchpad_for(forward_pd);
     forward = dnnl::pooling_forward(forward_pd);
@@ -41,7 +40,8 @@ struct Pool2d::Impl {
     const dnnl::pooling_backward::desc desc(algorithm, src_md, dst_md, spatial_strides(g.window),
                                             spatial_kernel(g.window), padding_before(g.window),
                                             padding_after(g.window));
-    const dnnl::pooling_backward::primitive_desc pd(desc, owned_scratchpad_attr(), engine, forward_pd);
+    const dnnl::pooling_backward::primitive_desc pd(desc, owned_scratchpad_attr(), engine,
+                                                    forward_pd);
     backward_scratchpad = scratchpad_for(pd);
     backward = dnnl::pooling_backward(pd);
     diff_src = dnnl::memory(src_md, engine, DNNL_MEMORY_NONE);

@@ -2,6 +2,7 @@
 #include "core/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fmt/core.h>
 
 #include "imgcls/error.hpp"
 
@@ -22,13 +22,15 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
   std::string temp = (folder / fmt::format(".{}.tmp-XXXXXX", target.filename().string())).string();
   const int fd = mkstemp(temp.data());
   if (fd < 0)
-    throw InputError(path, std::string("cannot create a file in its folder: ") + std::strerror(errno),
+    throw InputError(path,
+                     std::string("cannot create a file in its folder: ") + std::strerror(errno),
                      "check that the folder exists and is writable");
   const auto fail = [&](const char* what) {
     const std::string reason = std::strerror(errno);
     ::close(fd);
     ::unlink(temp.c_str());
-    throw InputError(path, std::string(what) + ": " + reason, "the previous file, if any, is unchanged");
+    throw InputError(path, std::string(what) + ": " + reason,
+                     "the previous file, if any, is unchanged");
   };
   std::size_t written = 0;
   while (written < bytes.size()) {
@@ -58,8 +60,8 @@ void prepare_output_file(const std::string& path) {
   const fs::path target(path);
   std::error_code ec;
   if (fs::is_directory(target, ec) || !target.has_filename())
-    throw InputError(path, "is a folder, not a file name", "name the file to write, e.g. " +
-                                                             (target / "model.safetensors").string());
+    throw InputError(path, "is a folder, not a file name",
+                     "name the file to write, e.g. " + (target / "model.safetensors").string());
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
   if (!fs::is_directory(folder, ec)) {
     fs::create_directories(folder, ec);
@@ -67,10 +69,12 @@ void prepare_output_file(const std::string& path) {
       throw InputError(path, "cannot create its folder " + folder.string() + ": " + ec.message(),
                        "choose a path whose folder can be created");
   }
-  std::string probe = (folder / fmt::format(".{}.probe-XXXXXX", target.filename().string())).string();
+  std::string probe =
+      (folder / fmt::format(".{}.probe-XXXXXX", target.filename().string())).string();
   const int fd = mkstemp(probe.data());
   if (fd < 0)
-    throw InputError(path, std::string("cannot create a file in its folder: ") + std::strerror(errno),
+    throw InputError(path,
+                     std::string("cannot create a file in its folder: ") + std::strerror(errno),
                      "check that the folder is writable");
   ::close(fd);
   ::unlink(probe.c_str());

@@ -14,8 +14,8 @@ namespace imgcls::detail {
 }  // namespace imgcls::detail
 
 // Usage: IMGCLS_CHECK(a.size() == b.size(), "sizes {} vs {}", a.size(), b.size());
-#define IMGCLS_CHECK(condition, ...)                                                    \
-  do {                                                                                  \
-    if (!(condition))                                                                   \
+#define IMGCLS_CHECK(condition, ...)                                                            \
+  do {                                                                                          \
+    if (!(condition))                                                                           \
       ::imgcls::detail::check_failed(#condition, __FILE__, __LINE__, fmt::format(__VA_ARGS__)); \
   } while (false)

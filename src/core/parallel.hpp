@@ -3,10 +3,10 @@
 // loads (IMGCLS_VECTOR_CLONES), so a portable binary still runs them at full width.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
-
-#include <omp.h>
 
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
 #define IMGCLS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -1,15 +1,17 @@
 // read_file_bounded: stat, bound, read, check.
 #include "core/read_file.hpp"
 
-#include <filesystem>
 #include <fmt/core.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "imgcls/error.hpp"
 
 namespace imgcls {
 
-std::vector<std::uint8_t> read_file_bounded(const std::string& path, std::uint64_t max_bytes, const std::string& what) {
+std::vector<std::uint8_t> read_file_bounded(const std::string& path, std::uint64_t max_bytes,
+                                            const std::string& what) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) throw InputError(path, "no such file");
@@ -17,7 +19,8 @@ std::vector<std::uint8_t> read_file_bounded(const std::string& path, std::uint64
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) throw InputError(path, "cannot read the file size: " + ec.message());
   if (size > max_bytes)
-    throw InputError(path, fmt::format("the file is {} bytes, more than the {} allowed for {}", size, max_bytes, what));
+    throw InputError(path, fmt::format("the file is {} bytes, more than the {} allowed for {}",
+                                       size, max_bytes, what));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot open the file for reading", "check its permissions");
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));

@@ -10,6 +10,7 @@ namespace imgcls {
 
 // The bytes of `path`, at most max_bytes of them; `what` names the expected content in the
 // too-large message ("an IDX file", "a model file", ...).
-std::vector<std::uint8_t> read_file_bounded(const std::string& path, std::uint64_t max_bytes, const std::string& what);
+std::vector<std::uint8_t> read_file_bounded(const std::string& path, std::uint64_t max_bytes,
+                                            const std::string& what);
 
 }  // namespace imgcls

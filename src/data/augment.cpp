@@ -23,10 +23,12 @@ void augment_image(const float* src, float* dst, std::int64_t height, std::int64
   for (std::int64_t y = 0; y < height; ++y)
     for (std::int64_t x = 0; x < width; ++x) {
       // Output (x, y) = centre + shift + R(angle) * scale * (source - centre), inverted.
-      const float dx = static_cast<float>(x) - cx - shift_x, dy = static_cast<float>(y) - cy - shift_y;
+      const float dx = static_cast<float>(x) - cx - shift_x,
+                  dy = static_cast<float>(y) - cy - shift_y;
       const float sx = cos_a * dx + sin_a * dy + cx;
       const float sy = -sin_a * dx + cos_a * dy + cy;
-      const auto x0 = static_cast<std::int64_t>(std::floor(sx)), y0 = static_cast<std::int64_t>(std::floor(sy));
+      const auto x0 = static_cast<std::int64_t>(std::floor(sx)),
+                 y0 = static_cast<std::int64_t>(std::floor(sy));
       const float fx = sx - static_cast<float>(x0), fy = sy - static_cast<float>(y0);
       for (std::int64_t c = 0; c < channels; ++c) {
         const float top = at(y0, x0, c) * (1 - fx) + at(y0, x0 + 1, c) * fx;

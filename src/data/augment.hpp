@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "imgcls/rng.hpp"
 #include "imgcls/data.hpp"
+#include "imgcls/rng.hpp"
 
 namespace imgcls {
 

@@ -7,7 +7,8 @@
 namespace imgcls {
 
 Dataset take_first(const Dataset& data, std::int64_t count) {
-  IMGCLS_CHECK(count >= 1 && count <= data.size(), "the first {} of {} samples", count, data.size());
+  IMGCLS_CHECK(count >= 1 && count <= data.size(), "the first {} of {} samples", count,
+               data.size());
   Shape shape = data.images.shape();
   const std::int64_t sample = data.images.size() / shape[0];
   shape[0] = count;

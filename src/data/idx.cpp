@@ -4,12 +4,12 @@
 // bytes actually present (short files and trailing bytes are both errors).
 #include "data/idx.hpp"
 
+#include <fmt/core.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <climits>
 #include <filesystem>
-#include <fmt/core.h>
 #include <fstream>
 #include <memory>
 #include <new>
@@ -52,7 +52,8 @@ std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed,
   for (;;) {
     if (produced == out.size()) {
       if (produced > static_cast<std::size_t>(kMaxFileBytes))
-        throw InputError(source, "larger than 2 GiB decompressed; not an IDX file imgcls will read");
+        throw InputError(source,
+                         "larger than 2 GiB decompressed; not an IDX file imgcls will read");
       out.resize(std::min(2 * out.size(), static_cast<std::size_t>(kMaxFileBytes) + 1));
     }
     const auto in_left = static_cast<std::size_t>(in_end - stream.next_in);
@@ -66,15 +67,17 @@ std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed,
       const std::span<const std::uint8_t> rest(stream.next_in, in_end);
       if (rest.empty()) break;
       if (!is_gzip(rest))
-        throw InputError(source, fmt::format("{} bytes after the gzip stream that are not gzip",
-                                             rest.size()), hint);
+        throw InputError(
+            source, fmt::format("{} bytes after the gzip stream that are not gzip", rest.size()),
+            hint);
       inflateReset(&stream);
     } else if (status == Z_BUF_ERROR) {  // no progress with room to write: the input ran out
       throw InputError(source, "the gzip stream ends early", hint);
     } else if (status != Z_OK) {
-      throw InputError(source, fmt::format("cannot decompress: {}",
-                                           stream.msg != nullptr ? stream.msg : "zlib error"),
-                       hint);
+      throw InputError(
+          source,
+          fmt::format("cannot decompress: {}", stream.msg != nullptr ? stream.msg : "zlib error"),
+          hint);
     }
   }
   if (produced > static_cast<std::size_t>(kMaxFileBytes))
@@ -89,22 +92,26 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 }
 
 // Parses and validates the header; returns the dimensions and the offset of the data.
-std::vector<std::int64_t> parse_header(const std::string& path,
-                                       std::span<const std::uint8_t> bytes,
+std::vector<std::int64_t> parse_header(const std::string& path, std::span<const std::uint8_t> bytes,
                                        std::size_t expected_dims, std::size_t& data_offset) {
   const char* hint = expected_dims == 3 ? "expected an IDX image file (magic 0x00000803)"
                                         : "expected an IDX label file (magic 0x00000801)";
-  if (bytes.size() < 4) throw InputError(path, fmt::format("only {} bytes: too short for an IDX header", bytes.size()), hint);
+  if (bytes.size() < 4)
+    throw InputError(path, fmt::format("only {} bytes: too short for an IDX header", bytes.size()),
+                     hint);
   if (bytes[0] != 0 || bytes[1] != 0)
-    throw InputError(path, fmt::format("bad magic number 0x{:02x}{:02x}{:02x}{:02x}", bytes[0],
-                                       bytes[1], bytes[2], bytes[3]), hint);
+    throw InputError(path,
+                     fmt::format("bad magic number 0x{:02x}{:02x}{:02x}{:02x}", bytes[0], bytes[1],
+                                 bytes[2], bytes[3]),
+                     hint);
   if (bytes[2] != kUnsignedByteType)
-    throw InputError(path, fmt::format("element type 0x{:02x} is not unsigned byte (0x08)", bytes[2]), hint);
+    throw InputError(
+        path, fmt::format("element type 0x{:02x} is not unsigned byte (0x08)", bytes[2]), hint);
   if (bytes[3] != expected_dims)
-    throw InputError(path, fmt::format("{} dimensions, expected {}", bytes[3], expected_dims), hint);
+    throw InputError(path, fmt::format("{} dimensions, expected {}", bytes[3], expected_dims),
+                     hint);
   data_offset = 4 + 4 * expected_dims;
-  if (bytes.size() < data_offset)
-    throw InputError(path, "truncated header", hint);
+  if (bytes.size() < data_offset) throw InputError(path, "truncated header", hint);
   std::vector<std::int64_t> dims;
   std::int64_t total = 1;
   for (std::size_t i = 0; i < expected_dims; ++i) {
@@ -117,10 +124,14 @@ std::vector<std::int64_t> parse_header(const std::string& path,
   }
   const auto available = static_cast<std::int64_t>(bytes.size() - data_offset);
   if (available < total)
-    throw InputError(path, fmt::format("truncated: the header promises {} data bytes, the file has {}", total, available),
+    throw InputError(path,
+                     fmt::format("truncated: the header promises {} data bytes, the file has {}",
+                                 total, available),
                      "re-download the file (scripts/setup.sh checks MNIST's checksums)");
   if (available > total)
-    throw InputError(path, fmt::format("{} unexpected bytes after the {} data bytes the header promises", available - total, total));
+    throw InputError(path,
+                     fmt::format("{} unexpected bytes after the {} data bytes the header promises",
+                                 available - total, total));
   return dims;
 }
 
@@ -168,8 +179,9 @@ std::vector<std::int32_t> read_idx_labels(const std::string& path) {
 Dataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {
   Dataset data{read_idx_images(images_path), read_idx_labels(labels_path)};
   if (data.images.dim(0) != data.size())
-    throw InputError(labels_path, fmt::format("{} labels for the {} images of {}", data.size(),
-                                              data.images.dim(0), images_path),
+    throw InputError(labels_path,
+                     fmt::format("{} labels for the {} images of {}", data.size(),
+                                 data.images.dim(0), images_path),
                      "the image and label files must come from the same split");
   return data;
 }
@@ -181,8 +193,9 @@ std::string find_idx_file(const std::string& dir, const std::string& name) {
   if (std::filesystem::exists(plain, ec)) return plain.string();
   const std::filesystem::path gz = std::filesystem::path(dir) / (name + ".gz");
   if (std::filesystem::exists(gz, ec)) return gz.string();
-  throw InputError(plain.string(), "not found (nor " + gz.filename().string() + ")",
-                   "run scripts/setup.sh to install MNIST, or give a folder holding the four MNIST files");
+  throw InputError(
+      plain.string(), "not found (nor " + gz.filename().string() + ")",
+      "run scripts/setup.sh to install MNIST, or give a folder holding the four MNIST files");
 }
 }  // namespace
 

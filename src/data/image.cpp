@@ -3,8 +3,6 @@
 // stb implementation lives in libstb.so, so no STB_*_IMPLEMENTATION is defined here.
 #include "data/image.hpp"
 
-#include "core/read_file.hpp"
-
 #include <fmt/core.h>
 #include <stb_image.h>
 #include <stb_image_write.h>
@@ -21,6 +19,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/check.hpp"
+#include "core/read_file.hpp"
 
 namespace imgcls {
 
@@ -176,7 +175,8 @@ HeaderInfo read_header(std::span<const std::uint8_t> bytes, const std::string& s
   if (pnm && (pnm->width > kIntMax || pnm->height > kIntMax || pnm->max_value > kIntMax))
     throw InputError(source, "a number in the PGM/PPM header is larger than 2147483647",
                      "the header must hold the width, the height and the maximum value");
-  if (const std::optional<Claimed> claimed = claimed_size(bytes); claimed && beyond(*claimed, limits))
+  if (const std::optional<Claimed> claimed = claimed_size(bytes);
+      claimed && beyond(*claimed, limits))
     throw too_large(source, *claimed, limits);
   if (is_png(bytes))
     if (const std::optional<std::string> problem = png_structure_problem(bytes))

@@ -62,7 +62,8 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
                options.width);
   ImageFolder folder;
   std::vector<fs::path> class_dirs;
-  for (const fs::path& entry : sorted_entries(dir, [](const fs::directory_entry&) { return true; })) {
+  for (const fs::path& entry :
+       sorted_entries(dir, [](const fs::directory_entry&) { return true; })) {
     if (is_folder(entry))
       class_dirs.push_back(entry);
     else
@@ -73,7 +74,8 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
   std::vector<GreyImage> images;
   for (const fs::path& class_dir : class_dirs) {
     std::vector<fs::path> pictures;
-    for (const fs::path& entry : sorted_entries(class_dir, [](const fs::directory_entry&) { return true; })) {
+    for (const fs::path& entry :
+         sorted_entries(class_dir, [](const fs::directory_entry&) { return true; })) {
       std::error_code ec;
       if (fs::is_regular_file(entry, ec) && has_image_extension(entry.string()))
         pictures.push_back(entry);
@@ -99,7 +101,8 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
       ++decoded;
     }
     if (decoded == 0)
-      throw InputError(class_dir.string(), "none of the pictures in this class folder could be decoded");
+      throw InputError(class_dir.string(),
+                       "none of the pictures in this class folder could be decoded");
     folder.class_names.push_back(class_dir.filename().string());
   }
   folder.data.images = to_batch(images);
@@ -121,7 +124,11 @@ FolderSplits load_dataset_folder(const std::string& dir, const ImageFolderOption
   }
   if (!is_split_folder(dir)) {
     ImageFolder all = read_image_folder(dir, options);
-    return {std::move(all.data), {}, std::move(all.class_names), std::move(all.ignored), std::move(all.skipped)};
+    return {std::move(all.data),
+            {},
+            std::move(all.class_names),
+            std::move(all.ignored),
+            std::move(all.skipped)};
   }
   ImageFolder train = read_image_folder((fs::path(dir) / "train").string(), options);
   ImageFolder test = read_image_folder((fs::path(dir) / "test").string(), options);
@@ -137,7 +144,11 @@ FolderSplits load_dataset_folder_test(const std::string& dir, const ImageFolderO
   if (is_idx_folder(dir) || !is_folder(dir)) return {{}, load_mnist_test(dir), {}};
   const std::string test_dir = is_split_folder(dir) ? (fs::path(dir) / "test").string() : dir;
   ImageFolder test = read_image_folder(test_dir, options);
-  return {{}, std::move(test.data), std::move(test.class_names), std::move(test.ignored), std::move(test.skipped)};
+  return {{},
+          std::move(test.data),
+          std::move(test.class_names),
+          std::move(test.ignored),
+          std::move(test.skipped)};
 }
 
 }  // namespace imgcls

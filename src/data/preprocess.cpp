@@ -280,8 +280,9 @@ GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& op
   const GreyImage ink = to_ink(picture);
   const InkLevels levels = measure_ink_levels(ink);
   if (levels.ink - levels.floor < kMinContrast)
-    throw InputError(source, "found no digit: the picture is blank or has almost no contrast",
-                     "pictures already in MNIST form (a white digit on black) need no digit preprocessing");
+    throw InputError(
+        source, "found no digit: the picture is blank or has almost no contrast",
+        "pictures already in MNIST form (a white digit on black) need no digit preprocessing");
   GreyImage clean = stretch_contrast(ink, levels);
   erase_specks(clean, kSpeckFraction);
   const std::optional<Box> box = ink_bounding_box(clean);
@@ -300,7 +301,8 @@ GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t
 GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::int64_t width,
                            bool digit_preprocessing, const std::string& source) {
   if (!digit_preprocessing) return resize_image(picture, height, width);
-  IMGCLS_CHECK(height == width, "digit preprocessing makes square inputs, not {}x{}", height, width);
+  IMGCLS_CHECK(height == width, "digit preprocessing makes square inputs, not {}x{}", height,
+               width);
   return preprocess_digit(picture, mnist_layout(height), source);
 }
 

@@ -1,8 +1,9 @@
 // Bounded JSON parsing and small text-file reads.
 #include "io/bounded_json.hpp"
 
-#include <filesystem>
 #include <fmt/core.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "core/read_file.hpp"
@@ -13,7 +14,8 @@ namespace imgcls::io {
 nlohmann::json parse_bounded_json(std::string_view text, const std::string& source,
                                   const std::string& what) {
   const auto limit_depth = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > kMaxJsonDepth) throw std::out_of_range(fmt::format("nested deeper than {} levels", kMaxJsonDepth));
+    if (depth > kMaxJsonDepth)
+      throw std::out_of_range(fmt::format("nested deeper than {} levels", kMaxJsonDepth));
     return true;
   };
   try {

@@ -2,10 +2,9 @@
 // until the stack runs out), errors turned into InputError naming the source.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace imgcls::io {
 

@@ -35,8 +35,8 @@ nlohmann::json state_to_json(const TrainingState& state) {
           {"epochs_since_best", state.epochs_since_best}};
 }
 
-nlohmann::json parse_json(const std::map<std::string, std::string>& metadata, const std::string& key,
-                          const std::string& path) {
+nlohmann::json parse_json(const std::map<std::string, std::string>& metadata,
+                          const std::string& key, const std::string& path) {
   const auto found = metadata.find(key);
   if (found == metadata.end()) throw InputError(path, "the checkpoint has no \"" + key + "\"");
   return io::parse_bounded_json(found->second, path, "\"" + key + "\"");
@@ -49,11 +49,11 @@ T field(const nlohmann::json& object, const char* name, const std::string& path)
   const auto found = object.is_object() ? object.find(name) : object.end();
   bool valid = found != object.end() && found->is_number();
   if constexpr (std::is_integral_v<T>) {
-    valid = valid && found->is_number_integer() &&
-            (found->is_number_unsigned()
-                 ? found->template get<std::uint64_t>() <=
-                       static_cast<std::uint64_t>(std::numeric_limits<T>::max())
-                 : std::in_range<T>(found->template get<std::int64_t>()));
+    valid =
+        valid && found->is_number_integer() &&
+        (found->is_number_unsigned() ? found->template get<std::uint64_t>() <=
+                                           static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                                     : std::in_range<T>(found->template get<std::int64_t>()));
   }
   if (!valid) throw InputError(path, fmt::format("the checkpoint state has no valid \"{}\"", name));
   return found->template get<T>();
@@ -64,8 +64,9 @@ const io::StoredTensor& f32_tensor(const io::SafetensorsFile& file, const std::s
   const auto found = file.tensors.find(name);
   if (found == file.tensors.end()) throw InputError(path, "missing tensor " + name);
   if (found->second.dtype != "F32" || found->second.shape != shape)
-    throw InputError(path, fmt::format("tensor {} is {} {}, expected F32 {}", name, found->second.dtype,
-                                       to_string(found->second.shape), to_string(shape)));
+    throw InputError(path,
+                     fmt::format("tensor {} is {} {}, expected F32 {}", name, found->second.dtype,
+                                 to_string(found->second.shape), to_string(shape)));
   return found->second;
 }
 
@@ -78,12 +79,14 @@ void save_checkpoint(const std::string& path, Sequential& model, Optimizer& opti
   for (const auto& buffer : optimizer.state_buffers())
     optimizer_tensors.emplace_back(Shape{static_cast<std::int64_t>(buffer.size())}, buffer);
   std::vector<std::pair<std::string, const Tensor*>> tensors;
+  tensors.reserve(params.size() + model.buffers().size() + optimizer_tensors.size());
   for (const Param& p : params) tensors.emplace_back(p.name, p.value);
   for (const Param& b : model.buffers()) tensors.emplace_back(b.name, b.value);
   for (std::size_t k = 0; k < optimizer_tensors.size(); ++k)
     tensors.emplace_back(fmt::format("optimizer.{}", k), &optimizer_tensors[k]);
   const std::vector<Param> everything = model.params_and_buffers();
-  for (std::size_t i = 0; i < best.size(); ++i) tensors.emplace_back("best." + everything[i].name, &best[i]);
+  for (std::size_t i = 0; i < best.size(); ++i)
+    tensors.emplace_back("best." + everything[i].name, &best[i]);
   io::write_safetensors(path,
                         {{"format", kFormat},
                          {"version", kVersion},
@@ -107,12 +110,15 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
   if (!file.metadata.contains("version") || file.metadata.at("version") != kVersion)
     throw InputError(path, "unsupported checkpoint version", "this imgcls reads version 1");
 
-  LoadedCheckpoint loaded{Sequential::from_config(parse_json(file.metadata, "architecture", path), path)};
+  LoadedCheckpoint loaded{
+      Sequential::from_config(parse_json(file.metadata, "architecture", path), path)};
   const nlohmann::json state = parse_json(file.metadata, "state", path);
   loaded.run_config = parse_json(file.metadata, "run_config", path);
-  loaded.optimizer_kind = file.metadata.contains("optimizer_kind") ? file.metadata.at("optimizer_kind") : "";
+  loaded.optimizer_kind =
+      file.metadata.contains("optimizer_kind") ? file.metadata.at("optimizer_kind") : "";
   try {
-    loaded.optimizer_steps = std::stoll(file.metadata.contains("optimizer_steps") ? file.metadata.at("optimizer_steps") : "x");
+    loaded.optimizer_steps = std::stoll(
+        file.metadata.contains("optimizer_steps") ? file.metadata.at("optimizer_steps") : "x");
   } catch (const std::exception&) {
     throw InputError(path, "optimizer_steps is missing or not a number");
   }
@@ -126,9 +132,11 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
   s.epoch_seen = field<std::int64_t>(state, "epoch_seen", path);
   s.best_val_loss = field<double>(state, "best_val_loss", path);
   s.epochs_since_best = field<int>(state, "epochs_since_best", path);
-  if (s.epoch < 1 || s.step < 0 || s.epoch_seen < 0 || s.epoch_correct < 0 || s.epoch_correct > s.epoch_seen)
+  if (s.epoch < 1 || s.step < 0 || s.epoch_seen < 0 || s.epoch_correct < 0 ||
+      s.epoch_correct > s.epoch_seen)
     throw InputError(path, "the checkpoint state is inconsistent");
-  if (state.contains("finished") && state["finished"].contains("epochs") && !state["finished"]["epochs"].empty())
+  if (state.contains("finished") && state["finished"].contains("epochs") &&
+      !state["finished"]["epochs"].empty())
     s.finished = history_from_json(state["finished"], path).epochs;
 
   std::size_t used = 0;
@@ -146,7 +154,8 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
   const std::vector<Param> everything = loaded.model.params_and_buffers();
   for (const Param& p : everything)
     if (file.tensors.contains("best." + p.name)) {
-      s.best_weights.emplace_back(p.value->shape(), f32_tensor(file, "best." + p.name, p.value->shape(), path).f32);
+      s.best_weights.emplace_back(p.value->shape(),
+                                  f32_tensor(file, "best." + p.name, p.value->shape(), path).f32);
       ++used;
     }
   if (!s.best_weights.empty() && s.best_weights.size() != everything.size())
@@ -159,7 +168,8 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
     ++used;
   }
   if (used != file.tensors.size())
-    throw InputError(path, fmt::format("{} tensors the checkpoint format does not use", file.tensors.size() - used));
+    throw InputError(path, fmt::format("{} tensors the checkpoint format does not use",
+                                       file.tensors.size() - used));
   return loaded;
 }
 

@@ -26,7 +26,8 @@ std::vector<Param> stored_tensors(Sequential& model) {
 }
 }  // namespace
 
-void save_model(Sequential& model, const std::string& path, const nlohmann::json& training_summary) {
+void save_model(Sequential& model, const std::string& path,
+                const nlohmann::json& training_summary) {
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (const Param& p : stored_tensors(model)) {
     for (std::int64_t i = 0; i < p.value->size(); ++i)
@@ -66,7 +67,8 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
   };
   if (const auto names = file.metadata.find("class_names"); names != file.metadata.end()) {
     const nlohmann::json list = io::parse_bounded_json(names->second, path, "class_names");
-    if (!list.is_array() || !std::all_of(list.begin(), list.end(), [](const auto& v) { return v.is_string(); }))
+    if (!list.is_array() ||
+        !std::all_of(list.begin(), list.end(), [](const auto& v) { return v.is_string(); }))
       throw InputError(path, "class_names must be a list of strings");
     try {
       model.set_class_names(list.get<std::vector<std::string>>());
@@ -87,9 +89,9 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
     if (found == file.tensors.end()) throw InputError(path, "missing parameter " + p.name);
     const io::StoredTensor& stored = found->second;
     if (stored.dtype != "F32" || stored.shape != p.value->shape())
-      throw InputError(path, fmt::format("parameter {} is {} {}, the architecture needs F32 {}",
-                                         p.name, stored.dtype, to_string(stored.shape),
-                                         to_string(p.value->shape())));
+      throw InputError(
+          path, fmt::format("parameter {} is {} {}, the architecture needs F32 {}", p.name,
+                            stored.dtype, to_string(stored.shape), to_string(p.value->shape())));
     for (float v : stored.f32)
       if (!std::isfinite(v)) throw InputError(path, "parameter " + p.name + " holds NaN or Inf");
     std::copy(stored.f32.begin(), stored.f32.end(), p.value->data());
@@ -97,9 +99,11 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
   }
   if (used != file.tensors.size()) {
     const auto params = stored_tensors(model);  // buffers are not extra
-    for (const auto& entry : file.tensors) {  // not a structured binding: clang 14 cannot capture one
+    for (const auto& entry :
+         file.tensors) {  // not a structured binding: clang 14 cannot capture one
       const std::string& name = entry.first;
-      if (std::none_of(params.begin(), params.end(), [&](const Param& p) { return p.name == name; }))
+      if (std::none_of(params.begin(), params.end(),
+                       [&](const Param& p) { return p.name == name; }))
         throw InputError(path, "tensor " + name + " is not a parameter of the architecture");
     }
   }
@@ -120,7 +124,8 @@ ModelMetadata read_model_metadata(const std::string& path) {
                          .preprocessing = model.preprocessing()};
   if (const auto training = file.metadata.find("training"); training != file.metadata.end()) {
     metadata.training = io::parse_bounded_json(training->second, path, "the training summary");
-    if (!metadata.training.is_object()) throw InputError(path, "the training summary is not a JSON object");
+    if (!metadata.training.is_object())
+      throw InputError(path, "the training summary is not a JSON object");
   }
   return metadata;
 }

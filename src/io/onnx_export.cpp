@@ -3,8 +3,6 @@
 // record (LayerKind::to_onnx, from its typed options and the shapes the model built). Image
 // tensors are NCHW in the graph (ONNX's convention) and NHWC in imgcls; the only place where
 // the order of values is visible is Flatten, which transposes first.
-#include "imgcls/onnx.hpp"
-
 #include <fmt/core.h>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
@@ -17,6 +15,7 @@
 #include "core/atomic_file.hpp"
 #include "core/check.hpp"
 #include "imgcls/error.hpp"
+#include "imgcls/onnx.hpp"
 #include "layers/registry.hpp"
 
 namespace imgcls {
@@ -35,7 +34,8 @@ class GraphWriter final : public layers::OnnxGraph {
   const std::string& output() const override { return output_; }
 
   void node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
-            const std::string& output, const std::vector<layers::OnnxAttribute>& attributes) override {
+            const std::string& output,
+            const std::vector<layers::OnnxAttribute>& attributes) override {
     onnx::NodeProto& n = *graph_.add_node();
     n.set_op_type(op);
     n.set_name(name);
@@ -131,8 +131,10 @@ std::string to_onnx(const Sequential& model) {
     const Layer& layer = model.layer(i);
     const layers::LayerKind* kind = layers::find_kind(layer.kind());
     if (!kind)
-      throw InputError(layer.name(), fmt::format("layer kind {} is not registered, so it has no ONNX export", layer.kind()),
-                       "export supports " + layers::kind_names());
+      throw InputError(
+          layer.name(),
+          fmt::format("layer kind {} is not registered, so it has no ONNX export", layer.kind()),
+          "export supports " + layers::kind_names());
     writer.begin_layer(i + 1 == model.layer_count() ? "logits" : layer.name());
     kind->to_onnx(layer, writer);
     writer.end_layer(model.output_shape_of(i));

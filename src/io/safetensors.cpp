@@ -1,21 +1,23 @@
 // safetensors reader and writer. Limits: header at most 16 MiB and JSON depth 16;
-// file at most 4 GiB; header JSON nested at most 16 deep; each tensor's byte range must match its shape, lie inside the data,
-// and the ranges must tile the data section exactly (no gaps, overlaps or trailing bytes).
+// file at most 4 GiB; header JSON nested at most 16 deep; each tensor's byte range must match its
+// shape, lie inside the data, and the ranges must tile the data section exactly (no gaps, overlaps
+// or trailing bytes).
 #include "io/safetensors.hpp"
+
+#include <fmt/core.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <fmt/core.h>
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include "core/atomic_file.hpp"
 #include "core/read_file.hpp"
-#include "io/bounded_json.hpp"
 #include "imgcls/error.hpp"
+#include "io/bounded_json.hpp"
 
 static_assert(std::endian::native == std::endian::little, "imgcls assumes a little-endian host");
 
@@ -29,7 +31,8 @@ constexpr std::size_t kMaxRank = 8;
 constexpr const char* kCrcKey = "data_crc32";
 
 std::string read_bytes(const std::string& path) {
-  const std::vector<std::uint8_t> bytes = read_file_bounded(path, kMaxFileBytes, "a safetensors file");
+  const std::vector<std::uint8_t> bytes =
+      read_file_bounded(path, kMaxFileBytes, "a safetensors file");
   return std::string(bytes.begin(), bytes.end());
 }
 
@@ -43,7 +46,9 @@ std::string data_crc32(std::string_view data) {
   return fmt::format("{:08x}", crc);
 }
 
-std::size_t element_size(const std::string& dtype) { return dtype == "F32" || dtype == "I32" ? 4 : 0; }
+std::size_t element_size(const std::string& dtype) {
+  return dtype == "F32" || dtype == "I32" ? 4 : 0;
+}
 
 }  // namespace
 
@@ -52,11 +57,12 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& pat
   std::uint64_t header_size = 0;
   std::memcpy(&header_size, bytes.data(), 8);
   if (header_size > kMaxHeaderBytes || header_size > bytes.size() - 8)
-    throw InputError(path, fmt::format("header length {} does not fit the file ({} bytes)",
-                                       header_size, bytes.size()),
-                     "the file is truncated or not a safetensors file");
-  const nlohmann::json header =
-      parse_bounded_json(std::string_view(bytes).substr(8, header_size), path, "the safetensors header");
+    throw InputError(
+        path,
+        fmt::format("header length {} does not fit the file ({} bytes)", header_size, bytes.size()),
+        "the file is truncated or not a safetensors file");
+  const nlohmann::json header = parse_bounded_json(std::string_view(bytes).substr(8, header_size),
+                                                   path, "the safetensors header");
   if (!header.is_object()) throw InputError(path, "the safetensors header is not a JSON object");
   const std::size_t data_start = 8 + header_size;
   const std::uint64_t data_size = bytes.size() - data_start;
@@ -99,11 +105,13 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& pat
       throw InputError(path, where + ": data_offsets must be two non-negative integers");
     const auto begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
     if (begin > end || end > data_size)
-      throw InputError(path, fmt::format("{}: data_offsets [{}, {}] outside the {} data bytes",
-                                         where, begin, end, data_size), "the file is truncated or corrupt");
+      throw InputError(path,
+                       fmt::format("{}: data_offsets [{}, {}] outside the {} data bytes", where,
+                                   begin, end, data_size),
+                       "the file is truncated or corrupt");
     if (end - begin != count * 4)
-      throw InputError(path, fmt::format("{}: {} bytes for a shape of {} elements", where,
-                                         end - begin, count));
+      throw InputError(
+          path, fmt::format("{}: {} bytes for a shape of {} elements", where, end - begin, count));
     ranges.emplace_back(begin, end);
     const char* data = bytes.data() + data_start + begin;
     if (tensor.dtype == "F32") {
@@ -126,9 +134,11 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& pat
   if (const auto crc = file.metadata.find(kCrcKey); crc != file.metadata.end()) {
     const std::string actual = data_crc32(std::string_view(bytes).substr(data_start));
     if (crc->second != actual)
-      throw InputError(path, fmt::format("the tensor data fails its CRC-32 check (stored {}, computed {})",
-                                         crc->second, actual),
-                       "the file was damaged after it was written; use another copy");
+      throw InputError(
+          path,
+          fmt::format("the tensor data fails its CRC-32 check (stored {}, computed {})",
+                      crc->second, actual),
+          "the file was damaged after it was written; use another copy");
   }
   return file;
 }
@@ -149,7 +159,8 @@ void write_safetensors(const std::string& path, std::map<std::string, std::strin
   std::uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
     const std::uint64_t bytes = static_cast<std::uint64_t>(tensor->size()) * 4;
-    header[name] = {{"dtype", "F32"}, {"shape", tensor->shape()}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", "F32"}, {"shape", tensor->shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header_text = header.dump();

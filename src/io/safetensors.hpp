@@ -16,10 +16,10 @@
 namespace imgcls::io {
 
 struct StoredTensor {
-  std::string dtype;                // "F32" or "I32"
+  std::string dtype;  // "F32" or "I32"
   Shape shape;
-  std::vector<float> f32;           // filled when dtype == "F32"
-  std::vector<std::int32_t> i32;    // filled when dtype == "I32"
+  std::vector<float> f32;         // filled when dtype == "F32"
+  std::vector<std::int32_t> i32;  // filled when dtype == "I32"
   Tensor to_tensor() const { return Tensor(shape, f32); }
 };
 

@@ -19,7 +19,8 @@ class BatchNormLayer final : public Layer {
 
   Shape build(const Shape& input_shape) override {
     if (input_shape.size() != 1 && input_shape.size() != 3)
-      throw InputError(name(), "BatchNorm needs an input [H, W, C] or [F], got " + to_string(input_shape));
+      throw InputError(name(),
+                       "BatchNorm needs an input [H, W, C] or [F], got " + to_string(input_shape));
     detail::check_option(name(), "momentum", options_.momentum, detail::kMomentumRange);
     detail::check_option(name(), "epsilon", options_.epsilon, detail::kEpsilonRange);
     sample_shape_ = input_shape;
@@ -77,10 +78,12 @@ class BatchNormLayer final : public Layer {
 // update_buffers) or the moving statistics (Mode::infer).
 class BatchNormKernel final : public Kernel {
  public:
-  BatchNormKernel(const BatchNormLayer& layer, const KernelSpec& spec) : layer_(layer), spec_(spec) {
+  BatchNormKernel(const BatchNormLayer& layer, const KernelSpec& spec)
+      : layer_(layer), spec_(spec) {
     ChannelGeometry g = layer.geometry();
     g.batch = spec.batch;
-    primitives_ = std::make_unique<backend::BatchNorm>(g, static_cast<float>(layer.options().epsilon));
+    primitives_ =
+        std::make_unique<backend::BatchNorm>(g, static_cast<float>(layer.options().epsilon));
     batch_mean_ = Tensor({g.channels});
     batch_variance_ = Tensor({g.channels});
   }
@@ -90,36 +93,40 @@ class BatchNormKernel final : public Kernel {
     dst.resize(src.shape());
     if (spec_.mode == Mode::infer)
       primitives_->forward_inference(src.data(), layer_.gamma().data(), layer_.beta().data(),
-                                     layer_.moving_mean().data(), layer_.moving_variance().data(), dst.data());
+                                     layer_.moving_mean().data(), layer_.moving_variance().data(),
+                                     dst.data());
     else
-      primitives_->forward_training(src.data(), layer_.gamma().data(), layer_.beta().data(), dst.data(),
-                                    batch_mean_.data(), batch_variance_.data());
+      primitives_->forward_training(src.data(), layer_.gamma().data(), layer_.beta().data(),
+                                    dst.data(), batch_mean_.data(), batch_variance_.data());
   }
 
   // Through the batch statistics after a Mode::train forward, with the moving statistics
   // held constant in Mode::infer.
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
                 const std::vector<Tensor*>& diff_params) override {
-    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && src.shape() == dst.shape() && diff_params.size() == 2,
-                 "{}: src {}, dst {}, diff_dst {}", layer_.name(), to_string(src.shape()), to_string(dst.shape()),
-                 to_string(diff_dst.shape()));
+    IMGCLS_CHECK(
+        diff_dst.shape() == dst.shape() && src.shape() == dst.shape() && diff_params.size() == 2,
+        "{}: src {}, dst {}, diff_dst {}", layer_.name(), to_string(src.shape()),
+        to_string(dst.shape()), to_string(diff_dst.shape()));
     // oneDNN computes diff_src together with the parameter gradients; without a caller's
     // buffer it goes to scratch.
     Tensor& diff = diff_src ? *diff_src : scratch_;
     diff.resize(src.shape());
     if (spec_.mode == Mode::train)
-      primitives_->backward_training(src.data(), diff_dst.data(), layer_.gamma().data(), layer_.beta().data(),
-                                     batch_mean_.data(), batch_variance_.data(), diff.data(),
-                                     diff_params[0]->data(), diff_params[1]->data());
+      primitives_->backward_training(src.data(), diff_dst.data(), layer_.gamma().data(),
+                                     layer_.beta().data(), batch_mean_.data(),
+                                     batch_variance_.data(), diff.data(), diff_params[0]->data(),
+                                     diff_params[1]->data());
     else
-      primitives_->backward_inference(src.data(), diff_dst.data(), layer_.gamma().data(), layer_.beta().data(),
-                                      layer_.moving_mean().data(), layer_.moving_variance().data(), diff.data(),
+      primitives_->backward_inference(src.data(), diff_dst.data(), layer_.gamma().data(),
+                                      layer_.beta().data(), layer_.moving_mean().data(),
+                                      layer_.moving_variance().data(), diff.data(),
                                       diff_params[0]->data(), diff_params[1]->data());
   }
 
   void update_buffers(const std::vector<Tensor*>& buffers) override {
-    IMGCLS_CHECK(spec_.mode == Mode::train && buffers.size() == 2, "{}: update after a training forward",
-                 layer_.name());
+    IMGCLS_CHECK(spec_.mode == Mode::train && buffers.size() == 2,
+                 "{}: update after a training forward", layer_.name());
     const auto momentum = static_cast<float>(layer_.options().momentum);
     Tensor& moving_mean = *buffers[0];
     Tensor& moving_variance = *buffers[1];
@@ -141,7 +148,9 @@ std::unique_ptr<Kernel> BatchNormLayer::make_kernel(const KernelSpec& spec) cons
   return std::make_unique<BatchNormKernel>(*this, spec);
 }
 
-const BatchNormLayer& as_batch_norm(const Layer& layer) { return dynamic_cast<const BatchNormLayer&>(layer); }
+const BatchNormLayer& as_batch_norm(const Layer& layer) {
+  return dynamic_cast<const BatchNormLayer&>(layer);
+}
 
 ChannelGeometry batch_geometry(const BatchNormLayer& layer, const Tensor& src) {
   ChannelGeometry g = layer.geometry();
@@ -151,7 +160,9 @@ ChannelGeometry batch_geometry(const BatchNormLayer& layer, const Tensor& src) {
 
 }  // namespace
 
-std::unique_ptr<Layer> BatchNorm(const BatchNormOptions& options) { return std::make_unique<BatchNormLayer>(options); }
+std::unique_ptr<Layer> BatchNorm(const BatchNormOptions& options) {
+  return std::make_unique<BatchNormLayer>(options);
+}
 
 LayerKind layer_kind_batch_norm() {
   LayerKind kind;
@@ -175,19 +186,21 @@ LayerKind layer_kind_batch_norm() {
   kind.reference.forward = [](const Layer& layer, const Tensor& src, Tensor& dst) {
     const BatchNormLayer& bn = as_batch_norm(layer);
     dst.resize(src.shape());
-    ref::batch_norm_forward_inference(batch_geometry(bn, src), static_cast<float>(bn.options().epsilon), src.data(),
+    ref::batch_norm_forward_inference(batch_geometry(bn, src),
+                                      static_cast<float>(bn.options().epsilon), src.data(),
                                       bn.gamma().data(), bn.beta().data(), bn.moving_mean().data(),
                                       bn.moving_variance().data(), dst.data());
   };
-  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/, const Tensor& diff_dst,
-                               Tensor& diff_src, std::vector<Tensor>& diff_params) {
+  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/,
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     const BatchNormLayer& bn = as_batch_norm(layer);
     diff_src.resize(src.shape());
     diff_params = {Tensor(bn.gamma().shape()), Tensor(bn.beta().shape())};
-    ref::batch_norm_backward_inference(batch_geometry(bn, src), static_cast<float>(bn.options().epsilon), src.data(),
-                                       diff_dst.data(), bn.gamma().data(), bn.moving_mean().data(),
-                                       bn.moving_variance().data(), diff_src.data(), diff_params[0].data(),
-                                       diff_params[1].data());
+    ref::batch_norm_backward_inference(
+        batch_geometry(bn, src), static_cast<float>(bn.options().epsilon), src.data(),
+        diff_dst.data(), bn.gamma().data(), bn.moving_mean().data(), bn.moving_variance().data(),
+        diff_src.data(), diff_params[0].data(), diff_params[1].data());
   };
   kind.reference_tolerance = 1e-4;
   kind.examples = {

@@ -1,9 +1,9 @@
 // Shared layer helpers: initialisation, activations, option parsing.
 #include "layers/common.hpp"
 
-#include <cmath>
-
 #include <fmt/core.h>
+
+#include <cmath>
 
 #include "core/check.hpp"
 #include "core/parallel.hpp"
@@ -72,7 +72,8 @@ void check_option(const std::string& where, const std::string& key, double value
 OptionReader::OptionReader(const nlohmann::json& config, std::string where)
     : config_(config), where_(std::move(where)) {
   if (!config_.is_object())
-    throw InputError(where_, "a layer must be a JSON object", R"(e.g. {"type": "Dense", "units": 10})");
+    throw InputError(where_, "a layer must be a JSON object",
+                     R"(e.g. {"type": "Dense", "units": 10})");
   for (const auto& item : config_.items()) seen_[item.key()] = false;
   seen_["type"] = true;
 }
@@ -87,8 +88,8 @@ std::int64_t OptionReader::positive_int(const std::string& key, std::int64_t fal
   const auto& value = config_.at(key);
   if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
       value.get<std::int64_t>() > (1 << 20))
-    throw InputError(where_, "\"" + key + "\" must be an integer from 1 to 1048576, got " +
-                                 value.dump());
+    throw InputError(where_,
+                     "\"" + key + "\" must be an integer from 1 to 1048576, got " + value.dump());
   return value.get<std::int64_t>();
 }
 
@@ -101,8 +102,8 @@ double OptionReader::real(const std::string& key, double fallback, bool required
   seen_[key] = true;
   const auto& value = config_.at(key);
   if (!value.is_number())
-    throw InputError(where_, "\"" + key + "\" must be a number in " + range.text() + ", got " +
-                                 value.dump());
+    throw InputError(
+        where_, "\"" + key + "\" must be a number in " + range.text() + ", got " + value.dump());
   check_option(where_, key, value.get<double>(), range);
   return value.get<double>();
 }
@@ -136,7 +137,8 @@ Shape batch_shape(std::int64_t batch, const Shape& sample) {
   return shape;
 }
 
-void check_src(const std::string& layer, const Tensor& src, std::int64_t batch, const Shape& sample) {
+void check_src(const std::string& layer, const Tensor& src, std::int64_t batch,
+               const Shape& sample) {
   IMGCLS_CHECK(src.shape() == batch_shape(batch, sample), "{}: src {}, the kernel takes {}", layer,
                imgcls::to_string(src.shape()), imgcls::to_string(batch_shape(batch, sample)));
 }

@@ -73,7 +73,8 @@ inline constexpr std::int64_t kMaxSampleElements = std::int64_t{1} << 26;
 inline constexpr std::int64_t kMaxParameters = std::int64_t{1} << 26;
 
 // A kernel's check of its src: [batch, ...sample]. Throws UsageError naming the layer.
-void check_src(const std::string& layer, const Tensor& src, std::int64_t batch, const Shape& sample);
+void check_src(const std::string& layer, const Tensor& src, std::int64_t batch,
+               const Shape& sample);
 // [batch, ...sample]
 Shape batch_shape(std::int64_t batch, const Shape& sample);
 

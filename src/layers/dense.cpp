@@ -20,7 +20,8 @@ class DenseKernel final : public Kernel {
     DenseGeometry g = layer.geometry();
     g.batch = spec.batch;
     const Precision precision = spec.mode == Mode::train ? spec.precision : Precision::fp32;
-    primitives_ = std::make_unique<backend::Dense>(g, detail::to_post_op(layer.options().activation), precision);
+    primitives_ = std::make_unique<backend::Dense>(
+        g, detail::to_post_op(layer.options().activation), precision);
   }
 
   void forward(const Tensor& src, Tensor& dst) override {
@@ -32,12 +33,15 @@ class DenseKernel final : public Kernel {
 
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
                 const std::vector<Tensor*>& diff_params) override {
-    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && diff_params.size() == 2, "{}: diff_dst {} vs dst {}",
-                 layer_.name(), to_string(diff_dst.shape()), to_string(dst.shape()));
-    const Tensor& diff_pre = detail::gradient_before_activation(backward_activation_, dst, diff_dst, scratch_);
+    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && diff_params.size() == 2,
+                 "{}: diff_dst {} vs dst {}", layer_.name(), to_string(diff_dst.shape()),
+                 to_string(dst.shape()));
+    const Tensor& diff_pre =
+        detail::gradient_before_activation(backward_activation_, dst, diff_dst, scratch_);
     if (diff_src) diff_src->resize(src.shape());
-    primitives_->backward(src.data(), diff_pre.data(), layer_.weights().data(), diff_params[0]->data(),
-                          diff_params[1]->data(), diff_src ? diff_src->data() : nullptr);
+    primitives_->backward(src.data(), diff_pre.data(), layer_.weights().data(),
+                          diff_params[0]->data(), diff_params[1]->data(),
+                          diff_src ? diff_src->data() : nullptr);
   }
 
  private:
@@ -77,14 +81,18 @@ std::vector<Param> DenseLayer::params() {
 }
 
 nlohmann::json DenseLayer::config() const {
-  return {{"type", kind()}, {"units", options_.units}, {"activation", detail::to_string(options_.activation)}};
+  return {{"type", kind()},
+          {"units", options_.units},
+          {"activation", detail::to_string(options_.activation)}};
 }
 
 std::unique_ptr<Kernel> DenseLayer::make_kernel(const KernelSpec& spec) const {
   return std::make_unique<DenseKernel>(*this, spec);
 }
 
-std::unique_ptr<Layer> Dense(const DenseOptions& options) { return std::make_unique<DenseLayer>(options); }
+std::unique_ptr<Layer> Dense(const DenseOptions& options) {
+  return std::make_unique<DenseLayer>(options);
+}
 
 LayerKind layer_kind_dense() {
   LayerKind kind;
@@ -112,10 +120,12 @@ LayerKind layer_kind_dense() {
     g.batch = src.dim(0);
     dst.resize({g.batch, g.out_features});
     ref::dense_forward(g, src.data(), dense.weights().data(), dense.bias().data(), dst.data());
-    if (dense.options().activation == Activation::relu) ref::relu_forward(dst.size(), dst.data(), dst.data());
+    if (dense.options().activation == Activation::relu)
+      ref::relu_forward(dst.size(), dst.data(), dst.data());
   };
-  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
-                               Tensor& diff_src, std::vector<Tensor>& diff_params) {
+  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& dst,
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     const DenseLayer& dense = as_dense(layer);
     DenseGeometry g = dense.geometry();
     g.batch = src.dim(0);
@@ -127,7 +137,8 @@ LayerKind layer_kind_dense() {
     diff_src.resize(src.shape());
     diff_params = {Tensor(dense.weights().shape()), Tensor(dense.bias().shape())};
     ref::dense_backward_data(g, diff_pre.data(), dense.weights().data(), diff_src.data());
-    ref::dense_backward_weights(g, src.data(), diff_pre.data(), diff_params[0].data(), diff_params[1].data());
+    ref::dense_backward_weights(g, src.data(), diff_pre.data(), diff_params[0].data(),
+                                diff_params[1].data());
   };
   kind.reference_tolerance = 1e-4;
   kind.examples = {

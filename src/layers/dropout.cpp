@@ -81,8 +81,8 @@ class DropoutKernel final : public Kernel {
       std::copy(diff_dst.data(), diff_dst.data() + diff_dst.size(), diff_src->data());
       return;
     }
-    IMGCLS_CHECK(mask_.shape() == src.shape(), "{}: mask {} vs src {}", layer_.name(), to_string(mask_.shape()),
-                 to_string(src.shape()));
+    IMGCLS_CHECK(mask_.shape() == src.shape(), "{}: mask {} vs src {}", layer_.name(),
+                 to_string(mask_.shape()), to_string(src.shape()));
     const std::int64_t count = src.size();
     const float* diff_in = diff_dst.data();
     const float* mask = mask_.data();
@@ -111,7 +111,9 @@ void copy_of(const Tensor& from, Tensor& to) {
 
 }  // namespace
 
-std::unique_ptr<Layer> Dropout(const DropoutOptions& options) { return std::make_unique<DropoutLayer>(options); }
+std::unique_ptr<Layer> Dropout(const DropoutOptions& options) {
+  return std::make_unique<DropoutLayer>(options);
+}
 
 LayerKind layer_kind_dropout() {
   LayerKind kind;
@@ -124,9 +126,12 @@ LayerKind layer_kind_dropout() {
   kind.to_onnx = [](const Layer& layer, OnnxGraph& graph) {
     graph.node("Identity", layer.name(), {graph.input()}, graph.output());  // inference: no dropout
   };
-  kind.reference.forward = [](const Layer& /*layer*/, const Tensor& src, Tensor& dst) { copy_of(src, dst); };
+  kind.reference.forward = [](const Layer& /*layer*/, const Tensor& src, Tensor& dst) {
+    copy_of(src, dst);
+  };
   kind.reference.backward = [](const Layer& /*layer*/, const Tensor& /*src*/, const Tensor& /*dst*/,
-                               const Tensor& diff_dst, Tensor& diff_src, std::vector<Tensor>& diff_params) {
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     copy_of(diff_dst, diff_src);
     diff_params.clear();
   };

@@ -36,7 +36,8 @@ class ELUKernel final : public Kernel {
   ELUKernel(const ELULayer& layer, const KernelSpec& spec)
       : layer_(layer),
         batch_(spec.batch),
-        primitives_(backend::EltwiseKind::elu, spec.batch * element_count(layer.sample_shape()), layer.alpha()) {}
+        primitives_(backend::EltwiseKind::elu, spec.batch * element_count(layer.sample_shape()),
+                    layer.alpha()) {}
 
   void forward(const Tensor& src, Tensor& dst) override {
     detail::check_src(layer_.name(), src, batch_, layer_.sample_shape());
@@ -45,8 +46,9 @@ class ELUKernel final : public Kernel {
   }
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
                 const std::vector<Tensor*>& /*diff_params*/) override {
-    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && src.shape() == dst.shape(), "{}: src {}, dst {}, diff_dst {}",
-                 layer_.name(), to_string(src.shape()), to_string(dst.shape()), to_string(diff_dst.shape()));
+    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && src.shape() == dst.shape(),
+                 "{}: src {}, dst {}, diff_dst {}", layer_.name(), to_string(src.shape()),
+                 to_string(dst.shape()), to_string(diff_dst.shape()));
     if (!diff_src) return;
     diff_src->resize(src.shape());
     primitives_.backward(src.data(), diff_dst.data(), diff_src->data());
@@ -66,7 +68,9 @@ const ELULayer& as_elu(const Layer& layer) { return dynamic_cast<const ELULayer&
 
 }  // namespace
 
-std::unique_ptr<Layer> ELU(const ELUOptions& options) { return std::make_unique<ELULayer>(options); }
+std::unique_ptr<Layer> ELU(const ELUOptions& options) {
+  return std::make_unique<ELULayer>(options);
+}
 
 LayerKind layer_kind_elu() {
   LayerKind kind;
@@ -77,16 +81,19 @@ LayerKind layer_kind_elu() {
     return ELU(options);
   };
   kind.to_onnx = [](const Layer& layer, OnnxGraph& graph) {
-    graph.node("Elu", layer.name(), {graph.input()}, graph.output(), {{"alpha", static_cast<double>(as_elu(layer).alpha())}});
+    graph.node("Elu", layer.name(), {graph.input()}, graph.output(),
+               {{"alpha", static_cast<double>(as_elu(layer).alpha())}});
   };
   kind.reference.forward = [](const Layer& layer, const Tensor& src, Tensor& dst) {
     dst.resize(src.shape());
     ref::elu_forward(src.size(), as_elu(layer).alpha(), src.data(), dst.data());
   };
-  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/, const Tensor& diff_dst,
-                               Tensor& diff_src, std::vector<Tensor>& diff_params) {
+  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/,
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     diff_src.resize(src.shape());
-    ref::elu_backward(src.size(), as_elu(layer).alpha(), src.data(), diff_dst.data(), diff_src.data());
+    ref::elu_backward(src.size(), as_elu(layer).alpha(), src.data(), diff_dst.data(),
+                      diff_src.data());
     diff_params.clear();
   };
   kind.examples = {{{{"type", "ELU"}}, {2, 5, 4, 3}}, {{{"type", "ELU"}, {"alpha", 0.5}}, {3, 10}}};

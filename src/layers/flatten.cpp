@@ -59,7 +59,8 @@ LayerKind layer_kind_flatten() {
     std::copy(src.data(), src.data() + src.size(), dst.data());
   };
   kind.reference.backward = [](const Layer& /*layer*/, const Tensor& src, const Tensor& /*dst*/,
-                               const Tensor& diff_dst, Tensor& diff_src, std::vector<Tensor>& diff_params) {
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     diff_src.resize(src.shape());
     std::copy(diff_dst.data(), diff_dst.data() + diff_dst.size(), diff_src.data());
     diff_params.clear();

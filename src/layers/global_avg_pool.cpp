@@ -14,7 +14,8 @@ class GlobalAvgPoolLayer final : public Layer {
   std::string kind() const override { return "GlobalAvgPool"; }
   Shape build(const Shape& input_shape) override {
     if (input_shape.size() != 3)
-      throw InputError(name(), "GlobalAvgPool needs an image input [H, W, C], got " + to_string(input_shape));
+      throw InputError(
+          name(), "GlobalAvgPool needs an image input [H, W, C], got " + to_string(input_shape));
     auto& g = geometry_;
     g.in_h = input_shape[0];
     g.in_w = input_shape[1];
@@ -82,15 +83,17 @@ LayerKind layer_kind_global_avg_pool() {
   kind.to_onnx = [](const Layer& layer, OnnxGraph& graph) {
     const std::string pooled = layer.name() + "/pooled";
     graph.node("GlobalAveragePool", layer.name(), {graph.input()}, pooled);
-    graph.node("Flatten", layer.name() + "/flatten", {pooled}, graph.output(), {{"axis", std::int64_t{1}}});
+    graph.node("Flatten", layer.name() + "/flatten", {pooled}, graph.output(),
+               {{"axis", std::int64_t{1}}});
   };
   kind.reference.forward = [](const Layer& layer, const Tensor& src, Tensor& dst) {
     const ChannelGeometry g = channel_geometry(layer, src);
     dst.resize({g.batch, g.channels});
     ref::global_avg_pool_forward(g, src.data(), dst.data());
   };
-  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/, const Tensor& diff_dst,
-                               Tensor& diff_src, std::vector<Tensor>& diff_params) {
+  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/,
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     diff_src.resize(src.shape());
     ref::global_avg_pool_backward(channel_geometry(layer, src), diff_dst.data(), diff_src.data());
     diff_params.clear();

@@ -50,8 +50,8 @@ class Kernel {
   // Given the last forward's src and dst and d(loss)/d(dst): writes d(loss)/d(each
   // parameter) into diff_params (one tensor per Layer::params(), in that order, shaped like
   // it) and, when diff_src is not null, d(loss)/d(src).
-  virtual void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
-                        const std::vector<Tensor*>& diff_params) = 0;
+  virtual void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
+                        Tensor* diff_src, const std::vector<Tensor*>& diff_params) = 0;
   // After a Mode::train forward: folds what that batch measured into the layer's buffers
   // (one tensor per Layer::buffers(), in that order): BatchNorm's moving statistics.
   virtual void update_buffers(const std::vector<Tensor*>& /*buffers*/) {}

@@ -35,7 +35,8 @@ class LeakyReLUKernel final : public Kernel {
   LeakyReLUKernel(const LeakyReLULayer& layer, const KernelSpec& spec)
       : layer_(layer),
         batch_(spec.batch),
-        primitives_(backend::EltwiseKind::leaky_relu, spec.batch * element_count(layer.sample_shape()), layer.alpha()) {}
+        primitives_(backend::EltwiseKind::leaky_relu,
+                    spec.batch * element_count(layer.sample_shape()), layer.alpha()) {}
 
   void forward(const Tensor& src, Tensor& dst) override {
     detail::check_src(layer_.name(), src, batch_, layer_.sample_shape());
@@ -44,8 +45,9 @@ class LeakyReLUKernel final : public Kernel {
   }
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
                 const std::vector<Tensor*>& /*diff_params*/) override {
-    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && src.shape() == dst.shape(), "{}: src {}, dst {}, diff_dst {}",
-                 layer_.name(), to_string(src.shape()), to_string(dst.shape()), to_string(diff_dst.shape()));
+    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && src.shape() == dst.shape(),
+                 "{}: src {}, dst {}, diff_dst {}", layer_.name(), to_string(src.shape()),
+                 to_string(dst.shape()), to_string(diff_dst.shape()));
     if (!diff_src) return;
     diff_src->resize(src.shape());
     primitives_.backward(src.data(), diff_dst.data(), diff_src->data());
@@ -61,11 +63,15 @@ std::unique_ptr<Kernel> LeakyReLULayer::make_kernel(const KernelSpec& spec) cons
   return std::make_unique<LeakyReLUKernel>(*this, spec);
 }
 
-const LeakyReLULayer& as_leaky(const Layer& layer) { return dynamic_cast<const LeakyReLULayer&>(layer); }
+const LeakyReLULayer& as_leaky(const Layer& layer) {
+  return dynamic_cast<const LeakyReLULayer&>(layer);
+}
 
 }  // namespace
 
-std::unique_ptr<Layer> LeakyReLU(const LeakyReLUOptions& options) { return std::make_unique<LeakyReLULayer>(options); }
+std::unique_ptr<Layer> LeakyReLU(const LeakyReLUOptions& options) {
+  return std::make_unique<LeakyReLULayer>(options);
+}
 
 LayerKind layer_kind_leaky_relu() {
   LayerKind kind;
@@ -83,13 +89,16 @@ LayerKind layer_kind_leaky_relu() {
     dst.resize(src.shape());
     ref::leaky_relu_forward(src.size(), as_leaky(layer).alpha(), src.data(), dst.data());
   };
-  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/, const Tensor& diff_dst,
-                               Tensor& diff_src, std::vector<Tensor>& diff_params) {
+  kind.reference.backward = [](const Layer& layer, const Tensor& src, const Tensor& /*dst*/,
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     diff_src.resize(src.shape());
-    ref::leaky_relu_backward(src.size(), as_leaky(layer).alpha(), src.data(), diff_dst.data(), diff_src.data());
+    ref::leaky_relu_backward(src.size(), as_leaky(layer).alpha(), src.data(), diff_dst.data(),
+                             diff_src.data());
     diff_params.clear();
   };
-  kind.examples = {{{{"type", "LeakyReLU"}, {"alpha", 0.2}}, {2, 5, 4, 3}}, {{{"type", "LeakyReLU"}}, {3, 10}}};
+  kind.examples = {{{{"type", "LeakyReLU"}, {"alpha", 0.2}}, {2, 5, 4, 3}},
+                   {{{"type", "LeakyReLU"}}, {3, 10}}};
   kind.fuzz_tokens = {"alpha"};
   return kind;
 }

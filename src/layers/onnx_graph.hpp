@@ -15,7 +15,8 @@
 namespace imgcls::layers {
 
 // A node attribute: an integer, a float, or a list of integers.
-using OnnxAttribute = std::pair<std::string, std::variant<std::int64_t, double, std::vector<std::int64_t>>>;
+using OnnxAttribute =
+    std::pair<std::string, std::variant<std::int64_t, double, std::vector<std::int64_t>>>;
 
 class OnnxGraph {
  public:
@@ -27,8 +28,9 @@ class OnnxGraph {
   // The name the layer's last node must give its output.
   virtual const std::string& output() const = 0;
   // Adds the node op(inputs) -> output.
-  virtual void node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
-                    const std::string& output, const std::vector<OnnxAttribute>& attributes = {}) = 0;
+  virtual void node(const std::string& op, const std::string& name,
+                    const std::vector<std::string>& inputs, const std::string& output,
+                    const std::vector<OnnxAttribute>& attributes = {}) = 0;
   // A float initializer holding `value` under `name` (a parameter's name); returns the name.
   virtual std::string initializer(const std::string& name, const Tensor& value) = 0;
 };

@@ -27,7 +27,8 @@ class Pool2DKernel final : public Kernel {
       const Shape& part = *spec.input_part;
       geometry_.in_h = part.at(0);
       geometry_.in_w = part.at(1);
-      IMGCLS_CHECK(part.at(2) == geometry_.channels && geometry_.out_h() == layer.geometry().out_h() &&
+      IMGCLS_CHECK(part.at(2) == geometry_.channels &&
+                       geometry_.out_h() == layer.geometry().out_h() &&
                        geometry_.out_w() == layer.geometry().out_w(),
                    "{}: input part {} changes the output", layer.name(), to_string(part));
     }
@@ -48,7 +49,8 @@ class Pool2DKernel final : public Kernel {
     IMGCLS_CHECK(diff_dst.shape() == dst.shape(), "{}: diff_dst {} vs dst {}", layer_.name(),
                  to_string(diff_dst.shape()), to_string(dst.shape()));
     if (!diff_src) return;
-    const Tensor& diff = detail::gradient_before_activation(input_relu_backward_, dst, diff_dst, scratch_);
+    const Tensor& diff =
+        detail::gradient_before_activation(input_relu_backward_, dst, diff_dst, scratch_);
     diff_src->resize(src.shape());
     primitives_->backward(diff.data(), diff_src->data());
   }
@@ -88,7 +90,8 @@ LayerKind pool_kind(const std::string& name, backend::PoolKind pool) {
     (max ? ref::max_pool2d_forward : ref::avg_pool2d_forward)(g, src.data(), dst.data());
   };
   kind.reference.backward = [max](const Layer& layer, const Tensor& src, const Tensor& /*dst*/,
-                                  const Tensor& diff_dst, Tensor& diff_src, std::vector<Tensor>& diff_params) {
+                                  const Tensor& diff_dst, Tensor& diff_src,
+                                  std::vector<Tensor>& diff_params) {
     Pool2dGeometry g = as_pool(layer).geometry();
     g.batch = src.dim(0);
     diff_src.resize(src.shape());
@@ -108,18 +111,20 @@ LayerKind pool_kind(const std::string& name, backend::PoolKind pool) {
 
 }  // namespace
 
-Pool2DLayer::Pool2DLayer(const Pool2DOptions& options, backend::PoolKind kind) : options_(options), pool_kind_(kind) {
+Pool2DLayer::Pool2DLayer(const Pool2DOptions& options, backend::PoolKind kind)
+    : options_(options), pool_kind_(kind) {
   if (options_.strides == 0) options_.strides = options_.pool_size;
 }
 
 Shape Pool2DLayer::build(const Shape& input_shape) {
   if (input_shape.size() != 3)
-    throw InputError(name(), kind() + " needs an image input [H, W, C], got " + to_string(input_shape));
+    throw InputError(name(),
+                     kind() + " needs an image input [H, W, C], got " + to_string(input_shape));
   if (options_.pool_size < 1 || options_.strides < 1)
     throw InputError(name(), "pool_size and strides must be positive");
   if (input_shape[0] < options_.pool_size || input_shape[1] < options_.pool_size)
-    throw InputError(name(),
-                     fmt::format("a {0}x{0} pool does not fit the input {1}", options_.pool_size, to_string(input_shape)));
+    throw InputError(name(), fmt::format("a {0}x{0} pool does not fit the input {1}",
+                                         options_.pool_size, to_string(input_shape)));
   auto& g = geometry_;
   g.in_h = input_shape[0];
   g.in_w = input_shape[1];

@@ -15,7 +15,9 @@ class Pool2DLayer final : public Layer {
  public:
   Pool2DLayer(const Pool2DOptions& options, backend::PoolKind kind);
 
-  std::string kind() const override { return pool_kind_ == backend::PoolKind::max ? "MaxPool2D" : "AvgPool2D"; }
+  std::string kind() const override {
+    return pool_kind_ == backend::PoolKind::max ? "MaxPool2D" : "AvgPool2D";
+  }
   Shape build(const Shape& input_shape) override;
   nlohmann::json config() const override;
   // Honours spec.input_part (src holds only that top-left part of the declared input) and,

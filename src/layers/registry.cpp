@@ -19,9 +19,11 @@ std::vector<LayerKind> collect() {
 #define IMGCLS_LAYER_KIND(id) kinds.push_back(layer_kind_##id());
 #include "layers/layer_kinds.inc"
 #undef IMGCLS_LAYER_KIND
-  std::sort(kinds.begin(), kinds.end(), [](const LayerKind& a, const LayerKind& b) { return a.name < b.name; });
+  std::sort(kinds.begin(), kinds.end(),
+            [](const LayerKind& a, const LayerKind& b) { return a.name < b.name; });
   for (std::size_t i = 1; i < kinds.size(); ++i)
-    IMGCLS_CHECK(kinds[i - 1].name != kinds[i].name, "layer kind {} registered twice", kinds[i].name);
+    IMGCLS_CHECK(kinds[i - 1].name != kinds[i].name, "layer kind {} registered twice",
+                 kinds[i].name);
   return kinds;
 }
 

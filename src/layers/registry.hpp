@@ -11,11 +11,10 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "imgcls/layers.hpp"
 #include "layers/common.hpp"
@@ -34,8 +33,8 @@ struct LayerExample {
 // and backward after it (diff_params resized, one per Layer::params(), in that order).
 struct ReferenceOps {
   std::function<void(const Layer& layer, const Tensor& src, Tensor& dst)> forward;
-  std::function<void(const Layer& layer, const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
-                     Tensor& diff_src, std::vector<Tensor>& diff_params)>
+  std::function<void(const Layer& layer, const Tensor& src, const Tensor& dst,
+                     const Tensor& diff_dst, Tensor& diff_src, std::vector<Tensor>& diff_params)>
       backward;
 };
 

@@ -56,7 +56,8 @@ LayerKind layer_kind_relu() {
     ref::relu_forward(src.size(), src.data(), dst.data());
   };
   kind.reference.backward = [](const Layer& /*layer*/, const Tensor& /*src*/, const Tensor& dst,
-                               const Tensor& diff_dst, Tensor& diff_src, std::vector<Tensor>& diff_params) {
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     diff_src.resize(dst.shape());
     ref::relu_backward(dst.size(), dst.data(), diff_dst.data(), diff_src.data());
     diff_params.clear();

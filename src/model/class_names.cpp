@@ -22,7 +22,8 @@ void Sequential::set_class_names(std::vector<std::string> names) {
   constexpr unsigned char kFirstPrintable = 0x20, kDelete = 0x7f;
   for (std::size_t i = 0; i < names.size(); ++i)
     for (const char c : names[i])
-      if (static_cast<unsigned char>(c) < kFirstPrintable || static_cast<unsigned char>(c) == kDelete)
+      if (static_cast<unsigned char>(c) < kFirstPrintable ||
+          static_cast<unsigned char>(c) == kDelete)
         throw InputError("class names", "name " + std::to_string(i) + " holds a control character");
   class_names_ = std::move(names);
 }

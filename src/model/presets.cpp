@@ -17,7 +17,8 @@ Sequential seed() {
 
 Sequential lenet5() {
   Sequential model({28, 28, 1});
-  model.add(layers::Conv2D({.filters = 6, .kernel_size = 5, .padding = Padding::same, .activation = Activation::relu}));
+  model.add(layers::Conv2D(
+      {.filters = 6, .kernel_size = 5, .padding = Padding::same, .activation = Activation::relu}));
   model.add(layers::AvgPool2D({.pool_size = 2}));
   model.add(layers::Conv2D({.filters = 16, .kernel_size = 5, .activation = Activation::relu}));
   model.add(layers::AvgPool2D({.pool_size = 2}));

@@ -1,9 +1,8 @@
 // Sequential: layer stack, shape inference at add(), summary and config round trip.
-#include "imgcls/model.hpp"
-
 #include <fmt/core.h>
 
 #include "core/check.hpp"
+#include "imgcls/model.hpp"
 #include "layers/common.hpp"
 
 namespace imgcls {
@@ -26,9 +25,9 @@ Sequential::Sequential(Shape input_shape) : input_shape_(std::move(input_shape))
   if (input_shape_.empty() || element_count(input_shape_) <= 0)
     throw InputError("model", "input shape " + to_string(input_shape_) + " is empty");
   if (layers::detail::exceeds(input_shape_, layers::detail::kMaxSampleElements))
-    throw InputError("model", fmt::format("input shape {} holds more than {} values",
-                                          to_string(input_shape_),
-                                          layers::detail::kMaxSampleElements));
+    throw InputError(
+        "model", fmt::format("input shape {} holds more than {} values", to_string(input_shape_),
+                             layers::detail::kMaxSampleElements));
 }
 
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
@@ -94,16 +93,16 @@ std::int64_t Sequential::non_trainable_count() const {
 std::string Sequential::summary() const {
   constexpr int kNameWidth = 28, kShapeWidth = 22, kParamWidth = 12;
   const std::string rule(kNameWidth + kShapeWidth + kParamWidth, '-');
-  std::string text = fmt::format("{:<{}}{:<{}}{:>{}}\n", "Layer (type)", kNameWidth,
-                                 "Output Shape", kShapeWidth, "Param #", kParamWidth);
+  std::string text = fmt::format("{:<{}}{:<{}}{:>{}}\n", "Layer (type)", kNameWidth, "Output Shape",
+                                 kShapeWidth, "Param #", kParamWidth);
   text += std::string(rule.size(), '=') + "\n";
-  text += fmt::format("{:<{}}{:<{}}{:>{}}\n", "input", kNameWidth,
-                      shape_text(input_shape_), kShapeWidth, 0, kParamWidth);
+  text += fmt::format("{:<{}}{:<{}}{:>{}}\n", "input", kNameWidth, shape_text(input_shape_),
+                      kShapeWidth, 0, kParamWidth);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = *layers_[i];
     text += fmt::format("{:<{}}{:<{}}{:>{}}\n", layer.name() + " (" + layer.kind() + ")",
-                        kNameWidth, shape_text(output_shapes_[i]),
-                        kShapeWidth, param_counts_[i] + buffer_counts_[i], kParamWidth);
+                        kNameWidth, shape_text(output_shapes_[i]), kShapeWidth,
+                        param_counts_[i] + buffer_counts_[i], kParamWidth);
   }
   text += std::string(rule.size(), '=') + "\n";
   // As Keras: a layer's count and the total include the non-trainable values.
@@ -133,9 +132,10 @@ Sequential Sequential::from_config(const nlohmann::json& config, const std::stri
     throw InputError(source, "\"input_shape\" must be a list of 1 to 3 positive integers");
   Shape input_shape;
   for (const auto& d : shape_json) {
-    if (!d.is_number_integer() || d.get<std::int64_t>() < 1 || d.get<std::int64_t>() > kMaxDimension)
-      throw InputError(source, "\"input_shape\" entries must be integers from 1 to 65536, got " +
-                                   d.dump());
+    if (!d.is_number_integer() || d.get<std::int64_t>() < 1 ||
+        d.get<std::int64_t>() > kMaxDimension)
+      throw InputError(source,
+                       "\"input_shape\" entries must be integers from 1 to 65536, got " + d.dump());
     input_shape.push_back(d.get<std::int64_t>());
   }
   const auto& layer_list = config.at("layers");
@@ -160,14 +160,16 @@ Sequential Sequential::from_config(const nlohmann::json& config, const std::stri
   // A classifier: the loss, evaluation and prediction read one score per class.
   if (model.output_shape().size() != 1) {
     const Layer& last = model.layer(model.layer_count() - 1);
-    throw InputError(fmt::format("{}: layer {} ({})", source, model.layer_count() - 1, last.name()),
-                     fmt::format("the model ends in {} outputs {} per image, but a classifier must end in a flat "
-                                 "list of class scores [classes]",
-                                 last.kind(), to_string(model.output_shape())),
-                     "end the architecture with Flatten (or GlobalAvgPool) and a Dense layer with one unit per class");
+    throw InputError(
+        fmt::format("{}: layer {} ({})", source, model.layer_count() - 1, last.name()),
+        fmt::format(
+            "the model ends in {} outputs {} per image, but a classifier must end in a flat "
+            "list of class scores [classes]",
+            last.kind(), to_string(model.output_shape())),
+        "end the architecture with Flatten (or GlobalAvgPool) and a Dense layer with one unit per "
+        "class");
   }
   return model;
 }
-
 
 }  // namespace imgcls

@@ -18,13 +18,15 @@ struct AdamCoefficients {
 };
 
 IMGCLS_VECTOR_CLONES
-void adam_update(float* value, const float* grad, float* m, float* v, std::int64_t n, const AdamCoefficients& c) {
+void adam_update(float* value, const float* grad, float* m, float* v, std::int64_t n,
+                 const AdamCoefficients& c) {
 #pragma omp simd
   for (std::int64_t j = 0; j < n; ++j) {
     const float g = grad[j] + c.l2 * value[j];
     m[j] = c.beta1 * m[j] + (1.0f - c.beta1) * g;
     v[j] = c.beta2 * v[j] + (1.0f - c.beta2) * g * g;
-    value[j] = c.shrink * value[j] - c.step_size * m[j] / (std::sqrt(v[j]) * c.inv_sqrt_correction2 + c.epsilon);
+    value[j] = c.shrink * value[j] -
+               c.step_size * m[j] / (std::sqrt(v[j]) * c.inv_sqrt_correction2 + c.epsilon);
   }
 }
 }  // namespace
@@ -32,12 +34,14 @@ void adam_update(float* value, const float* grad, float* m, float* v, std::int64
 void Optimizer::ensure_state(const std::vector<Param>& params, int per_param) {
   if (buffers_.empty())
     for (int k = 0; k < per_param; ++k)
-      for (const Param& p : params) buffers_.emplace_back(static_cast<std::size_t>(p.value->size()), 0.0f);
+      for (const Param& p : params)
+        buffers_.emplace_back(static_cast<std::size_t>(p.value->size()), 0.0f);
   IMGCLS_CHECK(buffers_.size() == params.size() * static_cast<std::size_t>(per_param),
                "optimizer state for {} buffers, given {} params", buffers_.size(), params.size());
   for (std::size_t i = 0; i < buffers_.size(); ++i)
-    IMGCLS_CHECK(static_cast<std::int64_t>(buffers_[i].size()) == params[i % params.size()].value->size(),
-                 "optimizer state size changed for {}", params[i].name);
+    IMGCLS_CHECK(
+        static_cast<std::int64_t>(buffers_[i].size()) == params[i % params.size()].value->size(),
+        "optimizer state size changed for {}", params[i].name);
 }
 
 void Optimizer::restore_state(std::int64_t steps_taken, std::vector<std::vector<float>> buffers) {
@@ -67,9 +71,10 @@ void Adam::step(const std::vector<Param>& params) {
     const float* grad = params[i].grad->data();
     float* m = buffers_[i].data();
     float* v = buffers_[i + params.size()].data();
-    parallel_ranges(params[i].value->size(), kParallelFrom, [&](std::int64_t begin, std::int64_t end) {
-      adam_update(value + begin, grad + begin, m + begin, v + begin, end - begin, c);
-    });
+    parallel_ranges(
+        params[i].value->size(), kParallelFrom, [&](std::int64_t begin, std::int64_t end) {
+          adam_update(value + begin, grad + begin, m + begin, v + begin, end - begin, c);
+        });
   }
 }
 
@@ -124,8 +129,10 @@ float scheduled_learning_rate(const ScheduleOptions& s, std::int64_t step, std::
       const auto cosine_between = [](double from, double to, double t) {
         return to + 0.5 * (from - to) * (1.0 + std::cos(std::numbers::pi * t));
       };
-      if (progress < warmup) return static_cast<float>(cosine_between(start, s.lr_initial, progress / warmup));
-      return static_cast<float>(cosine_between(s.lr_initial, end, (progress - warmup) / (1.0 - warmup)));
+      if (progress < warmup)
+        return static_cast<float>(cosine_between(start, s.lr_initial, progress / warmup));
+      return static_cast<float>(
+          cosine_between(s.lr_initial, end, (progress - warmup) / (1.0 - warmup)));
     }
   }
   return s.lr_initial;

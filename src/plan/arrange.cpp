@@ -32,13 +32,15 @@ bool ends_with_relu(const Layer& layer) {
 
 }  // namespace
 
-std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mode mode, Precision precision) {
+std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mode mode,
+                                Precision precision) {
   const std::size_t count = model.layer_count();
   std::vector<KernelSpec> specs(count);
   for (std::size_t i = 0; i < count; ++i) {
     specs[i].batch = batch;
     specs[i].mode = mode;
-    specs[i].precision = mode == Mode::train ? precision_of(model.layer(i), precision) : Precision::fp32;
+    specs[i].precision =
+        mode == Mode::train ? precision_of(model.layer(i), precision) : Precision::fp32;
   }
   for (std::size_t i = 0; i + 1 < count; ++i) {
     const auto* pool = dynamic_cast<const layers::Pool2DLayer*>(&model.layer(i + 1));

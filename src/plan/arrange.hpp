@@ -20,6 +20,7 @@
 namespace imgcls::plan {
 
 // One spec per layer of `model`, in order.
-std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mode mode, Precision precision);
+std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mode mode,
+                                Precision precision);
 
 }  // namespace imgcls::plan

@@ -49,7 +49,8 @@ Tensor Predictor::logits(const Tensor& images) {
     Shape shape = images.shape();
     shape[0] = count;
     chunk.resize(shape);
-    std::memcpy(chunk.data(), images.data() + first * sample, sizeof(float) * static_cast<std::size_t>(count * sample));
+    std::memcpy(chunk.data(), images.data() + first * sample,
+                sizeof(float) * static_cast<std::size_t>(count * sample));
     const Tensor& out = impl_->plan_for(count).forward(chunk);
     std::copy(out.data(), out.data() + out.size(), logits.data() + first * classes);
   }

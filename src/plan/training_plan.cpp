@@ -7,11 +7,13 @@
 
 namespace imgcls::plan {
 
-TrainingPlan::TrainingPlan(Sequential& model, Precision precision) : model_(model), precision_(precision) {
+TrainingPlan::TrainingPlan(Sequential& model, Precision precision)
+    : model_(model), precision_(precision) {
   IMGCLS_CHECK(model.layer_count() > 0, "the model has no layers");
-  IMGCLS_CHECK(precision == Precision::fp32 || bf16_supported(),
-               "bf16 training steps need a CPU with AVX512-BF16 or AMX (as oneDNN sees it); this one would "
-               "emulate them, slower than fp32, or not run them at all: train in fp32 here");
+  IMGCLS_CHECK(
+      precision == Precision::fp32 || bf16_supported(),
+      "bf16 training steps need a CPU with AVX512-BF16 or AMX (as oneDNN sees it); this one would "
+      "emulate them, slower than fp32, or not run them at all: train in fp32 here");
   for (std::size_t i = 0; i < model.layer_count(); ++i) {
     std::vector<Tensor*> grads, buffers;
     for (const Param& p : model.layer(i).params()) grads.push_back(p.grad);

@@ -84,8 +84,8 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* src, const fl
               const i64 ix = ox * w.stride_w - w.pad_left + kx;
               if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
               for (i64 c = 0; c < g.in_c; ++c)
-                acc_w[static_cast<std::size_t>(oihw(k, c, ky, kx, g.in_c, w.kernel_h,
-                                                    w.kernel_w))] +=
+                acc_w[static_cast<std::size_t>(
+                    oihw(k, c, ky, kx, g.in_c, w.kernel_h, w.kernel_w))] +=
                     d * src[nhwc(n, iy, ix, c, g.in_h, g.in_w, g.in_c)];
             }
         }
@@ -210,8 +210,10 @@ void elu_forward(std::int64_t count, float alpha, const float* src, float* dst) 
   for (i64 i = 0; i < count; ++i) dst[i] = src[i] > 0.0f ? src[i] : alpha * std::expm1(src[i]);
 }
 
-void elu_backward(std::int64_t count, float alpha, const float* src, const float* diff_dst, float* diff_src) {
-  for (i64 i = 0; i < count; ++i) diff_src[i] = src[i] > 0.0f ? diff_dst[i] : alpha * std::exp(src[i]) * diff_dst[i];
+void elu_backward(std::int64_t count, float alpha, const float* src, const float* diff_dst,
+                  float* diff_src) {
+  for (i64 i = 0; i < count; ++i)
+    diff_src[i] = src[i] > 0.0f ? diff_dst[i] : alpha * std::exp(src[i]) * diff_dst[i];
 }
 
 void global_avg_pool_forward(const ChannelGeometry& g, const float* src, float* dst) {

@@ -48,7 +48,8 @@ void leaky_relu_backward(std::int64_t count, float alpha, const float* src, cons
 // dst = src where src > 0, else alpha * (exp(src) - 1).
 void elu_forward(std::int64_t count, float alpha, const float* src, float* dst);
 // diff_src = diff_dst where src > 0, else alpha * exp(src) * diff_dst (src: the forward input).
-void elu_backward(std::int64_t count, float alpha, const float* src, const float* diff_dst, float* diff_src);
+void elu_backward(std::int64_t count, float alpha, const float* src, const float* diff_dst,
+                  float* diff_src);
 
 // src [N, H, W, C] -> dst [N, C]: the mean of each channel over H x W.
 void global_avg_pool_forward(const ChannelGeometry& g, const float* src, float* dst);

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "imgcls/error.hpp"
-#include "imgcls/preprocess.hpp"
 #include "imgcls/predictor.hpp"
+#include "imgcls/preprocess.hpp"
 #include "serve/page_html.hpp"
 
 namespace imgcls::serve {
@@ -160,7 +160,7 @@ struct DigitServer::Impl {
           return HandlerResponse::Handled;
         }));
     http.set_exception_handler(
-        [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
+        [](const httplib::Request&, httplib::Response& res, const std::exception_ptr& error) {
           std::string message = "internal error";
           try {
             if (error) std::rethrow_exception(error);

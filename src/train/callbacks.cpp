@@ -11,6 +11,7 @@ namespace {
 
 std::vector<Tensor> copy_values(const std::vector<Param>& params) {
   std::vector<Tensor> values;
+  values.reserve(params.size());
   for (const Param& p : params) values.push_back(*p.value);
   return values;
 }

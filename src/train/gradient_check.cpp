@@ -67,9 +67,10 @@ void record(const std::string& name, std::int64_t index, double analytic, double
   ++result.checked;
   if (result.checked == 1 || error > result.max_error) {
     result.max_error = error;
-    result.worst = fmt::format("{}[{}]: analytic {:.7g}, numeric {:.7g} (error {:.3g}, typical "
-                               "gradient {:.3g})",
-                               name, index, analytic, numeric, error, typical);
+    result.worst = fmt::format(
+        "{}[{}]: analytic {:.7g}, numeric {:.7g} (error {:.3g}, typical "
+        "gradient {:.3g})",
+        name, index, analytic, numeric, error, typical);
   }
 }
 
@@ -133,7 +134,8 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
   fill_uniform(src, -1.0f, 1.0f, rng);
   // A training kernel, plain (no fusion with neighbours); the same noise (a Dropout mask) in
   // every forward, so that the function is fixed.
-  const std::unique_ptr<Kernel> kernel = layer.make_kernel({.batch = input_shape[0], .mode = Mode::train});
+  const std::unique_ptr<Kernel> kernel =
+      layer.make_kernel({.batch = input_shape[0], .mode = Mode::train});
   const std::uint64_t noise_seed = derive_seed(options.seed, 1);
   kernel->set_noise_seed(noise_seed);
   kernel->forward(src, dst);
@@ -147,8 +149,8 @@ GradientCheckResult check_layer_gradients(Layer& layer, const Shape& input_shape
 
   std::vector<Target> targets{{"input", &src, diff_src.values()}};
   for (const Param& p : layer.params()) {
-    IMGCLS_CHECK(p.grad->shape() == p.value->shape(), "{}: gradient {} for a parameter {}",
-                 p.name, to_string(p.grad->shape()), to_string(p.value->shape()));
+    IMGCLS_CHECK(p.grad->shape() == p.value->shape(), "{}: gradient {} for a parameter {}", p.name,
+                 to_string(p.grad->shape()), to_string(p.value->shape()));
     targets.push_back({p.name.empty() ? "parameter" : p.name, p.value, p.grad->values()});
   }
 
@@ -179,7 +181,8 @@ GradientCheckResult check_loss_gradients(const Shape& logits_shape,
   fill_uniform(logits, -kLogitRange, kLogitRange, rng);
   std::vector<std::int32_t> labels(static_cast<std::size_t>(logits_shape[0]));
   for (auto& label : labels)
-    label = static_cast<std::int32_t>(rng.uniform_index(static_cast<std::uint64_t>(logits_shape[1])));
+    label =
+        static_cast<std::int32_t>(rng.uniform_index(static_cast<std::uint64_t>(logits_shape[1])));
 
   const double loss_at_x = softmax_cross_entropy(logits, labels, &diff_logits);
   const auto loss = [&] { return softmax_cross_entropy(logits, labels, nullptr); };

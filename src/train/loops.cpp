@@ -1,7 +1,8 @@
 // fit (a Trainer's run, src/train/trainer.cpp), evaluate, predict and the validation split.
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cmath>
-#include <fmt/core.h>
 
 #include "imgcls/train.hpp"
 #include "imgcls/trainer.hpp"
@@ -43,13 +44,17 @@ Tensor predict(const Sequential& model, const Tensor& images, std::int64_t batch
   return Predictor(model, batch_size).predict(images);
 }
 
-std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction, std::uint64_t seed) {
+std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction,
+                                             std::uint64_t seed) {
   if (!(fraction > 0.0 && fraction < 1.0))
-    throw InputError("validation split", fmt::format("the fraction {} is not between 0 and 1", fraction));
+    throw InputError("validation split",
+                     fmt::format("the fraction {} is not between 0 and 1", fraction));
   const std::int64_t n = data.size();
   const auto n_val = static_cast<std::int64_t>(std::llround(double(n) * fraction));
   if (n_val < 1 || n_val >= n)
-    throw InputError("validation split", fmt::format("a fraction of {} of {} images leaves an empty split", fraction, n));
+    throw InputError(
+        "validation split",
+        fmt::format("a fraction of {} of {} images leaves an empty split", fraction, n));
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   shuffle_for_epoch(order, derive_seed(seed, kSplit), 0);
   const std::span<const std::int64_t> all(order);
@@ -59,7 +64,8 @@ std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fractio
     for (std::int64_t i : indices) part.labels.push_back(data.labels[static_cast<std::size_t>(i)]);
     return part;
   };
-  return {take(all.subspan(static_cast<std::size_t>(n_val))), take(all.first(static_cast<std::size_t>(n_val)))};
+  return {take(all.subspan(static_cast<std::size_t>(n_val))),
+          take(all.first(static_cast<std::size_t>(n_val)))};
 }
 
 }  // namespace imgcls

@@ -177,8 +177,8 @@ Picture draw_training_curves(const History& history) {
   Series validation_loss{.name = "validation", .colour = colours::kValidation, .dashed = true};
   Series training_accuracy = training_loss, validation_accuracy = validation_loss;
   for (const EpochStats& e : history.epochs) {
-    training_loss.values.push_back(e.loss);
-    training_accuracy.values.push_back(e.accuracy);
+    training_loss.values.emplace_back(e.loss);
+    training_accuracy.values.emplace_back(e.accuracy);
     validation_loss.values.push_back(e.validation_loss);
     validation_accuracy.values.push_back(e.validation_accuracy);
   }

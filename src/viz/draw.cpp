@@ -370,7 +370,8 @@ Ticks nice_ticks(double low, double high, int target) {
 
 Rect CellGrid::cell(std::size_t index) const {
   const auto column = static_cast<double>(index % static_cast<std::size_t>(columns));
-  const auto row = static_cast<double>(index / static_cast<std::size_t>(columns));
+  const std::size_t row_index = index / static_cast<std::size_t>(columns);  // whole rows before
+  const auto row = static_cast<double>(row_index);
   return {left + column * (cell_width + gap), top + row * (cell_height + gap), cell_width,
           cell_height};
 }
@@ -382,7 +383,8 @@ double CellGrid::right() const {
 
 double CellGrid::bottom() const {
   const auto columns_size = static_cast<std::size_t>(columns);
-  const auto rows = static_cast<double>((count + columns_size - 1) / columns_size);
+  const std::size_t row_count = (count + columns_size - 1) / columns_size;  // rows begun
+  const auto rows = static_cast<double>(row_count);
   return top + rows * cell_height + std::max(0.0, rows - 1) * gap;
 }
 

@@ -106,7 +106,7 @@ Picture draw_sample_grid(const Dataset& data, const Tensor& probabilities,
     subtitle.push_back(fmt::format(
         "Images #{} to #{} in order, then #{} (only {} mistakes after #{}).", options.first,
         leading_last, fmt::join(extra, ", #"), extra_wrong, leading_last));
-  subtitle.push_back(
+  subtitle.emplace_back(
       "Each cell: predicted class and its probability, true class, image index. Red frame: wrong.");
 
   const auto measure = measuring_context();

@@ -48,7 +48,9 @@ class UnknownLayer final : public imgcls::Layer {
   std::string kind() const override { return "Mystery"; }
   imgcls::Shape build(const imgcls::Shape& input_shape) override { return input_shape; }
   nlohmann::json config() const override { return {{"type", kind()}}; }
-  std::unique_ptr<imgcls::Kernel> make_kernel(const imgcls::KernelSpec&) const override { return nullptr; }
+  std::unique_ptr<imgcls::Kernel> make_kernel(const imgcls::KernelSpec&) const override {
+    return nullptr;
+  }
 };
 
 class OnnxExport : public ::testing::Test {

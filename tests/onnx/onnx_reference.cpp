@@ -49,9 +49,11 @@ imgcls::Sequential build_architecture(const std::string& spec) {
 imgcls::Sequential around_kind(const std::string& name) {
   const imgcls::layers::LayerKind* kind = imgcls::layers::find_kind(name);
   if (!kind) throw imgcls::InputError(name, "not a registered layer kind");
-  const auto on_images = std::find_if(kind->examples.begin(), kind->examples.end(),
-                                      [](const auto& example) { return example.input_shape.size() == 4; });
-  const imgcls::layers::LayerExample& example = on_images != kind->examples.end() ? *on_images : kind->examples.at(0);
+  const auto on_images =
+      std::find_if(kind->examples.begin(), kind->examples.end(),
+                   [](const auto& example) { return example.input_shape.size() == 4; });
+  const imgcls::layers::LayerExample& example =
+      on_images != kind->examples.end() ? *on_images : kind->examples.at(0);
   imgcls::Sequential model({28, 28, 1});
   if (example.input_shape.size() == 4)
     model.add(imgcls::layers::Conv2D({.filters = 8,
@@ -84,16 +86,19 @@ int main(int argc, char** argv) {
   bool list_kinds = false;
   auto* arch_option =
       app.add_option("--arch", arch, "A preset or an architecture JSON, trained here");
-  auto* kind_option = app.add_option("--kind", kind, "A layer kind: a classifier around it, trained here");
+  auto* kind_option =
+      app.add_option("--kind", kind, "A layer kind: a classifier around it, trained here");
   model_option->excludes(arch_option)->excludes(kind_option);
   arch_option->excludes(kind_option);
-  app.add_flag("--list-kinds", list_kinds, "Print the registered layer kinds, one per line, and exit");
+  app.add_flag("--list-kinds", list_kinds,
+               "Print the registered layer kinds, one per line, and exit");
   app.add_option("--train-steps", train_steps,
                  "Adam steps of batch 32 on the first training images");
   app.add_option("--seed", seed, "Initialisation and training seed");
   app.add_option("--save", save_path, "Where to save the trained model (with --arch)");
   app.add_option("--count", count, "Test images in the reference")->check(CLI::Range(1, 10000));
-  app.add_option("--reference", reference_path, "The reference file to write (required but with --list-kinds)");
+  app.add_option("--reference", reference_path,
+                 "The reference file to write (required but with --list-kinds)");
   app.add_option("--mnist", mnist_dir, "The folder of the MNIST IDX files");
   CLI11_PARSE(app, argc, argv);
   if (list_kinds) {
@@ -101,8 +106,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   const bool built_here = !arch.empty() || !kind.empty();
-  if (model_path.empty() == !built_here || (built_here && save_path.empty()) || reference_path.empty()) {
-    fmt::print(stderr, "onnx_reference: give --reference FILE and --model FILE, or --arch SPEC or --kind NAME with --save FILE\n");
+  if (model_path.empty() == !built_here || (built_here && save_path.empty()) ||
+      reference_path.empty()) {
+    fmt::print(stderr,
+               "onnx_reference: give --reference FILE and --model FILE, or --arch SPEC or --kind "
+               "NAME with --save FILE\n");
     return 2;
   }
   try {

@@ -17,7 +17,8 @@ namespace imgcls::testing_support {
 
 class LayerRunner {
  public:
-  explicit LayerRunner(Layer& layer, Precision precision = Precision::fp32) : layer_(layer), precision_(precision) {}
+  explicit LayerRunner(Layer& layer, Precision precision = Precision::fp32)
+      : layer_(layer), precision_(precision) {}
 
   void set_noise_seed(std::uint64_t seed) {
     noise_seed_ = seed;

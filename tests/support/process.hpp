@@ -44,12 +44,15 @@ inline std::string read_file(const std::filesystem::path& path) {
 // commands); so does the destructor when the test never waited.
 class Child {
  public:
-  Child(const std::string& binary, const std::vector<std::string>& args, const std::filesystem::path& dir)
+  Child(const std::string& binary, const std::vector<std::string>& args,
+        const std::filesystem::path& dir)
       : out_(dir / "stdout"), err_(dir / "stderr") {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);

@@ -32,8 +32,9 @@ inline Dataset synthetic_digits(std::int64_t count, std::uint64_t seed) {
 inline void write_idx_pair(const Dataset& data, const std::filesystem::path& images_path,
                            const std::filesystem::path& labels_path) {
   const auto put_u32 = [](std::ofstream& out, std::uint32_t v) {
-    const unsigned char bytes[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                                    static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+    const unsigned char bytes[4] = {
+        static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+        static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
     out.write(reinterpret_cast<const char*>(bytes), 4);
   };
   const auto n = static_cast<std::uint32_t>(data.size());
@@ -53,8 +54,10 @@ inline void write_idx_pair(const Dataset& data, const std::filesystem::path& ima
 // Writes train (count images) and test (count / 4) splits under dir with MNIST's file names.
 inline void write_synthetic_mnist(const std::filesystem::path& dir, std::int64_t count) {
   std::filesystem::create_directories(dir);
-  write_idx_pair(synthetic_digits(count, 11), dir / "train-images-idx3-ubyte", dir / "train-labels-idx1-ubyte");
-  write_idx_pair(synthetic_digits(count / 4, 12), dir / "t10k-images-idx3-ubyte", dir / "t10k-labels-idx1-ubyte");
+  write_idx_pair(synthetic_digits(count, 11), dir / "train-images-idx3-ubyte",
+                 dir / "train-labels-idx1-ubyte");
+  write_idx_pair(synthetic_digits(count / 4, 12), dir / "t10k-images-idx3-ubyte",
+                 dir / "t10k-labels-idx1-ubyte");
 }
 
 }  // namespace imgcls::testing_support
