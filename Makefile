@@ -50,14 +50,20 @@ bench: setup
 	@cmake --build build-bench -j $(JOBS)
 	/usr/bin/python3 bench/run_bench.py --build build-bench
 
-# The tests again, built with AddressSanitizer and UBSan (g++, -O1; UBSan does not recover),
-# all but the MNIST gate. Leaks count, except fontconfig's caches (tests/lsan.supp).
+# The sanitized build: clang, -O1, AddressSanitizer and UBSan (UBSan does not recover), with
+# the fuzzers' coverage instrumentation, so that one build serves check-sanitizers (the tests)
+# and fuzz (the harnesses): CI compiles it once.
 ASAN_DIR ?= build-asan
+SANITIZED_CONFIGURE = cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DIMGCLS_FUZZ=ON $(CI_CMAKE_FLAGS)
+
+# The tests again in the sanitized build, all but the MNIST gate. Leaks count, except
+# fontconfig's caches (tests/lsan.supp).
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 check-sanitizers: setup
-	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DIMGCLS_SANITIZE=ON $(CI_CMAKE_FLAGS) >/dev/null
+	@$(SANITIZED_CONFIGURE) >/dev/null
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && $(SANITIZER_ENV) OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) -LE e2e \
 	  --timeout $(TEST_TIMEOUT)
@@ -78,17 +84,15 @@ check-tsan: setup
 	cd $(TSAN_DIR) && $(TSAN_ENV) OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) \
 	  -R '$(TSAN_TESTS)' --no-tests=error --timeout $(TEST_TIMEOUT)
 
-# The libFuzzer harnesses of fuzz/ (clang, with ASan and UBSan), FUZZ_SECONDS each on their
-# seed corpora, one after the other, with the fixed libFuzzer seed FUZZ_SEED, so a run repeats
+# The libFuzzer harnesses of fuzz/ (in the sanitized build), FUZZ_SECONDS each on their seed
+# corpora, one after the other, with the fixed libFuzzer seed FUZZ_SEED, so a run repeats
 # (fuzz/run.sh; a finding fails and names its input).
-FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_SEED ?= 1
 fuzz: setup
-	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
-	  -DCMAKE_CXX_COMPILER=clang++ -DIMGCLS_FUZZ=ON -DIMGCLS_TESTS=OFF >/dev/null
-	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_harnesses
-	FUZZ_SEED=$(FUZZ_SEED) fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	@$(SANITIZED_CONFIGURE) >/dev/null
+	@cmake --build $(ASAN_DIR) -j $(JOBS) --target fuzz_harnesses
+	FUZZ_SEED=$(FUZZ_SEED) fuzz/run.sh $(ASAN_DIR) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -156,7 +156,7 @@ TEST_F(TrainCli, Bf16PrecisionTrainsWhereSupportedAndIsRefusedWhereNot) {
 // end with identical weights.
 TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
   const std::vector<std::string> common{"train", "--data",       data(),       "--epochs",
-                                        "20",    "--batch-size", "16",         "--threads",
+                                        "8",     "--batch-size", "16",         "--threads",
                                         "1",     "--augment",    "--schedule", "onecycle"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = common;
@@ -165,7 +165,7 @@ TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
   };
   ASSERT_EQ(run(with({"--out", path("full.safetensors")})).exit_code, 0);
 
-  // The signal lands mid-run: after the first epoch's checkpoint appears, with 19 epochs to go.
+  // The signal lands mid-run: after the first epoch's checkpoint appears, with 7 epochs to go.
   Child stopped(IMGCLS_BINARY, with({"--out", path("sig.safetensors")}), root_);
   for (int i = 0; i < 1000 && !fs::exists(path("sig.checkpoint.safetensors")); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
