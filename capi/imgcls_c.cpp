@@ -87,22 +87,31 @@ void require_output_room(const imgcls_model& m, const float* out, size_t capacit
                         std::to_string(class_count(m)) + " classes"};
 }
 
-int predict_input(imgcls_model& m, const imgcls::GreyImage& input, float* out) {
+int predict_input(imgcls_model& m, const imgcls::Image& input, float* out) {
   const imgcls::Tensor probabilities =
-      m.predictors.predict(imgcls::to_batch(std::span<const imgcls::GreyImage>(&input, 1)));
+      m.predictors.predict(imgcls::to_batch(std::span<const imgcls::Image>(&input, 1)));
   return deliver(m, probabilities, out);
 }
 
-// As `imgcls predict` does: the model's preprocessing, or a plain resize for "none".
-int predict_picture(imgcls_model& m, const imgcls::GreyImage& picture, const std::string& source,
+// As `imgcls predict` does: the model's own preprocessing.
+int predict_picture(imgcls_model& m, const imgcls::Image& picture, const std::string& source,
                     float* out) {
-  const imgcls::Shape& shape = m.model.input_shape();
-  const bool digit = m.model.preprocessing() != "none";
-  if (digit && shape[0] != shape[1])
-    throw imgcls::InputError(source, "the model takes " + imgcls::to_string(shape) +
-                                         "; digit preprocessing makes square inputs");
-  return predict_input(m, imgcls::picture_to_input(picture, shape[0], shape[1], digit, source),
-                       out);
+  return predict_input(
+      m, imgcls::picture_to_input(picture, m.model.input_shape(), m.model.preprocessing(), source),
+      out);
+}
+
+// An 8-bit picture of `channels` (1 or 3) interleaved, `stride` bytes a row -> values / 255.
+imgcls::Image picture_of_bytes(const uint8_t* bytes, int height, int width, size_t stride,
+                               int channels) {
+  constexpr float kMaxLevel = 255.0f;
+  imgcls::Image picture(height, width, channels);
+  const auto row_values = static_cast<size_t>(width) * static_cast<size_t>(channels);
+  for (int y = 0; y < height; ++y)
+    for (size_t i = 0; i < row_values; ++i)
+      picture.pixels[static_cast<size_t>(y) * row_values + i] =
+          float(bytes[static_cast<size_t>(y) * stride + i]) / kMaxLevel;
+  return picture;
 }
 
 }  // namespace
@@ -114,10 +123,7 @@ imgcls_model* imgcls_model_load(const char* path) {
   guarded("imgcls_model_load", [&] {
     require(path != nullptr, "path is NULL");
     imgcls::Sequential model = imgcls::load_model(path);
-    const imgcls::Shape& shape = model.input_shape();
-    if (shape.size() != 3 || shape[2] != 1)
-      throw imgcls::InputError(path, "the model takes " + imgcls::to_string(shape) +
-                                         ", not single-channel pictures [H, W, 1]");
+    imgcls::check_picture_input(model.input_shape(), model.preprocessing(), path);
     std::vector<std::string> names = imgcls::class_names(model);
     loaded = new imgcls_model(std::move(model), std::move(names));
     return IMGCLS_OK;
@@ -134,6 +140,13 @@ int imgcls_model_input_size(const imgcls_model* model, int* height, int* width) 
     *height = static_cast<int>(model->model.input_shape()[0]);
     *width = static_cast<int>(model->model.input_shape()[1]);
     return IMGCLS_OK;
+  });
+}
+
+int imgcls_model_input_channels(const imgcls_model* model) {
+  return guarded("imgcls_model_input_channels", [&] {
+    require(model != nullptr, "model is NULL");
+    return static_cast<int>(model->model.input_shape()[2]);
   });
 }
 
@@ -167,7 +180,7 @@ int imgcls_predict(imgcls_model* model, const float* pixels, int height, int wid
       throw ArgumentError{std::to_string(height) + "x" + std::to_string(width) +
                           " pixels for a model taking " + imgcls::to_string(shape) +
                           " (imgcls_predict_grey8 resizes pictures of any size)"};
-    imgcls::GreyImage input(height, width);
+    imgcls::Image input(height, width, shape[2]);
     input.pixels.assign(pixels, pixels + input.size());
     return predict_input(*model, input, probabilities);
   });
@@ -180,13 +193,20 @@ int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, i
     require(width >= 1 && height >= 1, "width and height must be at least 1");
     require(stride >= static_cast<size_t>(width), "stride is less than width");
     require_output_room(*model, probabilities, capacity);
-    constexpr float kMaxGrey = 255.0f;
-    imgcls::GreyImage picture(height, width);
-    for (int y = 0; y < height; ++y)
-      for (int x = 0; x < width; ++x)
-        picture.at(y, x) =
-            float(grey[static_cast<size_t>(y) * stride + static_cast<size_t>(x)]) / kMaxGrey;
-    return predict_picture(*model, picture, "picture", probabilities);
+    return predict_picture(*model, picture_of_bytes(grey, height, width, stride, 1), "picture",
+                           probabilities);
+  });
+}
+
+int imgcls_predict_rgb8(imgcls_model* model, const uint8_t* rgb, int height, int width,
+                        size_t stride, float* probabilities, size_t capacity) {
+  return guarded("imgcls_predict_rgb8", [&] {
+    require(model != nullptr && rgb != nullptr, "model or rgb is NULL");
+    require(width >= 1 && height >= 1, "width and height must be at least 1");
+    require(stride >= 3 * static_cast<size_t>(width), "stride is less than 3 * width");
+    require_output_room(*model, probabilities, capacity);
+    return predict_picture(*model, picture_of_bytes(rgb, height, width, stride, 3), "picture",
+                           probabilities);
   });
 }
 
@@ -195,7 +215,7 @@ int imgcls_predict_file(imgcls_model* model, const char* path, float* probabilit
   return guarded("imgcls_predict_file", [&] {
     require(model != nullptr && path != nullptr, "model or path is NULL");
     require_output_room(*model, probabilities, capacity);
-    return predict_picture(*model, imgcls::read_image(path), path, probabilities);
+    return predict_picture(*model, imgcls::read_picture(path), path, probabilities);
   });
 }
 

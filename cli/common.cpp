@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "imgcls/error.hpp"
@@ -83,49 +85,173 @@ void warn_about_unused_files(const std::string& dir, const FolderSplits& data) {
 }
 }  // namespace
 
-FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only,
-                                 bool skip_bad_files) {
-  if (is_idx_folder(dir) || !std::filesystem::is_directory(dir))
-    return test_only ? load_dataset_folder_test(dir, {}) : load_dataset_folder(dir, {});
-  const Shape& shape = model.input_shape();
-  if (shape.size() != 3 || shape[2] != 1)
-    throw InputError(dir, "image folders give single-channel pictures [H, W, 1]; the model takes " +
-                              to_string(shape));
-  const ImageFolderOptions options{
-      .height = shape[0], .width = shape[1], .skip_bad_files = skip_bad_files};
+void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training) {
+  const std::string from = training ? "the model's input for an architecture file, else " : "";
+  cmd->add_option("--channels", options.channels,
+                  "Image folders: 1 (grey) or 3 (colour) channels (default: " + from +
+                      (training ? "3 when any training picture has colour, else 1)" : "the model's)"))
+      ->check(CLI::IsMember({1, 3}));
+  if (training) {
+    cmd->add_option_function<std::string>(
+           "--image-size",
+           [&options](const std::string& text) {
+             std::int64_t height = 0, width = 0;
+             char x = 0;
+             std::istringstream in(text);
+             in >> height;
+             if (in.peek() != EOF) in >> x >> width;
+             if (x == 0) width = height;
+             if (!in || !in.eof() || (x != 0 && x != 'x') || height < 1 || width < 1 || height > 4096 ||
+                 width > 4096)
+               throw CLI::ValidationError("--image-size", "expected H or HxW (1 to 4096), got " + text);
+             options.image_size = std::pair{height, width};
+           },
+           "Image folders: the size pictures are made, H or HxW (default: " + from +
+               "the most common picture size)");
+    cmd->add_option_function<std::string>(
+           "--resize",
+           [&options](const std::string& rule) {
+             options.resize = rule == "crop" ? Preprocessing::crop : Preprocessing::stretch;
+           },
+           "Image folders: stretch (each axis to the size, as Keras) or crop (shorter side to the "
+           "size, keeping the aspect ratio, then the centre); recorded in the model for predict "
+           "and serve (default: stretch)")
+        ->check(CLI::IsMember({"stretch", "crop"}));
+  }
+  cmd->add_flag("--skip-bad-files", options.skip_bad_files, kSkipBadFilesHelp);
+}
+
+namespace {
+
+// Folder loading with a progress line on a terminal, and the CLI's hint on a bad picture.
+FolderSplits load_folder(const std::string& dir, ImageFolderOptions folder, bool test_only,
+                         bool skip_bad_files, std::FILE* log) {
+  const bool interactive = log != nullptr && isatty(fileno(log)) != 0;
+  if (interactive)
+    folder.on_progress = [log](std::int64_t done, std::int64_t total) {
+      fmt::print(log, "\r  decoding pictures: {}/{}{}", done, total, done == total ? "\n" : "");
+      std::fflush(log);
+    };
   FolderSplits data;
   try {
-    data = test_only ? load_dataset_folder_test(dir, options) : load_dataset_folder(dir, options);
+    data = test_only ? load_dataset_folder_test(dir, folder) : load_dataset_folder(dir, folder);
   } catch (const InputError& e) {
     if (skip_bad_files || !has_image_extension(e.source())) throw;
     throw InputError(e.source(), e.problem(),
                      "fix or remove the file, or pass --skip-bad-files to leave such pictures out");
   }
   warn_about_unused_files(dir, data);
-  const std::vector<std::string> model_names = class_names(model);
-  if (test_only) {
-    if (data.class_names != model_names)
-      throw InputError(dir,
-                       "the folder's classes [" + joined(data.class_names) +
-                           "] differ from the model's [" + joined(model_names) + "]",
-                       "evaluate on a folder with one subfolder per class of the model, named as "
-                       "the model names them");
-    return data;
-  }
-  if (data.class_names.size() != model_names.size())
-    throw InputError(
-        dir,
-        fmt::format("{} classes ({}) for a model with {} outputs", data.class_names.size(),
-                    joined(data.class_names), model_names.size()),
-        "use an architecture file (--arch) whose last layer has one unit per class");
-  model.set_class_names(data.class_names);
-  model.set_preprocessing("none");
   return data;
 }
 
-Sequential resolve_architecture(const std::string& spec) {
-  if (spec.ends_with(".json") || std::filesystem::exists(spec)) return read_architecture(spec);
-  return presets::by_name(spec);
+bool is_image_folder(const std::string& dir) {
+  return !is_idx_folder(dir) && std::filesystem::is_directory(dir);
+}
+
+Shape sample_shape(const PixelTensor& images) {
+  return Shape(images.shape().begin() + 1, images.shape().end());
+}
+
+}  // namespace
+
+TrainingData load_training_data(const std::string& dir, const std::optional<Shape>& model_input,
+                                std::optional<Preprocessing> model_resize, const PictureOptions& options,
+                                std::FILE* log) {
+  TrainingData data;
+  if (!is_image_folder(dir)) {
+    data.splits = load_dataset_folder(dir, {});
+    data.input_shape = sample_shape(data.splits.train.images);
+    data.classes = 10;
+    return data;
+  }
+  ImageFolderOptions folder{.skip_bad_files = options.skip_bad_files};
+  if (model_input) {
+    if (model_input->size() != 3 || ((*model_input)[2] != 1 && (*model_input)[2] != 3))
+      throw InputError(dir, "image folders give pictures [H, W, 1] or [H, W, 3]; the model takes " +
+                                to_string(*model_input));
+    const Shape& shape = *model_input;
+    if (options.image_size && (options.image_size->first != shape[0] || options.image_size->second != shape[1]))
+      throw InputError("--image-size", fmt::format("{}x{} for a model that takes {}", options.image_size->first,
+                                                   options.image_size->second, to_string(shape)),
+                       "drop --image-size: the model's input decides");
+    if (options.channels != 0 && options.channels != shape[2])
+      throw InputError("--channels", fmt::format("{} for a model that takes {}", options.channels, to_string(shape)),
+                       "drop --channels: the model's input decides");
+    folder.height = shape[0];
+    folder.width = shape[1];
+    folder.channels = shape[2];
+  } else {
+    if (options.image_size) std::tie(folder.height, folder.width) = *options.image_size;
+    folder.channels = options.channels;
+  }
+  if (model_resize && *model_resize != Preprocessing::mnist_digit) {
+    if (options.resize && *options.resize != *model_resize)
+      throw InputError("--resize", fmt::format("{} for a model trained with {}", to_string(*options.resize),
+                                               to_string(*model_resize)),
+                       "drop --resize: the model's rule decides");
+    folder.resize = *model_resize;
+  } else {
+    folder.resize = options.resize.value_or(Preprocessing::stretch);
+  }
+  data.splits = load_folder(dir, folder, false, options.skip_bad_files, log);
+  data.input_shape = sample_shape(data.splits.train.images);
+  data.classes = static_cast<std::int64_t>(data.splits.class_names.size());
+  data.image_folder = true;
+  data.resize = folder.resize;
+  return data;
+}
+
+void fit_model_to_data(Sequential& model, const TrainingData& data, const std::string& dir) {
+  if (!data.image_folder) return;
+  const std::vector<std::string>& names = data.splits.class_names;
+  if (static_cast<std::int64_t>(names.size()) != element_count(model.output_shape()))
+    throw InputError(
+        dir,
+        fmt::format("{} classes ({}) for a model with {} outputs", names.size(), joined(names),
+                    element_count(model.output_shape())),
+        "use a preset (--arch seed, lenet5, strong, cifar: built for the data), or an architecture "
+        "file whose last layer has one unit per class");
+  model.set_class_names(names);
+  model.set_preprocessing(data.resize);
+}
+
+Dataset load_test_data(const std::string& dir, const Sequential& model, const PictureOptions& options,
+                       std::FILE* log) {
+  if (!is_image_folder(dir)) return load_dataset_folder_test(dir, {}).test;
+  const Shape& shape = model.input_shape();
+  if (shape.size() != 3 || (shape[2] != 1 && shape[2] != 3))
+    throw InputError(dir, "image folders give pictures [H, W, 1] or [H, W, 3]; the model takes " +
+                              to_string(shape));
+  if (options.channels != 0 && options.channels != shape[2])
+    throw InputError("--channels", fmt::format("{} for a model that takes {}", options.channels, to_string(shape)),
+                     "drop --channels: the model's input decides");
+  const Preprocessing rule =
+      model.preprocessing() == Preprocessing::mnist_digit ? Preprocessing::stretch : model.preprocessing();
+  const ImageFolderOptions folder{.height = shape[0],
+                                  .width = shape[1],
+                                  .channels = shape[2],
+                                  .resize = rule,
+                                  .skip_bad_files = options.skip_bad_files};
+  FolderSplits data = load_folder(dir, folder, true, options.skip_bad_files, log);
+  const std::vector<std::string> model_names = class_names(model);
+  if (data.class_names != model_names)
+    throw InputError(dir,
+                     "the folder's classes [" + joined(data.class_names) + "] differ from the model's [" +
+                         joined(model_names) + "]",
+                     "evaluate on a folder with one subfolder per class of the model, named as "
+                     "the model names them");
+  return std::move(data.test);
+}
+
+bool is_architecture_file(const std::string& spec) {
+  return spec.ends_with(".json") || std::filesystem::exists(spec);
+}
+
+Sequential resolve_architecture(const std::string& spec, const TrainingData& data) {
+  if (is_architecture_file(spec)) return read_architecture(spec);
+  return presets::by_name(spec, {.input_shape = data.input_shape,
+                                 .classes = data.classes,
+                                 .normalize = data.input_shape.size() == 3 && data.input_shape[2] == 3});
 }
 
 History run_training(Trainer& trainer) {

@@ -6,6 +6,9 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+
+#include <CLI/CLI.hpp>
 
 #include "imgcls/data.hpp"
 #include "imgcls/model.hpp"
@@ -30,16 +33,45 @@ std::string data_record(const std::string& spec);
 // file when it records none.
 std::string data_for_model(const std::optional<std::string>& given, const std::string& model_path);
 
-// --data DIR of train (test_only false), evaluate and show (test_only true): IDX files or an
-// image folder (imgcls/data.hpp), the pictures resized to the model's input [H, W, 1]. For an
-// image folder, training gives the model the folder's class names and preprocessing "none"
-// (so `imgcls predict` feeds pictures as the folder did: resized, not digit-preprocessed),
-// and refuses a model whose output count differs from the class count; evaluation refuses a
-// folder whose class names differ from the model's. Files the folder holds that are not read
-// are listed in a warning on stderr; with skip_bad_files, pictures that do not decode are
-// left out and listed too (otherwise the first one is an error naming it).
-FolderSplits load_data_for_model(const std::string& dir, Sequential& model, bool test_only,
-                                 bool skip_bad_files = false);
+// How the pictures of an image folder become images (--channels, --image-size, --resize,
+// --skip-bad-files): what a command line gives; what it leaves unset, the model or the
+// folder decides.
+struct PictureOptions {
+  std::int64_t channels = 0;                   // 1, 3; 0: not given
+  std::optional<std::pair<std::int64_t, std::int64_t>> image_size;  // --image-size H[xW]
+  std::optional<Preprocessing> resize;         // --resize stretch|crop
+  bool skip_bad_files = false;
+};
+// Adds those options to a command; `training`: with the help of train (defaults from the
+// folder) rather than of evaluate and show (the model's own).
+void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training);
+
+// The data of a training run and what the model must take to learn from it.
+struct TrainingData {
+  FolderSplits splits;
+  Shape input_shape;            // one image, [H, W, C]
+  std::int64_t classes = 0;     // label range: the folder's classes, or 10 for IDX digits
+  bool image_folder = false;    // its class names and resize rule go into the model
+  Preprocessing resize = Preprocessing::stretch;
+};
+// --data DIR of train: IDX files, or an image folder (imgcls/data.hpp) whose pictures are
+// made `model_input`'s size and channels when the model exists already (an architecture file,
+// a resumed run), else those of `options`, else the folder's most common size, in colour
+// when any picture has colour. Decoding shows progress on `log` when it is a terminal. Files
+// the folder holds that are not read are listed in a warning on stderr; with skip_bad_files,
+// pictures that do not decode are left out and listed too (otherwise the first one is an
+// error naming it).
+TrainingData load_training_data(const std::string& dir, const std::optional<Shape>& model_input,
+                                std::optional<Preprocessing> model_resize, const PictureOptions& options,
+                                std::FILE* log);
+// Gives the model the folder's class names and resize rule; refuses a model whose output
+// count differs from the class count.
+void fit_model_to_data(Sequential& model, const TrainingData& data, const std::string& dir);
+// --data DIR of evaluate and show: the test split (IDX t10k-*, DIR/test/, or DIR) made the
+// model's input by the model's resize rule. Refuses a folder whose class names differ from
+// the model's.
+Dataset load_test_data(const std::string& dir, const Sequential& model, const PictureOptions& options,
+                       std::FILE* log);
 inline constexpr const char* kSkipBadFilesHelp =
     "Image folders: leave out pictures that do not decode (they are counted and named) instead of "
     "stopping";
@@ -52,8 +84,11 @@ inline constexpr const char* kPrecisionHelp =
     "multiply in "
     "bfloat16; weights, optimizer and loss stay fp32; needs AVX512-BF16). Evaluation is fp32";
 
-// A preset name (seed, lenet5, strong) or an architecture JSON file.
-Sequential resolve_architecture(const std::string& spec);
+// True when `spec` names an architecture JSON file rather than a preset.
+bool is_architecture_file(const std::string& spec);
+// A preset name (seed, lenet5, strong, cifar), built for the data, or an architecture JSON
+// file (its own input). Presets on colour images start with a Normalization layer.
+Sequential resolve_architecture(const std::string& spec, const TrainingData& data);
 
 // trainer.run(), with the error for a loss or gradient that stops being finite naming the
 // option that helps (--lr).

@@ -20,14 +20,14 @@ struct EvaluateOptions {
   std::optional<std::string> data;  // default: the data the model file records
   int threads = default_threads();
   bool json = false;
-  bool skip_bad_files = false;
+  PictureOptions pictures;
 };
 
 int evaluate_command(const EvaluateOptions& options) {
   set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
   const std::string data = resolve_data_dir(data_for_model(options.data, options.model_path));
-  const Dataset test = load_data_for_model(data, model, true, options.skip_bad_files).test;
+  const Dataset test = load_test_data(data, model, options.pictures, options.json ? stderr : stdout);
   const Evaluation result = evaluate(model, test);
   const std::vector<std::string> names = class_names(model);
   const auto classes = static_cast<std::int64_t>(names.size());
@@ -93,7 +93,7 @@ Action add_evaluate_command(CLI::App& app) {
       "folder "
       "(DIR/<class>/, or its DIR/test/<class>/); default: the data the model was trained on, as "
       "its file records");
-  cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
+  add_picture_options(cmd, options->pictures, false);
   cmd->add_option("--threads", options->threads, "CPU threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));

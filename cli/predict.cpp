@@ -1,7 +1,9 @@
 // imgcls predict: classify the user's own pictures with a trained model. Each PATH is a
-// picture or a folder (its pictures, sorted by name). Pictures are preprocessed into MNIST
-// form (imgcls/preprocess.hpp) unless --no-preprocess is given or the model file declares
-// preprocessing "none"; they are classified in chunks and printed one line each, in order.
+// picture or a folder (its pictures, sorted by name). Pictures are prepared as the model file
+// says (imgcls/preprocess.hpp: a digit model's MNIST-form preprocessing, or a resize to the
+// model's input, stretched or cropped, grey or colour); --no-preprocess replaces digit
+// preprocessing by a plain resize. They are classified in chunks and printed one line each,
+// in order.
 // A picture (or PATH) that cannot be used is reported on stderr and, with --json, as a line
 // {"file", "error"} in its place, so a consumer sees every input; the others are still
 // classified, and the exit code is then 1.
@@ -58,23 +60,25 @@ struct Entry {
   std::optional<InputError> error;
 };
 
-// How pictures become model inputs.
+// How pictures become model inputs: the model's shape and preprocessing, or a plain resize
+// (stretch) instead of digit preprocessing with --no-preprocess.
 struct InputPlan {
-  std::int64_t height = 0, width = 0;  // the model takes [height, width, 1]
-  bool resize_only = false;            // a plain resize instead of preprocess_digit
+  Shape shape;  // [height, width, channels]
+  Preprocessing preprocessing = Preprocessing::stretch;
 };
 
 InputPlan plan_inputs(const Sequential& model, const PredictOptions& options) {
-  const Shape& shape = model.input_shape();
-  const bool resize_only = options.no_preprocess || model.preprocessing() == "none";
-  if (shape.size() != 3 || shape[2] != 1)
-    throw InputError(options.model_path, "the model takes " + to_string(shape) +
-                                             ", not single-channel pictures [H, W, 1]");
-  if (!resize_only && shape[0] != shape[1])
-    throw InputError(options.model_path,
-                     "the model takes " + to_string(shape) + "; preprocessing makes square digits",
+  Preprocessing preprocessing = model.preprocessing();
+  if (options.no_preprocess && preprocessing == Preprocessing::mnist_digit)
+    preprocessing = Preprocessing::stretch;
+  try {
+    check_picture_input(model.input_shape(), preprocessing, options.model_path);
+  } catch (const InputError& e) {
+    if (preprocessing != Preprocessing::mnist_digit) throw;
+    throw InputError(e.source(), e.problem(),
                      "use --no-preprocess to resize pictures to the model's input as they are");
-  return {shape[0], shape[1], resize_only};
+  }
+  return {model.input_shape(), preprocessing};
 }
 
 // The pictures in `folder`, by name; an error entry for a folder without any.
@@ -132,12 +136,12 @@ class PreprocessedNames {
   std::set<std::string> used_;
 };
 
-GreyImage model_input(const std::string& file, const InputPlan& plan) {
-  const GreyImage picture = read_image(file);
+Image model_input(const std::string& file, const InputPlan& plan) {
+  const Image picture = read_picture(file);
   try {
-    return picture_to_input(picture, plan.height, plan.width, !plan.resize_only, file);
+    return picture_to_input(picture, plan.shape, plan.preprocessing, file);
   } catch (const InputError& e) {
-    if (plan.resize_only) throw;
+    if (plan.preprocessing != Preprocessing::mnist_digit) throw;
     throw InputError(e.source(), e.problem(),
                      "use --no-preprocess for pictures already in MNIST form");
   }
@@ -199,7 +203,7 @@ std::string json_error_line(const std::string& file, const InputError& error) {
 // prediction, or with --json the error of an entry that has none (errors were already
 // reported on stderr).
 void print_predictions(Sequential& model, const std::vector<Entry>& entries,
-                       const std::vector<GreyImage>& inputs, const PredictOptions& options) {
+                       const std::vector<Image>& inputs, const PredictOptions& options) {
   if (entries.empty()) return;
   const Tensor probabilities = inputs.empty() ? Tensor() : predict(model, to_batch(inputs));
   const std::int64_t classes = inputs.empty() ? 0 : probabilities.dim(1);
@@ -235,11 +239,11 @@ int predict_pictures(const PredictOptions& options) {
 
   bool failed = false;
   std::vector<Entry> chunk_entries;
-  std::vector<GreyImage> chunk_inputs;
+  std::vector<Image> chunk_inputs;
   for (Entry& entry : list_pictures(options.paths)) {
     if (!entry.error) {
       try {
-        GreyImage input = model_input(entry.file, plan);
+        Image input = model_input(entry.file, plan);
         if (!options.save_dir.empty()) write_png(names.path_for(entry.file), input);
         chunk_inputs.push_back(std::move(input));
       } catch (const InputError& error) {
@@ -284,9 +288,9 @@ Action add_predict_command(CLI::App& app) {
                 "probabilities; or file and "
                 "error for an input that could not be classified");
   cmd->add_flag("--no-preprocess", options->no_preprocess,
-                "Only resize to the model's input (no inversion, cropping or centring): for "
-                "pictures already in MNIST form, white digit on black. Models whose file declares "
-                "preprocessing \"none\" are always fed this way");
+                "Digit models: only resize to the model's input (no inversion, cropping or "
+                "centring), for pictures already in MNIST form, white digit on black. Other models "
+                "are always fed by their own resize rule (stretch or crop)");
   cmd->add_option("--save-preprocessed", options->save_dir,
                   "Write the image the model saw, as PNG, into this folder (created if needed)");
   cmd->add_option("--threads", options->threads,

@@ -31,7 +31,7 @@ struct ShowOptions {
   std::string history_path;         // empty: <model>.history.json beside the model
   std::int64_t first = 0;
   int threads = default_threads();
-  bool skip_bad_files = false;
+  PictureOptions pictures;
 };
 
 Picture curves(const ShowOptions& options) {
@@ -56,7 +56,7 @@ Picture evaluated(const ShowOptions& options) {
   set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
   const std::string dir = resolve_data_dir(data_for_model(options.data, options.model_path));
-  const Dataset test = load_data_for_model(dir, model, true, options.skip_bad_files).test;
+  const Dataset test = load_test_data(dir, model, options.pictures, stdout);
   if (options.first >= test.size())
     throw InputError("--first", fmt::format("image {} does not exist: the test set has {} images",
                                             options.first, test.size()));
@@ -105,7 +105,7 @@ Action add_show_command(CLI::App& app) {
       "t10k-labels-idx1-ubyte (plain or .gz), or an image folder (DIR/<class>/, or its "
       "DIR/test/<class>/); "
       "default: the data the model was trained on, as its file records");
-  cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
+  add_picture_options(cmd, options->pictures, false);
   cmd->add_option("--history", options->history_path,
                   "For --kind curves: the training history (default: <model stem>.history.json "
                   "beside the model)");

@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string_view>
+#include <utility>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -59,16 +61,69 @@ struct RunDefinition {
   double lr_min = 0.0;
   std::uint64_t seed = 1;
   double val_split = 0.0;
-  bool augment = false;
+  std::string augment;  // "", or names among digits, crop, flip: "digits", "crop,flip"
   int early_stop = 0;
   std::string precision = "fp32";
+  // The images the model took: channels and "HxW" (also for IDX data), and how pictures of
+  // an image folder were resized.
+  std::int64_t channels = 1;
+  std::string image_size;
+  std::string resize = "stretch";
 };
 
 // A key missing from a checkpoint takes the default (checkpoints from before --precision).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epochs, batch_size,
                                                 optimizer, learning_rate, momentum, nesterov,
                                                 weight_decay, schedule, lr_min, seed, val_split,
-                                                augment, early_stop, precision)
+                                                augment, early_stop, precision, channels, image_size,
+                                                resize)
+
+// The augmentations --augment names, in a fixed order: "digits" (the default of a bare
+// --augment), "crop", "flip". Throws CLI::ValidationError on another name.
+std::string augment_names(const std::string& given) {
+  const std::string list = given.empty() ? "digits" : given;
+  bool digits = false, crop = false, flip = false;
+  std::istringstream in(list);
+  for (std::string name; std::getline(in, name, ',');) {
+    if (name == "digits")
+      digits = true;
+    else if (name == "crop")
+      crop = true;
+    else if (name == "flip")
+      flip = true;
+    else
+      throw CLI::ValidationError("--augment", "\"" + name + "\" is not one of digits, crop, flip");
+  }
+  std::string names;
+  for (const auto& [on, name] : {std::pair{digits, "digits"}, {crop, "crop"}, {flip, "flip"}})
+    if (on) names += (names.empty() ? "" : ",") + std::string(name);
+  return names;
+}
+
+std::optional<AugmentOptions> augment_options(const std::string& names) {
+  if (names.empty()) return std::nullopt;
+  AugmentOptions options = AugmentOptions::natural();
+  if (names.find("digits") != std::string::npos) {
+    const AugmentOptions digits = AugmentOptions::digits();
+    options.max_shift = digits.max_shift;
+    options.max_rotation_degrees = digits.max_rotation_degrees;
+    options.max_scale_change = digits.max_scale_change;
+  }
+  if (names.find("crop") == std::string::npos) options.crop_padding = 0;
+  if (names.find("flip") == std::string::npos) options.horizontal_flip = false;
+  return options;
+}
+
+// A checkpoint's run options; older checkpoints kept --augment as true or false.
+RunDefinition saved_run(nlohmann::json config, const std::string& checkpoint) {
+  if (config.contains("augment") && config["augment"].is_boolean())
+    config["augment"] = config["augment"].get<bool>() ? "digits" : "";
+  try {
+    return config.get<RunDefinition>();
+  } catch (const std::exception& e) {
+    throw InputError(checkpoint, std::string("the checkpoint's run options are unreadable: ") + e.what());
+  }
+}
 
 // The options of train as given on the command line: what was not given stays empty until
 // it is resolved (from the optimizer's defaults, or from the checkpoint a run resumes).
@@ -82,8 +137,8 @@ struct TrainOptions {
   std::string resume_path;
   std::optional<std::string> out_path;      // default: model.safetensors, or the resumed run's
   std::optional<std::string> csv_log_path;  // default: none, or the resumed run's
+  PictureOptions pictures;
   bool json = false;
-  bool skip_bad_files = false;
   bool distributed = false;
   double dist_timeout = 300.0;
   std::string loss_log;  // hidden: "epoch step loss" per step, for the distributed tests
@@ -247,18 +302,18 @@ int train(const CLI::App& cmd, TrainOptions options) {
   set_num_threads(options.threads);
   options.run.data = data_record(options.run.data);
   resolve_optimizer_defaults(options, options.run);
+  // The picture flags as the run records them (compared with a resumed run's).
+  const PictureOptions& pictures = options.pictures;
+  if (pictures.channels != 0) options.run.channels = pictures.channels;
+  if (pictures.image_size)
+    options.run.image_size = fmt::format("{}x{}", pictures.image_size->first, pictures.image_size->second);
+  if (pictures.resize) options.run.resize = std::string(to_string(*pictures.resize));
 
   std::optional<LoadedCheckpoint> checkpoint;
   RunOutputs outputs;
   if (!options.resume_path.empty()) {
     checkpoint = load_checkpoint(options.resume_path);
-    RunDefinition saved;
-    try {
-      saved = checkpoint->run_config.get<RunDefinition>();
-    } catch (const std::exception& e) {
-      throw InputError(options.resume_path,
-                       std::string("the checkpoint's run options are unreadable: ") + e.what());
-    }
+    RunDefinition saved = saved_run(checkpoint->run_config, options.resume_path);
     // Checkpoints from before the run recorded the values it used left these out.
     if (saved.learning_rate <= 0.0) saved.learning_rate = default_learning_rate(saved.optimizer);
     if (saved.weight_decay < 0.0) saved.weight_decay = default_weight_decay(saved.optimizer);
@@ -283,7 +338,13 @@ int train(const CLI::App& cmd, TrainOptions options) {
   if (r.early_stop > 0 && r.val_split <= 0.0)
     throw InputError("--early-stop", "early stopping watches the validation loss",
                      "add --val-split, e.g. 0.1");
-  Sequential model = checkpoint ? std::move(checkpoint->model) : resolve_architecture(r.arch);
+  // The model exists before the data when it is resumed or read from a file; a preset is
+  // built for the data.
+  std::optional<Sequential> model;
+  if (checkpoint)
+    model = std::move(checkpoint->model);
+  else if (is_architecture_file(r.arch))
+    model = read_architecture(r.arch);
   const std::string history_path = history_path_for(outputs.out);
   // Every file the run will write is checked now, not after hours of training.
   if (lead) {
@@ -295,14 +356,24 @@ int train(const CLI::App& cmd, TrainOptions options) {
                outputs.checkpoint, outputs.csv_log.empty() ? "" : ", CSV log " + outputs.csv_log);
   }
 
-  fmt::print(log, "Loading data from {}\n", resolve_data_dir(r.data));
-  FolderSplits data =
-      load_data_for_model(resolve_data_dir(r.data), model, false, options.skip_bad_files);
+  const std::string data_dir = resolve_data_dir(r.data);
+  fmt::print(log, "Loading data from {}\n", data_dir);
+  TrainingData loaded = load_training_data(
+      data_dir, model ? std::optional(model->input_shape()) : std::nullopt,
+      checkpoint ? std::optional(model->preprocessing()) : std::nullopt, options.pictures, log);
+  if (!model) model = resolve_architecture(r.arch, loaded);
+  fit_model_to_data(*model, loaded, data_dir);
+  options.run.channels = loaded.input_shape.size() == 3 ? loaded.input_shape[2] : 1;
+  options.run.image_size = loaded.input_shape.size() == 3
+                               ? fmt::format("{}x{}", loaded.input_shape[0], loaded.input_shape[1])
+                               : std::string();
+  options.run.resize = std::string(to_string(loaded.resize));
+  FolderSplits& data = loaded.splits;
   Dataset validation;
   if (r.val_split > 0.0)
     std::tie(data.train, validation) = split_off_validation(data.train, r.val_split, r.seed);
-  fmt::print(log, "  {} training, {} validation and {} test images\n", data.train.size(),
-             validation.size(), data.test.size());
+  fmt::print(log, "  {} training, {} validation and {} test images of {}\n", data.train.size(),
+             validation.size(), data.test.size(), to_string(loaded.input_shape));
 
   std::unique_ptr<Optimizer> optimizer = make_optimizer(r);
   TrainingState state;
@@ -313,9 +384,11 @@ int train(const CLI::App& cmd, TrainOptions options) {
     optimizer->restore_state(checkpoint->optimizer_steps, std::move(checkpoint->optimizer_buffers));
     state = std::move(checkpoint->state);
   } else {
-    model.initialize(r.seed);
+    model->initialize(r.seed);
+    if (adapt_normalization(*model, data.train))
+      fmt::print(log, "  the Normalization layer takes each channel's mean and variance over the training images\n");
   }
-  if (!options.json) fmt::print(log, "\n{}\n", model.summary());
+  if (!options.json) fmt::print(log, "\n{}\n", model->summary());
 
   const nlohmann::json run_json = r;
   nlohmann::json checkpoint_config = run_json;
@@ -328,10 +401,10 @@ int train(const CLI::App& cmd, TrainOptions options) {
   fit_options.schedule = make_schedule(r);
   fit_options.validation = r.val_split > 0.0 ? &validation : nullptr;
   fit_options.early_stop_patience = r.early_stop;
-  if (r.augment) fit_options.augment = AugmentOptions{};
+  fit_options.augment = augment_options(r.augment);
   fit_options.stop_requested = &g_stop_requested;
   fit_options.communicator = world.get();
-  Trainer trainer(model, *optimizer, data.train, fit_options, std::move(state));
+  Trainer trainer(*model, *optimizer, data.train, fit_options, std::move(state));
   // Every rank runs the same steps; rank 0 alone prints (the others print to /dev/null) and writes.
   ProgressBar progress(log);
   trainer.add(progress);
@@ -375,15 +448,15 @@ int train(const CLI::App& cmd, TrainOptions options) {
                             {"epochs_trained", history.epochs.size()},
                             {"train_seconds", history.train_seconds}};
   if (data.test.size() > 0) {
-    const Evaluation test = evaluate(model, data.test);
+    const Evaluation test = evaluate(*model, data.test);
     fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images)\n", test.accuracy,
                test.loss, test.count);
     summary["test_accuracy"] = test.accuracy;
     summary["test_loss"] = test.loss;
   } else {
-    fmt::print(log, "No test split in {} (DIR/test/): not evaluated\n", resolve_data_dir(r.data));
+    fmt::print(log, "No test split in {} (DIR/test/): not evaluated\n", data_dir);
   }
-  save_model(model, outputs.out, summary);
+  save_model(*model, outputs.out, summary);
   save_history(history, history_path);
   fmt::print(log, "Wrote {} and {} (checkpoint: {})\n", outputs.out, history_path,
              outputs.checkpoint);
@@ -404,7 +477,9 @@ Action add_train_command(CLI::App& app) {
   RunDefinition& r = options->run;
   CLI::App* cmd =
       app.add_subcommand("train", "Train a model (a preset or an architecture file) and save it");
-  cmd->add_option("--arch", r.arch, "Preset (seed, lenet5, strong) or architecture JSON file")
+  cmd->add_option("--arch", r.arch,
+                  "Preset (seed, lenet5, strong, cifar: built for the data's image size, channels and "
+                  "classes) or architecture JSON file")
       ->capture_default_str();
   cmd->add_option(
          "--data", r.data,
@@ -452,8 +527,12 @@ Action add_train_command(CLI::App& app) {
                   "Hold out this fraction of the training set for validation")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.9));
-  cmd->add_flag("--augment", r.augment,
-                "Random shift (2 px), rotation (10 deg) and scale (10%) of training images");
+  cmd->add_option_function<std::string>(
+         "--augment", [options](const std::string& names) { options->run.augment = augment_names(names); },
+         "Augment training images, by names: digits (random shift of 2 px, rotation of 10 deg and "
+         "scale of 10%: for digits; a bare --augment means this), crop (a random crop of the image "
+         "padded by 4 px), flip (a horizontal mirror, half of the time): e.g. --augment crop,flip")
+      ->expected(0, 1);
   cmd->add_option(
          "--early-stop", r.early_stop,
          "Stop after this many epochs without a lower validation loss; keep the best weights")
@@ -474,7 +553,7 @@ Action add_train_command(CLI::App& app) {
       "--csv-log", [options](const std::string& path) { options->csv_log_path = path; },
       "Write one CSV row per epoch (loss, accuracy, learning rate, seconds, validation) to "
       "this file; a resumed run continues its own log");
-  cmd->add_flag("--skip-bad-files", options->skip_bad_files, kSkipBadFilesHelp);
+  add_picture_options(cmd, options->pictures, true);
   cmd->add_flag("--json", options->json,
                 "Print one JSON object with the results on stdout; progress goes to stderr");
   cmd->add_flag(

@@ -1,5 +1,5 @@
 // Example: load a trained model and classify one picture the way `imgcls predict` does
-// (decode, digit preprocessing unless the model declares "none", softmax). Uses only the
+// (decode, the preprocessing its file records: digit preprocessing or a resize; softmax). Uses only the
 // public headers (include/imgcls).
 //   predict_image MODEL.safetensors PICTURE [EXPECTED_CLASS]
 // Prints the class and its probability; with EXPECTED_CLASS, exits 1 unless it matches.
@@ -21,12 +21,11 @@ int main(int argc, char** argv) {
   }
   try {
     imgcls::Sequential model = imgcls::load_model(argv[1]);
-    const imgcls::Shape& input = model.input_shape();  // [H, W, 1]
-    const imgcls::GreyImage picture = imgcls::read_image(argv[2]);
-    const imgcls::GreyImage prepared = imgcls::picture_to_input(
-        picture, input[0], input[1], model.preprocessing() != "none", argv[2]);
+    const imgcls::Image picture = imgcls::read_picture(argv[2]);
+    const imgcls::Image prepared =
+        imgcls::picture_to_input(picture, model.input_shape(), model.preprocessing(), argv[2]);
     const imgcls::Tensor probabilities =
-        imgcls::predict(model, imgcls::to_batch(std::span<const imgcls::GreyImage>(&prepared, 1)));
+        imgcls::predict(model, imgcls::to_batch(std::span<const imgcls::Image>(&prepared, 1)));
     const std::int64_t classes = probabilities.dim(1);
     const float* row = probabilities.data();
     const auto best = static_cast<std::size_t>(std::max_element(row, row + classes) - row);

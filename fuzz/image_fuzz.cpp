@@ -23,6 +23,14 @@ void require_grey(const imgcls::GreyImage& image, std::int64_t height, std::int6
   for (float v : image.pixels)
     require(std::isfinite(v) && v >= -1e-5f && v <= 1.0f + 1e-5f, "values in [0, 1]");
 }
+void require_picture(const imgcls::Image& image, const imgcls::Shape& shape) {
+  using imgcls::fuzz::require;
+  require(image.height == shape[0] && image.width == shape[1] && image.channels == shape[2],
+          "the shape asked for");
+  require(std::ssize(image.pixels) == image.size(), "one value per channel and pixel");
+  for (float v : image.pixels)
+    require(std::isfinite(v) && v >= -1e-5f && v <= 1.0f + 1e-5f, "values in [0, 1]");
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -35,6 +43,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require_grey(picture, picture.height, picture.width);
     require_grey(resize_image(picture, kModelSide, kModelSide), kModelSide, kModelSide);
     require_grey(preprocess_digit(picture, {}, fuzz::kSource), kModelSide, kModelSide);
+  });
+  // The colour path: what image folders and colour models read.
+  fuzz::expect_success_or_input_error([&] {
+    const Image picture = decode_picture(std::span(data, size), fuzz::kSource, kLimits);
+    fuzz::require(picture.channels == 1 || picture.channels == 3, "grey or colour");
+    require_picture(picture, {picture.height, picture.width, picture.channels});
+    for (const Preprocessing rule : {Preprocessing::stretch, Preprocessing::crop})
+      for (const std::int64_t channels : {1, 3}) {
+        const Shape shape{kModelSide, kModelSide + 4, channels};
+        require_picture(picture_to_input(picture, shape, rule, fuzz::kSource), shape);
+      }
   });
   return 0;
 }

@@ -126,7 +126,7 @@ class CApiAgreement : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(c_model_, nullptr) << imgcls_last_error();
     ASSERT_EQ(imgcls_model_class_count(c_model_), kClasses);
-    ASSERT_EQ(cpp_model_->preprocessing(), "mnist-digit");
+    ASSERT_EQ(cpp_model_->preprocessing(), Preprocessing::mnist_digit);
   }
   // The MNIST test split; fails the test (no skip) when data/mnist is missing.
   const Dataset& mnist() {
@@ -157,9 +157,8 @@ Dataset* CApiAgreement::mnist_ = nullptr;
 // The 8-bit picture of MNIST image n (dataset values are bytes / 255).
 std::vector<std::uint8_t> mnist_bytes(const Dataset& data, i64 n) {
   std::vector<std::uint8_t> bytes(kSide * kSide);
-  for (i64 i = 0; i < kSide * kSide; ++i)
-    bytes[std::size_t(i)] =
-        std::uint8_t(std::lround(data.images[n * kSide * kSide + i] * kMaxGrey));
+  std::copy(data.images.data() + n * kSide * kSide, data.images.data() + (n + 1) * kSide * kSide,
+            bytes.begin());
   return bytes;
 }
 
@@ -174,12 +173,13 @@ GreyImage grey_image(const std::vector<std::uint8_t>& bytes, int height, int wid
 
 TEST_F(CApiAgreement, PredictOnMnistTestImagesMatchesTheLibrary) {
   const Dataset& data = mnist();
-  const Expected expected = expected_for(*cpp_model_, data.images);
+  const Tensor images = data.images.to_unit();
+  const Expected expected = expected_for(*cpp_model_, images);
   Agreement agreement("imgcls_predict, MNIST test images", expected);
   std::vector<float> probabilities(kClasses);
   i64 correct = 0;
   for (i64 n = 0; n < data.size(); ++n) {
-    const int label = imgcls_predict(c_model_, data.images.data() + n * kSide * kSide, kSide, kSide,
+    const int label = imgcls_predict(c_model_, images.data() + n * kSide * kSide, kSide, kSide,
                                      probabilities.data(), probabilities.size());
     agreement.check(n, "MNIST test image " + std::to_string(n), label, probabilities.data());
     correct += label == data.labels[std::size_t(n)];

@@ -66,10 +66,8 @@ Gradients shard_gradients(Sequential& model, const Dataset& data, std::int64_t f
                           std::int64_t count) {
   Gradients g;
   if (count > 0) {
-    const std::int64_t sample = 28 * 28;
     Tensor batch({count, 28, 28, 1});
-    std::copy(data.images.data() + first * sample, data.images.data() + (first + count) * sample,
-              batch.data());
+    data.images.to_unit(first, count, batch.data());
     const std::vector<std::int32_t> labels(data.labels.begin() + first,
                                            data.labels.begin() + first + count);
     plan::TrainingPlan plan(model, Precision::fp32);

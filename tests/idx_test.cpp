@@ -86,18 +86,21 @@ class IdxTest : public testing::Test {
   std::filesystem::path dir_;
 };
 
-TEST_F(IdxTest, PlainAndGzipLoadIdenticallyScaledToUnitRange) {
-  const Tensor plain = read_idx_images(write("images", good_images()));
-  const Tensor gzipped = read_idx_images(write_gzip("images.gz", good_images()));
+TEST_F(IdxTest, PlainAndGzipLoadIdenticallyAsBytesMeaningUnitRange) {
+  const PixelTensor plain = read_idx_images(write("images", good_images()));
+  const PixelTensor gzipped = read_idx_images(write_gzip("images.gz", good_images()));
   ASSERT_EQ(plain.shape(), (Shape{kCount, kRows, kCols, 1}));
   EXPECT_EQ(gzipped.shape(), plain.shape());
   EXPECT_EQ(gzipped.values(), plain.values());
   const Bytes pixels = image_pixels();
   for (std::int64_t i = 0; i < plain.size(); ++i)
-    EXPECT_FLOAT_EQ(plain[i], static_cast<float>(pixels[static_cast<std::size_t>(i)]) / 255.0f)
+    EXPECT_EQ(plain.data()[i], static_cast<std::uint8_t>(pixels[static_cast<std::size_t>(i)])) << i;
+  const Tensor values = plain.to_unit();
+  for (std::int64_t i = 0; i < values.size(); ++i)
+    EXPECT_FLOAT_EQ(values[i], static_cast<float>(static_cast<std::uint8_t>(pixels[static_cast<std::size_t>(i)])) / 255.0f)
         << i;
-  EXPECT_EQ(plain[0], 0.0f);
-  EXPECT_EQ(plain[plain.size() - 1], 1.0f);
+  EXPECT_EQ(values[0], 0.0f);
+  EXPECT_EQ(values[values.size() - 1], 1.0f);
 
   const std::vector<std::int32_t> expected_labels{7, 0, 9};
   EXPECT_EQ(read_idx_labels(write("labels", good_labels())), expected_labels);

@@ -27,8 +27,7 @@ constexpr std::int64_t kSide = 28;
 // MNIST test image `index` as a picture (white digit on black, as MNIST stores it).
 GreyImage mnist_picture(const Dataset& mnist, std::int64_t index) {
   GreyImage picture(kSide, kSide);
-  const float* src = mnist.images.data() + index * kSide * kSide;
-  std::copy(src, src + kSide * kSide, picture.pixels.begin());
+  mnist.images.to_unit(index, 1, picture.pixels.data());
   return picture;
 }
 
@@ -105,7 +104,7 @@ TEST_F(ImageFolderTest, ClassesAreSortedFolderNamesAndPixelsAreThePictures) {
   std::sort(ones.begin(), ones.end());
   const GreyImage expected = mnist_picture(*mnist_, std::stoll(ones[0]));
   for (std::int64_t p = 0; p < kSide * kSide; ++p)
-    ASSERT_NEAR(folder.data.images[p], expected.pixels[static_cast<std::size_t>(p)],
+    ASSERT_NEAR(PixelTensor::unit(folder.data.images.data()[p]), expected.pixels[static_cast<std::size_t>(p)],
                 0.5 / 255.0 + 1e-6);
 }
 
@@ -174,7 +173,7 @@ TEST_F(ImageFolderTest, TrainAndEvaluateCommandsLearnFromAFolder) {
 
   const Sequential saved = load_model(model);
   EXPECT_EQ(saved.declared_class_names(), digit_names());
-  EXPECT_EQ(saved.preprocessing(), "none");  // predict feeds pictures as the folder did
+  EXPECT_EQ(saved.preprocessing(), Preprocessing::stretch);  // predict feeds pictures as the folder did
 
   const Outcome evaluated =
       run({"evaluate", model, "--data", path("digits"), "--json", "--threads", "1"});
@@ -191,9 +190,18 @@ TEST_F(ImageFolderTest, TrainAndEvaluateCommandsLearnFromAFolder) {
               HasSubstr("the folder's classes [one, two, zero] differ from the model's [0, 1"));
 }
 
-TEST_F(ImageFolderTest, TrainCommandRefusesFoldersThatDoNotFitTheModel) {
-  const Outcome three =
+// A preset is built for the folder's classes; an architecture file must already fit them.
+TEST_F(ImageFolderTest, TrainCommandBuildsPresetsForTheFolderAndRefusesFilesThatDoNotFit) {
+  const Outcome preset =
       run({"train", "--data", path("abc"), "--epochs", "1", "--out", path("abc.safetensors")});
+  ASSERT_EQ(preset.exit_code, 0) << preset.err;
+  const Sequential built = load_model(path("abc.safetensors"));
+  EXPECT_EQ(built.output_shape(), (Shape{3}));
+  EXPECT_EQ(built.declared_class_names(), (std::vector<std::string>{"one", "two", "zero"}));
+
+  std::ofstream(path("ten.json")) << presets::seed().config().dump();
+  const Outcome three = run({"train", "--arch", path("ten.json"), "--data", path("abc"), "--epochs",
+                             "1", "--out", path("ten.safetensors")});
   EXPECT_EQ(three.exit_code, 1);
   EXPECT_THAT(three.err, HasSubstr("3 classes (one, two, zero) for a model with 10 outputs"));
 

@@ -223,7 +223,7 @@ TEST_F(PredictCli, SavedNamesDoNotCollide) {
 
 TEST_F(PredictCli, ModelDeclaringNoPreprocessingGetsAPlainResize) {
   Sequential model = load_model(kModel);
-  model.set_preprocessing("none");
+  model.set_preprocessing(Preprocessing::stretch);
   const std::string plain_model = (dir_ / "plain.safetensors").string();
   save_model(model, plain_model);
   const fs::path out = dir_ / "seen";

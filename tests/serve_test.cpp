@@ -36,10 +36,9 @@ constexpr int kDigits = 20;                     // the first MNIST test digits u
 constexpr float kProbabilityTolerance = 2e-6f;  // answers keep 6 decimals
 
 // An MNIST test digit as a picture: white ink on black, values 0..1.
-GreyImage mnist_picture(const Tensor& images, std::int64_t n) {
+GreyImage mnist_picture(const PixelTensor& images, std::int64_t n) {
   GreyImage picture(kSide, kSide);
-  const float* row = images.data() + n * kSide * kSide;
-  std::copy(row, row + kSide * kSide, picture.pixels.begin());
+  images.to_unit(n, 1, picture.pixels.data());
   return picture;
 }
 
@@ -188,7 +187,7 @@ TEST_F(ServeTest, BadRequestsGet400WithAReason) {
   expect_error(c.Post("/predict", "{\"pixels\": [1, 2", "application/json"), 400, "not valid JSON");
   expect_error(c.Post("/predict", "[1, 2, 3]", "application/json"), 400, "pixels");
   expect_error(c.Post("/predict", "{\"pixels\": [0, 255]}", "application/json"), 400,
-               "expected 784 pixels");
+               "expected 784 values");
   nlohmann::json wrong = nlohmann::json::parse(pixels_json(digits_[0].picture));
   wrong["pixels"][5] = 256;
   expect_error(c.Post("/predict", wrong.dump(), "application/json"), 400, "outside 0..255");

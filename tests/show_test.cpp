@@ -65,8 +65,7 @@ void write_idx_test_split(const imgcls::Dataset& data, std::int64_t count, const
   put_u32(images, static_cast<std::uint32_t>(count));
   put_u32(images, 28);
   put_u32(images, 28);
-  for (std::int64_t i = 0; i < count * 28 * 28; ++i)
-    images += static_cast<char>(std::lround(data.images[i] * 255.0f));
+  images.append(reinterpret_cast<const char*>(data.images.data()), static_cast<std::size_t>(count * 28 * 28));
   put_u32(labels, 0x00000801);
   put_u32(labels, static_cast<std::uint32_t>(count));
   for (std::int64_t i = 0; i < count; ++i)
@@ -76,11 +75,7 @@ void write_idx_test_split(const imgcls::Dataset& data, std::int64_t count, const
 }
 
 imgcls::Dataset first_images(const imgcls::Dataset& data, std::int64_t count) {
-  const auto sample = data.images.size() / data.size();
-  std::vector<float> pixels(data.images.values().begin(),
-                            data.images.values().begin() + count * sample);
-  return {imgcls::Tensor({count, 28, 28, 1}, std::move(pixels)),
-          std::vector<std::int32_t>(data.labels.begin(), data.labels.begin() + count)};
+  return imgcls::take_first(data, count);
 }
 
 bool mnist_installed() {

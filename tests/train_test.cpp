@@ -96,15 +96,17 @@ TEST(SoftmaxCrossEntropy, StableAtExtremeLogits) {
 // 6x6 images of three classes: class c has a bright horizontal band at rows 2c and 2c + 1,
 // over uniform noise in [0, 0.3).
 Dataset stripes(std::int64_t n, std::uint64_t seed) {
-  Dataset data{Tensor({n, 6, 6, 1}), {}};
+  Tensor images({n, 6, 6, 1});
+  Dataset data;
   Rng rng(seed);
   for (std::int64_t i = 0; i < n; ++i) {
     const auto label = static_cast<std::int32_t>(rng.uniform_index(3));
     data.labels.push_back(label);
     for (std::int64_t y = 0; y < 6; ++y)
       for (std::int64_t x = 0; x < 6; ++x)
-        data.images[(i * 6 + y) * 6 + x] = rng.uniform(0.0f, 0.3f) + (y / 2 == label ? 0.7f : 0.0f);
+        images[(i * 6 + y) * 6 + x] = rng.uniform(0.0f, 0.3f) + (y / 2 == label ? 0.7f : 0.0f);
   }
+  data.images = PixelTensor::from_unit(images);
   return data;
 }
 
@@ -154,7 +156,7 @@ TEST(Fit, LearnsTheSyntheticTask) {
 TEST(Fit, RefusesImagesOfAnotherShape) {
   Sequential model = tiny_model();
   Adam adam;
-  Dataset wrong{Tensor({4, 5, 5, 1}), {0, 1, 2, 0}};
+  Dataset wrong{PixelTensor({4, 5, 5, 1}), {0, 1, 2, 0}};
   try {
     fit(model, adam, wrong, {.epochs = 1});
     ADD_FAILURE() << "no error";
@@ -165,14 +167,15 @@ TEST(Fit, RefusesImagesOfAnotherShape) {
 }
 
 TEST(Fit, StopsWithAnErrorWhenTheLossIsNotFinite) {
-  // No ReLU between the NaN pixel and the logits (a ReLU would map NaN to 0).
+  // A NaN weight (a run that diverged): no ReLU between it and the logits (a ReLU would map
+  // NaN to 0).
   Sequential model({6, 6, 1});
   model.add(layers::Flatten());
   model.add(layers::Dense({.units = 3}));
   model.initialize(1);
+  (*model.params()[0].value)[5] = NAN;
   Adam adam;
   Dataset data = stripes(32, 1);
-  data.images[5] = NAN;
   try {
     fit(model, adam, data, {.epochs = 1, .batch_size = 32});
     ADD_FAILURE() << "no error";
@@ -204,8 +207,8 @@ TEST(EvaluateAndPredict, ShapesAndProbabilities) {
 
   // predict in one batch of 1000 and in batches of 4 (other primitives): same numbers up to
   // float rounding of the forward pass.
-  const Tensor whole = predict(model, data.images);
-  const Tensor pieces = predict(model, data.images, 4);
+  const Tensor whole = predict(model, data.images.to_unit());
+  const Tensor pieces = predict(model, data.images.to_unit(), 4);
   ASSERT_EQ(whole.shape(), (Shape{23, 3}));
   ASSERT_EQ(pieces.shape(), whole.shape());
   for (std::int64_t i = 0; i < whole.size(); ++i) EXPECT_NEAR(pieces[i], whole[i], 1e-6) << i;

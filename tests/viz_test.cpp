@@ -163,11 +163,12 @@ Pixels expect_png(const Picture& picture) {
 
 // n images of 28x28x1, image i a bar whose position depends on i; labels i % 10.
 Dataset synthetic_digits(std::int64_t n) {
-  Dataset data{Tensor({n, 28, 28, 1}), {}};
+  Dataset data{imgcls::PixelTensor({n, 28, 28, 1}), {}};
+  constexpr std::uint8_t kWhite = 255;
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t y = 4; y < 24; ++y)
       for (std::int64_t x = 10 + i % 8; x < 14 + i % 8; ++x)
-        data.images[(i * 28 + y) * 28 + x] = 1.0f;
+        data.images.data()[(i * 28 + y) * 28 + x] = kWhite;
     data.labels.push_back(static_cast<std::int32_t>(i % 10));
   }
   return data;

@@ -1,36 +1,55 @@
-// Datasets: images as a float tensor [N, H, W, C] scaled to [0, 1] plus integer labels.
+// Datasets: images as 8-bit pixels [N, H, W, C] (a PixelTensor: the byte v stands for the
+// value v / 255 the model takes) plus integer labels; training and evaluation turn them into
+// floats a batch at a time, so a dataset takes a quarter of the memory floats would.
 // Readers validate every header field against the file before trusting it, and throw
 // InputError naming the file and the problem.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "imgcls/preprocess.hpp"
 #include "imgcls/tensor.hpp"
 
 namespace imgcls {
 
 struct Dataset {
-  Tensor images;                     // [N, H, W, C], values in [0, 1]
+  PixelTensor images;                // [N, H, W, C], 8-bit (byte v: value v / 255)
   std::vector<std::int32_t> labels;  // [N]
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
 };
 
-// Random affine jitter for digit images, drawn per image: shift, rotation, scale (training
-// applies it to each image of a batch; see FitOptions::augment).
+// Random changes of a training image, drawn per image (training applies them to each image
+// of a batch; see FitOptions::augment). The defaults are the digit jitter; natural images
+// take AugmentOptions::natural() (random crop with padding, horizontal flip).
 struct AugmentOptions {
+  // An affine jitter about the centre, bilinear (all 0: none): for digits.
   float max_shift = 2.0f;  // pixels, each axis
   float max_rotation_degrees = 10.0f;
   float max_scale_change = 0.1f;  // scale in [1 - s, 1 + s]
+  // > 0: pad each side by this many pixels of 0 and cut out a window of the image's size at
+  // a random place (an integer shift of up to crop_padding pixels each axis).
+  std::int64_t crop_padding = 0;
+  // Mirror left to right with probability 1/2 (not for digits: a mirrored 2 is no digit).
+  bool horizontal_flip = false;
+
+  // Only the jitter of digits: the defaults.
+  static AugmentOptions digits() { return {}; }
+  // Only random crops with 4 pixels of padding and horizontal flips (the CIFAR-10 recipe).
+  static AugmentOptions natural() {
+    return {.max_shift = 0.0f, .max_rotation_degrees = 0.0f, .max_scale_change = 0.0f,
+            .crop_padding = 4, .horizontal_flip = true};
+  }
 };
 
 // The first `count` samples of `data` (1 <= count <= data.size()), copied.
 Dataset take_first(const Dataset& data, std::int64_t count);
 
 // IDX files (the MNIST format), plain or gzip-compressed (detected by content).
-// Images: magic 0x00000803, [N, rows, cols] unsigned bytes -> [N, rows, cols, 1] / 255.
-Tensor read_idx_images(const std::string& path);
+// Images: magic 0x00000803, [N, rows, cols] unsigned bytes -> [N, rows, cols, 1].
+PixelTensor read_idx_images(const std::string& path);
 // Labels: magic 0x00000801, [N] unsigned bytes.
 std::vector<std::int32_t> read_idx_labels(const std::string& path);
 // Both, checking that the counts match.
@@ -52,15 +71,26 @@ Dataset load_mnist_test(const std::string& dir);
 // files with a picture extension (has_image_extension: PNG, JPEG, BMP, PGM/PPM), sorted by
 // name. Everything else (other files, folders inside class folders, files directly in DIR)
 // is not read, and listed in ImageFolder::ignored so that the caller can say so. Each
-// picture is decoded grey (read_image: 0 = black, 1 = white) and resized to height x width
-// (resize_image); there is no digit preprocessing, no inversion: the values are the
-// picture's own.
+// picture is decoded (read_picture), given the folder's channels, and resized to its size by
+// the resize rule (resize_picture); there is no digit preprocessing, no inversion. Pictures
+// are decoded on several threads; the result does not depend on how many.
 struct ImageFolderOptions {
-  std::int64_t height = 28;
-  std::int64_t width = 28;
+  // The size of every image; 0 (both): the most common picture size in the folder (read
+  // from the headers first).
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+  // 1 (grey) or 3 (colour); 0: 3 when any picture has colour, else 1.
+  std::int64_t channels = 0;
+  // How a picture of another size is brought to the size: stretch or crop (not mnist_digit).
+  Preprocessing resize = Preprocessing::stretch;
   // false: a picture that does not decode is an error naming it. true: it is left out and
   // listed in ImageFolder::skipped with the reason.
   bool skip_bad_files = false;
+  // Decoding threads; 0: one per core.
+  int threads = 0;
+  // Called on the calling thread about five times a second while pictures are decoded, and
+  // once at the end: (pictures done, pictures in all).
+  std::function<void(std::int64_t done, std::int64_t total)> on_progress;
 };
 
 // A file left out of a dataset, and why.
@@ -70,7 +100,7 @@ struct SkippedFile {
 };
 
 struct ImageFolder {
-  Dataset data;                          // images [N, height, width, 1]
+  Dataset data;                          // images [N, height, width, channels]
   std::vector<std::string> class_names;  // [classes], sorted
   std::vector<std::string> ignored;      // paths not read: files without a picture extension,
                                          // folders in class folders, files beside class folders
@@ -85,7 +115,8 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
 
 // A dataset folder as `imgcls train/evaluate --data DIR` take it, one of:
 //   - the four MNIST IDX files (plain or .gz): load_mnist; class_names stays empty;
-//   - DIR/train/<class>/ and DIR/test/<class>/: two image folders with the same classes;
+//   - DIR/train/<class>/ and DIR/test/<class>/: two image folders with the same classes (the
+//     test images get the size and channels the training images got);
 //   - DIR/<class>/: one image folder; for training it is all training data (test is empty).
 struct FolderSplits {
   Dataset train;

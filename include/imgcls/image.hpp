@@ -1,7 +1,9 @@
 // Pictures from files: decoding PNG, JPEG, BMP and PGM/PPM (with stb_image; JPEG with
-// libjpeg-turbo) into a grey float image, and writing grey images back out as PNG.
+// libjpeg-turbo) into float images, colour kept (Image) or turned grey (GreyImage), and
+// writing grey images back out as PNG.
 //
-//   imgcls::GreyImage photo = imgcls::read_image("digit.jpg");  // 1 = white paper
+//   imgcls::Image photo = imgcls::read_picture("cat.jpg");      // RGB, 0 = black
+//   imgcls::GreyImage digit = imgcls::read_image("digit.jpg");  // 1 = white paper
 //
 // Every read is bounded: the file size, then the width and height from the header, are
 // checked before any pixel is decoded, so a file claiming a huge canvas costs nothing.
@@ -35,6 +37,30 @@ struct GreyImage {
   std::int64_t size() const { return height * width; }
 };
 
+// A picture of 1 (grey) or 3 (red, green, blue) channels, row-major with the channels of a
+// pixel side by side ([height, width, channels]), values in [0, 1], 0 = black.
+struct Image {
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+  std::int64_t channels = 1;
+  std::vector<float> pixels;  // [height, width, channels]
+
+  Image() = default;
+  // A rows x columns image of `channels` (1 or 3) filled with `value`.
+  Image(std::int64_t rows, std::int64_t columns, std::int64_t channels, float value = 0.0f);
+  std::int64_t size() const { return height * width * channels; }
+};
+
+// The grey picture as a one-channel Image, and back (GreyImage requires one channel).
+Image to_image(const GreyImage& grey);
+GreyImage to_grey_image(const Image& image);
+// The same picture with `channels` (1 or 3): colour to grey by Rec. 601 luma
+// (0.299 R + 0.587 G + 0.114 B), grey to colour by repeating it.
+Image with_channels(const Image& image, std::int64_t channels);
+// True when some pixel of a 3-channel image is not grey (its channels differ by more than
+// half a level of 8 bits).
+bool has_colour(const Image& image);
+
 // Bounds checked before decoding; anything beyond them is rejected as bad input.
 struct ImageLimits {
   std::int64_t max_side = 8192;             // width and height, each
@@ -56,14 +82,30 @@ struct ImageLimits {
 GreyImage read_image(const std::string& path, const ImageLimits& limits = {});
 GreyImage decode_image(std::span<const std::uint8_t> bytes, const std::string& source,
                        const ImageLimits& limits = {});
+// The same formats and checks, colour kept: 3 channels (RGB) for colour pictures (RGB, RGBA,
+// palette), 1 for grey ones; transparency composited over white. read_image is
+// with_channels(read_picture(...), 1).
+Image read_picture(const std::string& path, const ImageLimits& limits = {});
+Image decode_picture(std::span<const std::uint8_t> bytes, const std::string& source,
+                     const ImageLimits& limits = {});
+
+// A picture's size read from its header alone, with decoding's checks on what is read (a
+// cheap first look at many files).
+struct PictureSize {
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+};
+PictureSize probe_picture(const std::string& path, const ImageLimits& limits = {});
 
 // True when the name ends in .png, .jpg, .jpeg, .bmp, .pgm, .ppm or .pnm (any case): the
 // files a folder scan picks up. Files named explicitly are decoded whatever their name.
 bool has_image_extension(const std::string& path);
 
-// An 8-bit grey PNG of `image` (values clamped to [0, 1], 1 -> 255), as bytes.
+// An 8-bit PNG of `image` (grey or RGB; values clamped to [0, 1], 1 -> 255), as bytes.
+std::string encode_png(const Image& image);
 std::string encode_png(const GreyImage& image);
 // The same, written atomically to `path`; throws InputError naming `path` on failure.
+void write_png(const std::string& path, const Image& image);
 void write_png(const std::string& path, const GreyImage& image);
 
 }  // namespace imgcls

@@ -54,9 +54,12 @@ IMGCLS_API imgcls_model* imgcls_model_load(const char* path);
 /* Frees a model; NULL is allowed and does nothing. */
 IMGCLS_API void imgcls_model_free(imgcls_model* model);
 
-/* The model's input size: single-channel pictures of height x width (28 x 28 for MNIST
- * models). Returns IMGCLS_OK, or a negative imgcls_status. */
+/* The model's input size: pictures of height x width (28 x 28 for MNIST models). Returns
+ * IMGCLS_OK, or a negative imgcls_status. */
 IMGCLS_API int imgcls_model_input_size(const imgcls_model* model, int* height, int* width);
+
+/* The model's input channels: 1 (grey) or 3 (red, green, blue), or a negative imgcls_status. */
+IMGCLS_API int imgcls_model_input_channels(const imgcls_model* model);
 
 /* The number of classes (the length of a probability vector), or a negative imgcls_status. */
 IMGCLS_API int imgcls_model_class_count(const imgcls_model* model);
@@ -65,8 +68,10 @@ IMGCLS_API int imgcls_model_class_count(const imgcls_model* model);
 IMGCLS_API const char* imgcls_model_class_name(const imgcls_model* model, int label);
 
 /* Classifies one model input, used as it is (no preprocessing):
- *   pixels: height * width floats, row-major, in the model's input form; for MNIST models
- *           0 = background and 1 = full ink (a white digit on black, centred, as in MNIST);
+ *   pixels: height * width * channels floats (imgcls_model_input_channels), row-major, the
+ *           channels of a pixel side by side, in the model's input form: values in [0, 1];
+ *           for MNIST models 0 = background and 1 = full ink (a white digit on black,
+ *           centred, as in MNIST);
  *   height, width: must equal imgcls_model_input_size.
  * probabilities: NULL (with capacity 0), or room for `capacity` floats; at least
  * imgcls_model_class_count of them are written (the softmax over the classes).
@@ -80,14 +85,20 @@ IMGCLS_API int imgcls_predict(imgcls_model* model, const float* pixels, int heig
  *         row r starting at grey + r * stride (stride >= width; bytes);
  *   the model's preprocessing setting applies: "mnist-digit" (the default of MNIST models)
  *   inverts dark-on-light pictures, crops to the ink, scales and centres it as MNIST does;
- *   "none" (models trained on image folders) only resizes to the input size.
+ *   "stretch" and "crop" (models trained on image folders) resize to the input size, the
+ *   grey repeated in three channels for colour models.
  * A picture holding no ink fails with IMGCLS_ERROR_INPUT under "mnist-digit".
  * probabilities and the result as for imgcls_predict. */
 IMGCLS_API int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, int width,
                                     size_t stride, float* probabilities, size_t capacity);
 
-/* Reads a picture file (PNG, JPEG, BMP, PGM/PPM; colour becomes grey) and classifies it as
- * imgcls_predict_grey8 does. Errors name the file. */
+/* The same for a colour picture: rgb holds 8-bit red, green, blue triples, row r starting at
+ * rgb + r * stride (stride >= 3 * width); grey models see its Rec. 601 luma. */
+IMGCLS_API int imgcls_predict_rgb8(imgcls_model* model, const uint8_t* rgb, int height, int width,
+                                   size_t stride, float* probabilities, size_t capacity);
+
+/* Reads a picture file (PNG, JPEG, BMP, PGM/PPM; colour kept for colour models, made grey
+ * for grey ones) and classifies it as imgcls_predict_grey8 does. Errors name the file. */
 IMGCLS_API int imgcls_predict_file(imgcls_model* model, const char* path, float* probabilities,
                                    size_t capacity);
 

@@ -103,6 +103,9 @@ struct DropoutOptions {
 struct LeakyReLUOptions {
   double alpha = 0.3;  // slope for negative inputs, >= 0 (Keras's default)
 };
+struct NormalizationOptions {
+  double epsilon = 1e-6;  // added to the variance before the square root; > 0
+};
 struct ELUOptions {
   double alpha = 1.0;  // the negative saturation value is -alpha, >= 0 (Keras's default)
 };
@@ -132,6 +135,10 @@ std::unique_ptr<Layer> BatchNorm(const BatchNormOptions& options = {});
 std::unique_ptr<Layer> Dropout(const DropoutOptions& options = {});
 // Elementwise src > 0 ? src : alpha * src, any shape.
 std::unique_ptr<Layer> LeakyReLU(const LeakyReLUOptions& options = {});
+// Keras's Normalization: src [N, H, W, C] or [N, C] -> (src - mean[c]) / sqrt(variance[c] +
+// epsilon) per channel c, with mean and variance buffers (saved with the model, not trained;
+// initially 0 and 1) set from training images by adapt_normalization (imgcls/train.hpp).
+std::unique_ptr<Layer> Normalization(const NormalizationOptions& options = {});
 // Elementwise src > 0 ? src : alpha * (exp(src) - 1), any shape (Clevert et al. 2015).
 std::unique_ptr<Layer> ELU(const ELUOptions& options = {});
 // src [N, H, W, C] -> dst [N, C]: the mean of each channel over H x W.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "imgcls/layers.hpp"
+#include "imgcls/preprocess.hpp"
 
 namespace imgcls {
 
@@ -53,13 +54,12 @@ class Sequential {
   const Layer& layer(std::size_t i) const { return *layers_.at(i); }
   Layer& layer(std::size_t i) { return *layers_.at(i); }
 
-  // What the outputs mean and how single images are prepared for the input; saved in model
-  // files. Class names default to "0", "1", ...; preprocessing to "mnist-digit" (see
-  // preprocess.hpp) — "none" means a plain resize.
+  // What the outputs mean and how pictures are made into inputs; saved in model files.
+  // Class names default to "0", "1", ...; preprocessing to mnist_digit (see preprocess.hpp).
   void set_class_names(std::vector<std::string> names);
   const std::vector<std::string>& declared_class_names() const { return class_names_; }
-  void set_preprocessing(std::string name);
-  const std::string& preprocessing() const { return preprocessing_; }
+  void set_preprocessing(Preprocessing preprocessing);
+  Preprocessing preprocessing() const { return preprocessing_; }
 
   // A table like Keras's model.summary(): layer, output shape, parameter count, totals.
   std::string summary() const;
@@ -77,7 +77,7 @@ class Sequential {
   std::vector<std::int64_t> param_counts_;   // per layer: trainable values
   std::vector<std::int64_t> buffer_counts_;  // per layer: non-trainable values
   std::vector<std::string> class_names_;
-  std::string preprocessing_ = "mnist-digit";
+  Preprocessing preprocessing_ = Preprocessing::mnist_digit;
 };
 
 // The names of the model's output classes, one per output unit, in output order: those the
@@ -86,20 +86,37 @@ class Sequential {
 std::vector<std::string> class_names(const Sequential& model);
 
 namespace presets {
+// What a preset is built for: the input (one image, [H, W, C]) and the number of classes.
+// The defaults are MNIST's. With `normalize`, the first layer is a Normalization (adapted to
+// the training data before training; see layers::Normalization).
+struct PresetOptions {
+  Shape input_shape = {28, 28, 1};
+  std::int64_t classes = 10;
+  bool normalize = false;
+};
+
 // The seed model: Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2, Flatten,
-// Dense 64 relu, Dense 10 (logits; softmax lives in the loss). 121,930 parameters.
-Sequential seed();
-// LeNet-5 for 28x28x1: Conv2D 6 5x5 same relu, AvgPool 2, Conv2D 16 5x5 relu, AvgPool 2,
-// Flatten, Dense 120 relu, Dense 84 relu, Dense 10. 61,706 parameters.
-Sequential lenet5();
+// Dense 64 relu, Dense classes (logits; softmax lives in the loss). 121,930 parameters for
+// MNIST.
+Sequential seed(const PresetOptions& options = {});
+// LeNet-5: Conv2D 6 5x5 same relu, AvgPool 2, Conv2D 16 5x5 relu, AvgPool 2, Flatten, Dense
+// 120 relu, Dense 84 relu, Dense classes. 61,706 parameters for MNIST.
+Sequential lenet5(const PresetOptions& options = {});
 // A deeper CNN with batch normalisation and dropout, for the best accuracy (with
 // augmentation). Two blocks (32 filters, then 64) of: Conv2D 3x3 same, BatchNorm, ReLU,
 // Conv2D 3x3 same stride 2 (downsampling in place of a max pool), BatchNorm, ReLU, Dropout
-// 0.25; then Flatten, Dense 256, BatchNorm, ReLU, Dropout 0.4, Dense 10. 871,530
-// parameters and 896 non-trainable moving statistics.
-Sequential strong();
-// A preset by name ("seed", "lenet5", "strong"); throws InputError listing the names.
-Sequential by_name(const std::string& name);
+// 0.25; then Flatten, Dense 256, BatchNorm, ReLU, Dropout 0.4, Dense classes. 871,530
+// parameters and 896 non-trainable moving statistics for MNIST.
+Sequential strong(const PresetOptions& options = {});
+// For small colour pictures (32x32, as CIFAR-10), VGG-style as the fast CIFAR-10 recipes
+// are: Conv2D 32 3x3 same, BatchNorm, ReLU, then three blocks (64, 128, 256 filters) of
+// Conv2D 3x3 same, MaxPool 2, BatchNorm, ReLU, Conv2D 3x3 same, BatchNorm, ReLU; then
+// GlobalAvgPool and Dense classes. 1.2 million parameters; inputs of 8 x 8 or more.
+Sequential cifar(const PresetOptions& options = {});
+// The preset names, for messages: "seed, lenet5, strong, cifar".
+std::string names();
+// A preset by name; throws InputError listing the names.
+Sequential by_name(const std::string& name, const PresetOptions& options = {});
 }  // namespace presets
 
 }  // namespace imgcls

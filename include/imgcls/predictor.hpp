@@ -39,8 +39,15 @@ class Predictor {
   Tensor logits(const Tensor& images);
   // images [N, ...input_shape] -> softmax probabilities [N, classes].
   Tensor predict(const Tensor& images);
+  // The same for 8-bit images (a dataset's), made floats a batch at a time.
+  Tensor logits(const PixelTensor& images);
+  Tensor predict(const PixelTensor& images);
 
  private:
+  void check_images(const Shape& shape) const;
+  template <typename Images>
+  Tensor logits_of(const Images& images);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "imgcls/image.hpp"
 #include "imgcls/tensor.hpp"
@@ -59,6 +60,27 @@ GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& op
 // cropping: for pictures already in MNIST form. Requires a non-empty image and sizes >= 1.
 GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t width);
 
+// How a model's inputs are made from pictures; a model file records it.
+//   mnist_digit  grey; preprocess_digit with mnist_layout(side): a digit drawn or photographed
+//                becomes an MNIST digit (square inputs only)
+//   stretch      each axis resized on its own to the input's height and width (Keras's
+//                image_dataset_from_directory does this by default)
+//   crop         scaled, keeping the aspect ratio, until the shorter side fits, then the
+//                centre cut out (torchvision's Resize + CenterCrop)
+// Both stretch and crop convert to the input's channels first (colour to grey by luma, grey
+// to colour by repetition); neither inverts or centres anything.
+enum class Preprocessing { mnist_digit, stretch, crop };
+// "mnist-digit", "stretch", "crop"
+std::string_view to_string(Preprocessing preprocessing);
+// The names above; "none", the name of stretch in model files before crop existed, reads as
+// stretch. Throws InputError naming `source` for another name.
+Preprocessing parse_preprocessing(std::string_view name, const std::string& source);
+
+// Resampling to height x width per channel (as resize_image), by the rule of stretch or crop.
+// Requires a non-empty image and sizes >= 1.
+Image resize_picture(const Image& picture, std::int64_t height, std::int64_t width,
+                     Preprocessing rule);
+
 // A picture (as read_image returns it) -> a height x width model input, the way `imgcls
 // predict`, `imgcls serve` and the C API (imgcls.h) prepare one: with `digit_preprocessing`,
 // preprocess_digit with mnist_layout(height) (requires height == width); otherwise
@@ -66,8 +88,20 @@ GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t
 // `source` as preprocess_digit does.
 GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::int64_t width,
                            bool digit_preprocessing, const std::string& source);
+// A picture (as read_picture returns it, any channels) -> a model input of `input_shape`
+// [H, W, C], by `preprocessing`; what predict, serve and the C API feed a model and what an
+// image folder holds. Throws InputError naming `source` as preprocess_digit does.
+Image picture_to_input(const Image& picture, const Shape& input_shape, Preprocessing preprocessing,
+                       const std::string& source);
+
+// Throws InputError naming `model` unless a model of `input_shape` can take pictures with
+// `preprocessing`: an image input [H, W, 1] or [H, W, 3], square and grey for mnist_digit.
+void check_picture_input(const Shape& input_shape, Preprocessing preprocessing,
+                         const std::string& model);
 
 // images, all height x width -> a batch [N, height, width, 1]. Requires N >= 1.
 Tensor to_batch(std::span<const GreyImage> images);
+// images, all of one shape -> a batch [N, height, width, channels]. Requires N >= 1.
+Tensor to_batch(std::span<const Image> images);
 
 }  // namespace imgcls

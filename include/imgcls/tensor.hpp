@@ -1,6 +1,7 @@
 // Tensor: a dense, row-major float array with a shape. Image batches are NHWC
 // ([N, H, W, C]); dense activations are [N, F]; conv weights are OIHW ([K, C, kh, kw]);
-// dense weights are [out, in].
+// dense weights are [out, in]. PixelTensor: 8-bit pixels with a shape, how datasets hold
+// their images (a quarter of the memory), turned into floats a batch at a time.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,43 @@ class Tensor {
  private:
   Shape shape_;
   std::vector<float> data_;
+};
+
+// Images as 8-bit pixels, row-major, usually [N, H, W, C]: the byte v stands for the value
+// v / 255 in [0, 1] that a model takes (IDX files, pictures and CIFAR files all store bytes).
+class PixelTensor {
+ public:
+  PixelTensor() = default;
+  // A zero-filled tensor of the given shape.
+  explicit PixelTensor(Shape shape);
+  PixelTensor(Shape shape, std::vector<std::uint8_t> values);
+  // Values in [0, 1] (clamped), each rounded to the nearest level v / 255.
+  static PixelTensor from_unit(const Tensor& values);
+
+  const Shape& shape() const { return shape_; }
+  std::int64_t dim(std::size_t axis) const { return shape_.at(axis); }
+  std::int64_t rank() const { return static_cast<std::int64_t>(shape_.size()); }
+  std::int64_t size() const { return static_cast<std::int64_t>(data_.size()); }
+  // Values per item of the first axis (one image).
+  std::int64_t item_size() const;
+
+  std::uint8_t* data() { return data_.data(); }
+  const std::uint8_t* data() const { return data_.data(); }
+  const std::vector<std::uint8_t>& values() const { return data_; }
+
+  // The value of byte v: v / 255, computed as v * (1 / 255.0f) everywhere, so that every
+  // path from bytes to floats gives the same floats.
+  static float unit(std::uint8_t v) { return static_cast<float>(v) * kUnitScale; }
+  // Items [first, first + count) of the first axis as values in [0, 1], into `out`
+  // (count * item_size() floats).
+  void to_unit(std::int64_t first, std::int64_t count, float* out) const;
+  // Everything as values in [0, 1], a Tensor of the same shape.
+  Tensor to_unit() const;
+
+ private:
+  static constexpr float kUnitScale = 1.0f / 255.0f;
+  Shape shape_;
+  std::vector<std::uint8_t> data_;
 };
 
 }  // namespace imgcls

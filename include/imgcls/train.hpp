@@ -112,6 +112,12 @@ Evaluation evaluate(const Sequential& model, const Dataset& data,
 Tensor predict(const Sequential& model, const Tensor& images,
                std::int64_t batch_size = kInferenceBatch);
 
+// When the model's first layer is a Normalization (layers::Normalization), sets its mean and
+// variance to those of each channel of `data`'s images, over every pixel (Keras's adapt), and
+// returns true; otherwise changes nothing and returns false. Call it before training a new
+// model; a trained or resumed model keeps its statistics.
+bool adapt_normalization(Sequential& model, const Dataset& data);
+
 // Splits off a seeded random `fraction` of `data` as a validation set: {train, validation}.
 // Throws InputError when the fraction is not in (0, 1) or leaves either part empty.
 std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction,

@@ -1,14 +1,18 @@
-// Affine jitter by inverse mapping: for each output pixel, find where it comes from in the
-// source and interpolate bilinearly.
+// Augmentation: the affine jitter by inverse mapping (for each output pixel, find where it
+// comes from in the source and interpolate bilinearly), then integer shifts and a mirror.
 #include "data/augment.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 namespace imgcls {
 
-void augment_image(const float* src, float* dst, std::int64_t height, std::int64_t width,
-                   std::int64_t channels, const AugmentOptions& options, Rng& rng) {
+namespace {
+
+void jitter(const float* src, float* dst, std::int64_t height, std::int64_t width,
+            std::int64_t channels, const AugmentOptions& options, Rng& rng) {
   const float angle = rng.uniform(-options.max_rotation_degrees, options.max_rotation_degrees) *
                       std::numbers::pi_v<float> / 180.0f;
   const float scale = 1.0f + rng.uniform(-options.max_scale_change, options.max_scale_change);
@@ -36,6 +40,46 @@ void augment_image(const float* src, float* dst, std::int64_t height, std::int64
         dst[(y * width + x) * channels + c] = top * (1 - fy) + bottom * fy;
       }
     }
+}
+
+// A random window of the image padded with `padding` zeros each side: the image shifted by
+// (dy, dx) in [-padding, padding], zeros where it leaves the frame.
+void random_crop(float* image, std::int64_t height, std::int64_t width, std::int64_t channels,
+                 std::int64_t padding, Rng& rng) {
+  const auto span = static_cast<std::uint64_t>(2 * padding + 1);
+  const std::int64_t dy = static_cast<std::int64_t>(rng.uniform_index(span)) - padding;
+  const std::int64_t dx = static_cast<std::int64_t>(rng.uniform_index(span)) - padding;
+  const std::vector<float> source(image, image + height * width * channels);
+  for (std::int64_t y = 0; y < height; ++y)
+    for (std::int64_t x = 0; x < width; ++x) {
+      const std::int64_t sy = y + dy, sx = x + dx;
+      const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+      for (std::int64_t c = 0; c < channels; ++c)
+        image[(y * width + x) * channels + c] =
+            inside ? source[static_cast<std::size_t>((sy * width + sx) * channels + c)] : 0.0f;
+    }
+}
+
+void mirror(float* image, std::int64_t height, std::int64_t width, std::int64_t channels) {
+  for (std::int64_t y = 0; y < height; ++y)
+    for (std::int64_t x = 0; x < width / 2; ++x)
+      std::swap_ranges(image + (y * width + x) * channels, image + (y * width + x + 1) * channels,
+                       image + (y * width + width - 1 - x) * channels);
+}
+
+}  // namespace
+
+void augment_image(const float* src, float* dst, std::int64_t height, std::int64_t width,
+                   std::int64_t channels, const AugmentOptions& options, Rng& rng) {
+  const bool affine = options.max_shift > 0.0f || options.max_rotation_degrees > 0.0f ||
+                      options.max_scale_change > 0.0f;
+  if (affine)
+    jitter(src, dst, height, width, channels, options, rng);
+  else
+    std::copy(src, src + height * width * channels, dst);
+  if (options.crop_padding > 0) random_crop(dst, height, width, channels, options.crop_padding, rng);
+  constexpr float kHalf = 0.5f;
+  if (options.horizontal_flip && rng.uniform(0.0f, 1.0f) < kHalf) mirror(dst, height, width, channels);
 }
 
 }  // namespace imgcls

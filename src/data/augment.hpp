@@ -1,5 +1,7 @@
-// Augmentation: a random affine jitter (shift, rotation, scale about the centre) applied
-// to one image with bilinear sampling; outside the source is 0 (MNIST's background).
+// Augmentation of one image (AugmentOptions, imgcls/data.hpp): a random affine jitter (shift,
+// rotation, scale about the centre, bilinear), then a random crop of the padded image, then
+// a horizontal flip; outside the source is 0 (MNIST's background). Each step draws from
+// `rng` only when it is on, in that order.
 #pragma once
 
 #include <cstdint>

@@ -10,11 +10,11 @@ Dataset take_first(const Dataset& data, std::int64_t count) {
   IMGCLS_CHECK(count >= 1 && count <= data.size(), "the first {} of {} samples", count,
                data.size());
   Shape shape = data.images.shape();
-  const std::int64_t sample = data.images.size() / shape[0];
+  const std::int64_t sample = data.images.item_size();
   shape[0] = count;
   Dataset first;
-  first.images = Tensor(shape);
-  std::copy(data.images.data(), data.images.data() + count * sample, first.images.data());
+  first.images = PixelTensor(shape, std::vector<std::uint8_t>(data.images.data(),
+                                                              data.images.data() + count * sample));
   first.labels.assign(data.labels.begin(), data.labels.begin() + count);
   return first;
 }

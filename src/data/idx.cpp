@@ -146,16 +146,15 @@ std::span<const std::uint8_t> content_of(std::span<const std::uint8_t> bytes,
 
 }  // namespace
 
-Tensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& source) {
+PixelTensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& source) {
   std::vector<std::uint8_t> inflated;
   const std::span<const std::uint8_t> content = content_of(bytes, source, inflated);
   std::size_t offset = 0;
   const auto dims = parse_header(source, content, 3, offset);
-  Tensor images({dims[0], dims[1], dims[2], 1});
-  constexpr float kScale = 1.0f / 255.0f;
-  for (std::int64_t i = 0; i < images.size(); ++i)
-    images[i] = static_cast<float>(content[offset + static_cast<std::size_t>(i)]) * kScale;
-  return images;
+  const auto count = static_cast<std::size_t>(dims[0] * dims[1] * dims[2]);
+  return PixelTensor({dims[0], dims[1], dims[2], 1},
+                     std::vector<std::uint8_t>(content.begin() + static_cast<std::ptrdiff_t>(offset),
+                                               content.begin() + static_cast<std::ptrdiff_t>(offset + count)));
 }
 
 std::vector<std::int32_t> parse_idx_labels(std::span<const std::uint8_t> bytes,
@@ -168,7 +167,7 @@ std::vector<std::int32_t> parse_idx_labels(std::span<const std::uint8_t> bytes,
                                    content.end());
 }
 
-Tensor read_idx_images(const std::string& path) {
+PixelTensor read_idx_images(const std::string& path) {
   return parse_idx_images(read_whole_file(path), path);
 }
 

@@ -17,7 +17,7 @@ namespace imgcls {
 // file of the expected kind; nothing is allocated from a header value before it has been
 // checked against the bytes present.
 // Images: magic 0x00000803, [N, rows, cols] -> [N, rows, cols, 1] / 255.
-Tensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& source);
+PixelTensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& source);
 // Labels: magic 0x00000801, [N].
 std::vector<std::int32_t> parse_idx_labels(std::span<const std::uint8_t> bytes,
                                            const std::string& source);

@@ -204,27 +204,26 @@ HeaderInfo read_header(std::span<const std::uint8_t> bytes, const std::string& s
   return {width, height, sixteen_bit, static_cast<float>(sample_max)};
 }
 
+// Interleaved samples -> an Image of 1 channel (grey, grey + alpha) or 3 (RGB, RGBA), each
+// value sample / max_value, composited over white: alpha * value + (1 - alpha).
 template <typename Sample>
-GreyImage samples_to_grey_impl(std::span<const Sample> samples, std::int64_t height,
-                               std::int64_t width, int channels, float max_value) {
+Image samples_to_picture_impl(std::span<const Sample> samples, std::int64_t height,
+                              std::int64_t width, int channels, float max_value) {
   IMGCLS_CHECK(channels >= 1 && channels <= 4, "channels {}", channels);
   IMGCLS_CHECK(height >= 0 && width >= 0 &&
                    static_cast<std::int64_t>(samples.size()) == height * width * channels,
                "{} samples for {}x{}x{}", samples.size(), height, width, channels);
-  GreyImage grey(height, width);
   const bool has_alpha = channels == 2 || channels == 4;
-  const bool colour = channels >= 3;
-  for (std::int64_t i = 0; i < grey.size(); ++i) {
+  const std::int64_t colours = channels >= 3 ? 3 : 1;
+  Image picture(height, width, colours);
+  for (std::int64_t i = 0; i < height * width; ++i) {
     const Sample* s = samples.data() + i * channels;
-    const float value =
-        colour ? (kLumaRed * float(s[0]) + kLumaGreen * float(s[1]) + kLumaBlue * float(s[2])) /
-                     max_value
-               : float(s[0]) / max_value;
     const float alpha = has_alpha ? float(s[channels - 1]) / max_value : 1.0f;
-    grey.pixels[static_cast<std::size_t>(i)] =
-        std::clamp(alpha * value + (1.0f - alpha), 0.0f, 1.0f);
+    for (std::int64_t c = 0; c < colours; ++c)
+      picture.pixels[static_cast<std::size_t>(i * colours + c)] =
+          std::clamp(alpha * (float(s[c]) / max_value) + (1.0f - alpha), 0.0f, 1.0f);
   }
-  return grey;
+  return picture;
 }
 
 template <typename Sample>
@@ -246,9 +245,9 @@ void fix_pnm16_byte_order(std::span<const std::uint8_t> bytes, std::span<std::ui
   }
 }
 
-// Decodes with `load` (stbi_load_from_memory or stbi_load_16_from_memory), then to grey.
+// Decodes with `load` (stbi_load_from_memory or stbi_load_16_from_memory) into an Image.
 template <typename Sample, typename Load>
-GreyImage decode_pixels(Load load, std::span<const std::uint8_t> bytes, const std::string& source,
+Image decode_pixels(Load load, std::span<const std::uint8_t> bytes, const std::string& source,
                         const HeaderInfo& header) {
   int width = 0, height = 0, channels = 0;
   const StbPixels<Sample> pixels(
@@ -263,8 +262,8 @@ GreyImage decode_pixels(Load load, std::span<const std::uint8_t> bytes, const st
   const std::span<Sample> samples(
       pixels.get(), static_cast<std::size_t>(std::int64_t{width} * height * channels));
   if constexpr (sizeof(Sample) == 2) fix_pnm16_byte_order(bytes, samples);
-  return samples_to_grey_impl(std::span<const Sample>(samples), height, width, channels,
-                              header.sample_max);
+  return samples_to_picture_impl(std::span<const Sample>(samples), height, width, channels,
+                                 header.sample_max);
 }
 
 }  // namespace
@@ -274,18 +273,72 @@ GreyImage::GreyImage(std::int64_t rows, std::int64_t columns, float value)
   IMGCLS_CHECK(rows >= 0 && columns >= 0, "size {}x{}", rows, columns);
 }
 
+Image::Image(std::int64_t rows, std::int64_t columns, std::int64_t channel_count, float value)
+    : height(rows),
+      width(columns),
+      channels(channel_count),
+      pixels(static_cast<std::size_t>(rows * columns * channel_count), value) {
+  IMGCLS_CHECK(rows >= 0 && columns >= 0 && (channels == 1 || channels == 3), "size {}x{}x{}", rows,
+               columns, channels);
+}
+
+Image to_image(const GreyImage& grey) {
+  Image image(grey.height, grey.width, 1);
+  image.pixels = grey.pixels;
+  return image;
+}
+
+GreyImage to_grey_image(const Image& image) {
+  IMGCLS_CHECK(image.channels == 1, "a {}-channel image is not grey", image.channels);
+  GreyImage grey(image.height, image.width);
+  grey.pixels = image.pixels;
+  return grey;
+}
+
+Image with_channels(const Image& image, std::int64_t channels) {
+  IMGCLS_CHECK(channels == 1 || channels == 3, "{} channels", channels);
+  if (image.channels == channels) return image;
+  Image out(image.height, image.width, channels);
+  const std::int64_t count = image.height * image.width;
+  for (std::int64_t i = 0; i < count; ++i) {
+    const float* in = image.pixels.data() + i * image.channels;
+    float* o = out.pixels.data() + i * channels;
+    if (channels == 1)
+      o[0] = std::clamp(kLumaRed * in[0] + kLumaGreen * in[1] + kLumaBlue * in[2], 0.0f, 1.0f);
+    else
+      o[0] = o[1] = o[2] = in[0];
+  }
+  return out;
+}
+
+bool has_colour(const Image& image) {
+  if (image.channels != 3) return false;
+  constexpr float kHalfLevel = 0.5f / 255.0f;
+  for (std::int64_t i = 0; i < image.height * image.width; ++i) {
+    const float* p = image.pixels.data() + i * 3;
+    if (std::abs(p[0] - p[1]) > kHalfLevel || std::abs(p[1] - p[2]) > kHalfLevel) return true;
+  }
+  return false;
+}
+
+Image samples_to_picture(std::span<const std::uint8_t> samples, std::int64_t height,
+                         std::int64_t width, int channels) {
+  return samples_to_picture_impl(samples, height, width, channels, 255.0f);
+}
+
 GreyImage samples_to_grey(std::span<const std::uint8_t> samples, std::int64_t height,
                           std::int64_t width, int channels) {
-  return samples_to_grey_impl(samples, height, width, channels, 255.0f);
+  return to_grey_image(with_channels(samples_to_picture(samples, height, width, channels), 1));
 }
 
 GreyImage samples_to_grey(std::span<const std::uint16_t> samples, std::int64_t height,
                           std::int64_t width, int channels) {
-  return samples_to_grey_impl(samples, height, width, channels, 65535.0f);
+  return to_grey_image(
+      with_channels(samples_to_picture_impl(samples, height, width, channels, 65535.0f), 1));
 }
 
-GreyImage decode_image(std::span<const std::uint8_t> bytes, const std::string& source,
-                       const ImageLimits& limits) {
+Image decode_picture(std::span<const std::uint8_t> bytes, const std::string& source,
+                     const ImageLimits& limits) {
   if (bytes.empty())
     throw InputError(source, "the file is empty", std::string("expected ") + kFormats);
   if (is_jpeg(bytes)) return decode_jpeg(bytes, source, limits);
@@ -295,9 +348,26 @@ GreyImage decode_image(std::span<const std::uint8_t> bytes, const std::string& s
              : decode_pixels<stbi_uc>(stbi_load_from_memory, bytes, source, header);
 }
 
-GreyImage read_image(const std::string& path, const ImageLimits& limits) {
+Image read_picture(const std::string& path, const ImageLimits& limits) {
   const std::vector<std::uint8_t> bytes = read_bounded(path, limits);
-  return decode_image(bytes, path, limits);
+  return decode_picture(bytes, path, limits);
+}
+
+GreyImage decode_image(std::span<const std::uint8_t> bytes, const std::string& source,
+                       const ImageLimits& limits) {
+  return to_grey_image(with_channels(decode_picture(bytes, source, limits), 1));
+}
+
+GreyImage read_image(const std::string& path, const ImageLimits& limits) {
+  return to_grey_image(with_channels(read_picture(path, limits), 1));
+}
+
+PictureSize probe_picture(const std::string& path, const ImageLimits& limits) {
+  const std::vector<std::uint8_t> bytes = read_bounded(path, limits);
+  if (bytes.empty()) throw InputError(path, "the file is empty", std::string("expected ") + kFormats);
+  if (is_jpeg(bytes)) return probe_jpeg(bytes, path, limits);
+  const HeaderInfo header = read_header(bytes, path, limits);
+  return {header.height, header.width};
 }
 
 bool has_image_extension(const std::string& path) {
@@ -316,20 +386,27 @@ void append_to_string(void* context, void* data, int size) {
 }
 }  // namespace
 
-std::string encode_png(const GreyImage& image) {
+std::string encode_png(const Image& image) {
   IMGCLS_CHECK(image.height >= 1 && image.width >= 1 && image.size() == std::ssize(image.pixels),
-               "image {}x{} with {} pixels", image.height, image.width, image.pixels.size());
+               "image {}x{}x{} with {} values", image.height, image.width, image.channels,
+               image.pixels.size());
   std::vector<std::uint8_t> bytes(image.pixels.size());
   std::transform(image.pixels.begin(), image.pixels.end(), bytes.begin(), [](float v) {
     return static_cast<std::uint8_t>(std::lround(255.0f * std::clamp(v, 0.0f, 1.0f)));
   });
   std::string png;
-  const int width = static_cast<int>(image.width);
-  if (stbi_write_png_to_func(append_to_string, &png, width, static_cast<int>(image.height), 1,
-                             bytes.data(), width) == 0)
+  const int width = static_cast<int>(image.width), channels = static_cast<int>(image.channels);
+  if (stbi_write_png_to_func(append_to_string, &png, width, static_cast<int>(image.height), channels,
+                             bytes.data(), width * channels) == 0)
     throw UsageError(
         fmt::format("stb_image_write could not encode a {}x{} PNG", image.height, image.width));
   return png;
+}
+
+std::string encode_png(const GreyImage& image) { return encode_png(to_image(image)); }
+
+void write_png(const std::string& path, const Image& image) {
+  write_file_atomically(path, encode_png(image));
 }
 
 void write_png(const std::string& path, const GreyImage& image) {

@@ -1,7 +1,15 @@
 // Image-folder datasets (DIR/<class>/<picture>) and the choice between them and IDX folders
 // for `--data DIR`. The contracts are in imgcls/data.hpp.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <tuple>
 
 #include "core/check.hpp"
 #include "imgcls/data.hpp"
@@ -57,9 +65,88 @@ void check_same_classes(const ImageFolder& train, const ImageFolder& test, const
 
 }  // namespace
 
+namespace {
+
+// A picture of the folder: its file and its label.
+struct Listed {
+  fs::path path;
+  std::int32_t label = 0;
+};
+
+// Runs work(i) for i in [0, count) on `threads` threads, reporting progress on this thread.
+// An exception other than InputError (which `work` handles) ends the run and is rethrown.
+template <typename Work>
+void run_parallel(std::int64_t count, int threads, const ImageFolderOptions& options, Work work) {
+  std::atomic<std::int64_t> next{0}, done{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  const auto worker = [&] {
+    for (std::int64_t i = next++; i < count; i = next++) {
+      try {
+        work(i);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = count;  // the others stop too
+      }
+      ++done;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  if (!options.on_progress || threads <= 1) {
+    worker();
+  } else {
+    constexpr auto kReportEvery = std::chrono::milliseconds(200);
+    while (done < count && !failure) {
+      std::this_thread::sleep_for(kReportEvery);
+      options.on_progress(std::min<std::int64_t>(done, count), count);
+    }
+  }
+  for (std::thread& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
+  if (options.on_progress) options.on_progress(count, count);
+}
+
+int thread_count(const ImageFolderOptions& options) {
+  if (options.threads > 0) return options.threads;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// The most common size among the pictures' headers (ties: the larger area, then the
+// taller): pictures whose headers cannot be read are left to the decoding pass to report.
+PictureSize most_common_size(const std::vector<Listed>& pictures, int threads) {
+  std::vector<PictureSize> sizes(pictures.size());
+  std::vector<char> read(pictures.size(), 0);
+  run_parallel(std::ssize(pictures), threads, ImageFolderOptions{}, [&](std::int64_t i) {
+    const auto at = static_cast<std::size_t>(i);
+    try {
+      sizes[at] = probe_picture(pictures[at].path.string());
+      read[at] = 1;
+    } catch (const InputError&) {
+    }
+  });
+  std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> counts;
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    if (read[i]) ++counts[{sizes[i].height, sizes[i].width}];
+  // No header readable: any size will do, the decoding pass reports each picture.
+  if (counts.empty()) return {1, 1};
+  const auto best = std::max_element(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
+    const auto area = [](const auto& size) { return size.first * size.second; };
+    return std::tuple(a.second, area(a.first), a.first.first) <
+           std::tuple(b.second, area(b.first), b.first.first);
+  });
+  return {best->first.first, best->first.second};
+}
+
+}  // namespace
+
 ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& options) {
-  IMGCLS_CHECK(options.height >= 1 && options.width >= 1, "image folder size {}x{}", options.height,
-               options.width);
+  IMGCLS_CHECK(options.height >= 0 && options.width >= 0 && (options.height == 0) == (options.width == 0),
+               "image folder size {}x{}", options.height, options.width);
+  IMGCLS_CHECK(options.channels == 0 || options.channels == 1 || options.channels == 3,
+               "{} channels", options.channels);
+  IMGCLS_CHECK(options.resize != Preprocessing::mnist_digit, "image folders stretch or crop");
   ImageFolder folder;
   std::vector<fs::path> class_dirs;
   for (const fs::path& entry :
@@ -71,41 +158,81 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
   }
   if (class_dirs.empty()) throw InputError(dir, "no class subfolders in this folder", kLayoutHint);
 
-  std::vector<GreyImage> images;
+  std::vector<Listed> pictures;
   for (const fs::path& class_dir : class_dirs) {
-    std::vector<fs::path> pictures;
+    const auto label = static_cast<std::int32_t>(folder.class_names.size());
+    std::int64_t found = 0;
     for (const fs::path& entry :
          sorted_entries(class_dir, [](const fs::directory_entry&) { return true; })) {
       std::error_code ec;
-      if (fs::is_regular_file(entry, ec) && has_image_extension(entry.string()))
-        pictures.push_back(entry);
-      else
+      if (fs::is_regular_file(entry, ec) && has_image_extension(entry.string())) {
+        pictures.push_back({entry, label});
+        ++found;
+      } else {
         folder.ignored.push_back(entry.string());
+      }
     }
-    if (pictures.empty())
+    if (found == 0)
       throw InputError(class_dir.string(), "no pictures in this class folder",
                        "each class needs at least one .png .jpg .jpeg .bmp .pgm .ppm or .pnm file");
-    const auto label = static_cast<std::int32_t>(folder.class_names.size());
-    std::int64_t decoded = 0;
-    for (const fs::path& picture : pictures) {
-      GreyImage image;
-      try {
-        image = read_image(picture.string());
-      } catch (const InputError& e) {
-        if (!options.skip_bad_files) throw;
-        folder.skipped.push_back({picture.string(), e.problem()});
-        continue;
-      }
-      images.push_back(resize_image(image, options.height, options.width));
-      folder.data.labels.push_back(label);
-      ++decoded;
-    }
-    if (decoded == 0)
-      throw InputError(class_dir.string(),
-                       "none of the pictures in this class folder could be decoded");
     folder.class_names.push_back(class_dir.filename().string());
   }
-  folder.data.images = to_batch(images);
+
+  const int threads = thread_count(options);
+  PictureSize size{options.height, options.width};
+  if (size.height == 0) size = most_common_size(pictures, threads);
+  // Decoded into three channels unless one is asked for; reduced after when none had colour.
+  const std::int64_t stored_channels = options.channels == 1 ? 1 : 3;
+  const std::int64_t item = size.height * size.width * stored_channels;
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(item) * pictures.size());
+  std::vector<std::optional<std::string>> problems(pictures.size());
+  std::atomic<bool> any_colour{false};
+  run_parallel(std::ssize(pictures), threads, options, [&](std::int64_t i) {
+    const auto at = static_cast<std::size_t>(i);
+    Image picture;
+    try {
+      picture = read_picture(pictures[at].path.string());
+    } catch (const InputError& e) {
+      problems[at] = e.problem();
+      return;
+    }
+    if (has_colour(picture)) any_colour = true;
+    const Image resized = resize_picture(with_channels(picture, stored_channels), size.height,
+                                         size.width, options.resize);
+    const Tensor values({size.height, size.width, stored_channels}, resized.pixels);
+    const PixelTensor bytes = PixelTensor::from_unit(values);
+    std::copy(bytes.data(), bytes.data() + item, pixels.begin() + static_cast<std::ptrdiff_t>(at) * item);
+  });
+
+  // Failures in file order: the first is an error, or each is left out and listed.
+  std::vector<std::int64_t> kept;
+  for (std::size_t i = 0; i < pictures.size(); ++i) {
+    if (!problems[i]) {
+      kept.push_back(static_cast<std::int64_t>(i));
+      continue;
+    }
+    if (!options.skip_bad_files) throw InputError(pictures[i].path.string(), *problems[i]);
+    folder.skipped.push_back({pictures[i].path.string(), *problems[i]});
+  }
+  for (std::size_t c = 0; c < folder.class_names.size(); ++c)
+    if (std::none_of(kept.begin(), kept.end(),
+                     [&](std::int64_t i) { return pictures[static_cast<std::size_t>(i)].label == std::int32_t(c); }))
+      throw InputError((fs::path(dir) / folder.class_names[c]).string(),
+                       "none of the pictures in this class folder could be decoded");
+
+  const std::int64_t channels = options.channels != 0 ? options.channels : any_colour ? 3 : 1;
+  std::vector<std::uint8_t> images(static_cast<std::size_t>(size.height * size.width * channels) * kept.size());
+  std::uint8_t* out = images.data();
+  for (const std::int64_t i : kept) {
+    const std::uint8_t* in = pixels.data() + i * item;
+    if (channels == stored_channels) {
+      out = std::copy(in, in + item, out);
+    } else {  // grey pictures stored in three equal channels
+      for (std::int64_t p = 0; p < size.height * size.width; ++p) *out++ = in[p * stored_channels];
+    }
+    folder.data.labels.push_back(pictures[static_cast<std::size_t>(i)].label);
+  }
+  folder.data.images = PixelTensor({std::ssize(kept), size.height, size.width, channels}, std::move(images));
   return folder;
 }
 
@@ -131,7 +258,12 @@ FolderSplits load_dataset_folder(const std::string& dir, const ImageFolderOption
             std::move(all.skipped)};
   }
   ImageFolder train = read_image_folder((fs::path(dir) / "train").string(), options);
-  ImageFolder test = read_image_folder((fs::path(dir) / "test").string(), options);
+  // The test images as the training images came out: same size and channels.
+  ImageFolderOptions same = options;
+  same.height = train.data.images.dim(1);
+  same.width = train.data.images.dim(2);
+  same.channels = train.data.images.dim(3);
+  ImageFolder test = read_image_folder((fs::path(dir) / "test").string(), same);
   check_same_classes(train, test, dir);
   FolderSplits splits{std::move(train.data), std::move(test.data), std::move(train.class_names),
                       std::move(train.ignored), std::move(train.skipped)};

@@ -73,10 +73,12 @@ struct Decoded {
   int width = 0, height = 0, channels = 0;
 };
 
-// Decodes into `samples` (resized once the header is known and checked); on failure,
-// handler.message says why. Only trivially destructible locals: libjpeg may longjmp here.
+// Decodes into `samples` (resized once the header is known and checked), or with
+// header_only reads just the size; on failure, handler.message says why. Only trivially
+// destructible locals: libjpeg may longjmp here.
 Outcome run_decoder(std::span<const std::uint8_t> bytes, const ImageLimits& limits,
-                    ErrorHandler& handler, std::vector<std::uint8_t>& samples, Decoded& out) {
+                    ErrorHandler& handler, std::vector<std::uint8_t>& samples, Decoded& out,
+                    bool header_only = false) {
   jpeg_decompress_struct info{};
   jpeg_progress_mgr progress{};
   info.err = jpeg_std_error(&handler.manager);
@@ -100,6 +102,10 @@ Outcome run_decoder(std::span<const std::uint8_t> bytes, const ImageLimits& limi
   if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
     jpeg_destroy_decompress(&info);
     return Outcome::cmyk;
+  }
+  if (header_only) {
+    jpeg_destroy_decompress(&info);
+    return Outcome::decoded;
   }
   info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(&info);
@@ -126,12 +132,15 @@ bool is_jpeg(std::span<const std::uint8_t> bytes) {
   return bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff;
 }
 
-GreyImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& source,
-                      const ImageLimits& limits) {
+namespace {
+
+// Runs the decoder and turns every failure into an InputError naming `source`.
+Decoded decode_checked(std::span<const std::uint8_t> bytes, const std::string& source,
+                       const ImageLimits& limits, std::vector<std::uint8_t>& samples,
+                       bool header_only) {
   ErrorHandler handler{};
-  std::vector<std::uint8_t> samples;
   Decoded decoded;
-  Outcome outcome = run_decoder(bytes, limits, handler, samples, decoded);
+  Outcome outcome = run_decoder(bytes, limits, handler, samples, decoded, header_only);
   if (outcome == Outcome::failed &&
       beyond_limits(handler.claimed_width, handler.claimed_height, limits)) {
     decoded.width = static_cast<int>(handler.claimed_width);
@@ -155,8 +164,24 @@ GreyImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& so
     case Outcome::decoded:
       break;
   }
-  return samples_to_grey(std::span<const std::uint8_t>(samples), decoded.height, decoded.width,
-                         decoded.channels);
+  return decoded;
+}
+
+}  // namespace
+
+Image decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& source,
+                  const ImageLimits& limits) {
+  std::vector<std::uint8_t> samples;
+  const Decoded decoded = decode_checked(bytes, source, limits, samples, false);
+  return samples_to_picture(std::span<const std::uint8_t>(samples), decoded.height, decoded.width,
+                            decoded.channels);
+}
+
+PictureSize probe_jpeg(std::span<const std::uint8_t> bytes, const std::string& source,
+                       const ImageLimits& limits) {
+  std::vector<std::uint8_t> unused;
+  const Decoded decoded = decode_checked(bytes, source, limits, unused, true);
+  return {decoded.height, decoded.width};
 }
 
 }  // namespace imgcls

@@ -306,6 +306,109 @@ GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::i
   return preprocess_digit(picture, mnist_layout(height), source);
 }
 
+std::string_view to_string(Preprocessing preprocessing) {
+  switch (preprocessing) {
+    case Preprocessing::mnist_digit:
+      return "mnist-digit";
+    case Preprocessing::stretch:
+      return "stretch";
+    case Preprocessing::crop:
+      return "crop";
+  }
+  return "?";
+}
+
+Preprocessing parse_preprocessing(std::string_view name, const std::string& source) {
+  if (name == "mnist-digit") return Preprocessing::mnist_digit;
+  if (name == "stretch" || name == "none") return Preprocessing::stretch;
+  if (name == "crop") return Preprocessing::crop;
+  throw InputError(source, fmt::format("preprocessing \"{}\" is not one of mnist-digit, stretch, crop", name));
+}
+
+namespace {
+
+GreyImage channel_of(const Image& picture, std::int64_t channel) {
+  GreyImage plane(picture.height, picture.width);
+  for (std::int64_t i = 0; i < plane.size(); ++i)
+    plane.pixels[static_cast<std::size_t>(i)] =
+        picture.pixels[static_cast<std::size_t>(i * picture.channels + channel)];
+  return plane;
+}
+
+// Each channel resized on its own to height x width.
+Image stretched(const Image& picture, std::int64_t height, std::int64_t width) {
+  Image out(height, width, picture.channels);
+  for (std::int64_t c = 0; c < picture.channels; ++c) {
+    const GreyImage plane = resize_image(channel_of(picture, c), height, width);
+    for (std::int64_t i = 0; i < plane.size(); ++i)
+      out.pixels[static_cast<std::size_t>(i * out.channels + c)] =
+          plane.pixels[static_cast<std::size_t>(i)];
+  }
+  return out;
+}
+
+}  // namespace
+
+Image resize_picture(const Image& picture, std::int64_t height, std::int64_t width,
+                     Preprocessing rule) {
+  IMGCLS_CHECK(picture.size() > 0 && height >= 1 && width >= 1, "{}x{} picture to {}x{}",
+               picture.height, picture.width, height, width);
+  if (rule != Preprocessing::crop) return stretched(picture, height, width);
+  // The smallest scale at which the picture covers height x width, then the centre of it.
+  const double scale = std::max(double(height) / double(picture.height),
+                                double(width) / double(picture.width));
+  const std::int64_t scaled_h = std::max<std::int64_t>(height, std::llround(double(picture.height) * scale));
+  const std::int64_t scaled_w = std::max<std::int64_t>(width, std::llround(double(picture.width) * scale));
+  const Image scaled = stretched(picture, scaled_h, scaled_w);
+  const std::int64_t top = (scaled_h - height) / 2, left = (scaled_w - width) / 2;
+  Image out(height, width, picture.channels);
+  for (std::int64_t y = 0; y < height; ++y) {
+    const float* row = scaled.pixels.data() + ((top + y) * scaled_w + left) * picture.channels;
+    std::copy(row, row + width * picture.channels,
+              out.pixels.data() + y * width * picture.channels);
+  }
+  return out;
+}
+
+Image picture_to_input(const Image& picture, const Shape& input_shape, Preprocessing preprocessing,
+                       const std::string& source) {
+  IMGCLS_CHECK(input_shape.size() == 3 && (input_shape[2] == 1 || input_shape[2] == 3),
+               "a picture for an input {}", imgcls::to_string(input_shape));
+  const std::int64_t height = input_shape[0], width = input_shape[1], channels = input_shape[2];
+  if (preprocessing == Preprocessing::mnist_digit) {
+    IMGCLS_CHECK(channels == 1, "digit preprocessing makes grey inputs, not {}",
+                 imgcls::to_string(input_shape));
+    return to_image(picture_to_input(to_grey_image(with_channels(picture, 1)), height, width, true,
+                                     source));
+  }
+  return resize_picture(with_channels(picture, channels), height, width, preprocessing);
+}
+
+void check_picture_input(const Shape& input_shape, Preprocessing preprocessing,
+                         const std::string& model) {
+  if (input_shape.size() != 3 || (input_shape[2] != 1 && input_shape[2] != 3))
+    throw InputError(model, "the model takes " + imgcls::to_string(input_shape) +
+                                ", not pictures [H, W, 1] (grey) or [H, W, 3] (colour)");
+  if (preprocessing == Preprocessing::mnist_digit && (input_shape[2] != 1 || input_shape[0] != input_shape[1]))
+    throw InputError(model, "the model takes " + imgcls::to_string(input_shape) +
+                                "; its digit preprocessing makes square grey pictures");
+}
+
+Tensor to_batch(std::span<const Image> images) {
+  IMGCLS_CHECK(!images.empty(), "no images");
+  const Image& first = images[0];
+  Tensor batch({std::ssize(images), first.height, first.width, first.channels});
+  float* dst = batch.data();
+  for (const Image& image : images) {
+    IMGCLS_CHECK(image.height == first.height && image.width == first.width &&
+                     image.channels == first.channels,
+                 "a {}x{}x{} image in a batch of {}x{}x{}", image.height, image.width,
+                 image.channels, first.height, first.width, first.channels);
+    dst = std::copy(image.pixels.begin(), image.pixels.end(), dst);
+  }
+  return batch;
+}
+
 Tensor to_batch(std::span<const GreyImage> images) {
   IMGCLS_CHECK(!images.empty(), "no images");
   const std::int64_t height = images[0].height, width = images[0].width;

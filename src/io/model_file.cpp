@@ -42,7 +42,7 @@ void save_model(Sequential& model, const std::string& path,
                          {"architecture", model.config().dump()},
                          {"input_shape", nlohmann::json(model.input_shape()).dump()},
                          {"class_names", nlohmann::json(class_names(model)).dump()},
-                         {"preprocessing", model.preprocessing()},
+                         {"preprocessing", std::string(to_string(model.preprocessing()))},
                          {"training", training_summary.dump()}},
                         tensors);
 }
@@ -61,7 +61,7 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
     throw InputError(path, "the model file has no architecture");
   Sequential model = Sequential::from_config(
       io::parse_bounded_json(file.metadata.at("architecture"), path, "the architecture"), path);
-  // set_class_names and set_preprocessing name the setting; the file is the source here.
+  // set_class_names names the setting; the file is the source here.
   const auto name_the_file = [&](const InputError& e) {
     return InputError(path, e.source() + ": " + e.problem(), e.hint());
   };
@@ -76,13 +76,8 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
       throw name_the_file(e);
     }
   }
-  if (const auto pre = file.metadata.find("preprocessing"); pre != file.metadata.end()) {
-    try {
-      model.set_preprocessing(pre->second);
-    } catch (const InputError& e) {
-      throw name_the_file(e);
-    }
-  }
+  if (const auto pre = file.metadata.find("preprocessing"); pre != file.metadata.end())
+    model.set_preprocessing(parse_preprocessing(pre->second, path));
   std::size_t used = 0;
   for (const Param& p : stored_tensors(model)) {
     const auto found = file.tensors.find(p.name);
@@ -121,7 +116,7 @@ ModelMetadata read_model_metadata(const std::string& path) {
   const Sequential model = model_from_container(file, path);
   ModelMetadata metadata{.input_shape = model.input_shape(),
                          .class_names = class_names(model),
-                         .preprocessing = model.preprocessing()};
+                         .preprocessing = std::string(to_string(model.preprocessing()))};
   if (const auto training = file.metadata.find("training"); training != file.metadata.end()) {
     metadata.training = io::parse_bounded_json(training->second, path, "the training summary");
     if (!metadata.training.is_object())

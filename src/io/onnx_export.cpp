@@ -118,7 +118,7 @@ std::string to_onnx(const Sequential& model) {
     entry.set_value(value);
   };
   add_metadata("class_names", nlohmann::json(class_names(model)).dump());
-  add_metadata("preprocessing", model.preprocessing());
+  add_metadata("preprocessing", std::string(to_string(model.preprocessing())));
 
   onnx::GraphProto& graph = *proto.mutable_graph();
   graph.set_name("imgcls");

@@ -28,10 +28,6 @@ void Sequential::set_class_names(std::vector<std::string> names) {
   class_names_ = std::move(names);
 }
 
-void Sequential::set_preprocessing(std::string name) {
-  if (name != "mnist-digit" && name != "none")
-    throw InputError("preprocessing", "\"" + name + "\" is not one of mnist-digit, none");
-  preprocessing_ = std::move(name);
-}
+void Sequential::set_preprocessing(Preprocessing preprocessing) { preprocessing_ = preprocessing; }
 
 }  // namespace imgcls

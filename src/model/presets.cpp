@@ -1,22 +1,34 @@
-// Preset architectures, built with the same public API a user has.
+// Preset architectures, built with the same public API a user has, for any input shape and
+// class count (MNIST's by default).
+#include <fmt/core.h>
+
 #include "imgcls/model.hpp"
 
 namespace imgcls::presets {
 
-Sequential seed() {
-  Sequential model({28, 28, 1});
+namespace {
+// The model's input, and a Normalization first when asked for.
+Sequential start(const PresetOptions& options) {
+  Sequential model(options.input_shape);
+  if (options.normalize) model.add(layers::Normalization());
+  return model;
+}
+}  // namespace
+
+Sequential seed(const PresetOptions& options) {
+  Sequential model = start(options);
   model.add(layers::Conv2D({.filters = 32, .kernel_size = 3, .activation = Activation::relu}));
   model.add(layers::MaxPool2D({.pool_size = 2}));
   model.add(layers::Conv2D({.filters = 64, .kernel_size = 3, .activation = Activation::relu}));
   model.add(layers::MaxPool2D({.pool_size = 2}));
   model.add(layers::Flatten());
   model.add(layers::Dense({.units = 64, .activation = Activation::relu}));
-  model.add(layers::Dense({.units = 10}));
+  model.add(layers::Dense({.units = options.classes}));
   return model;
 }
 
-Sequential lenet5() {
-  Sequential model({28, 28, 1});
+Sequential lenet5(const PresetOptions& options) {
+  Sequential model = start(options);
   model.add(layers::Conv2D(
       {.filters = 6, .kernel_size = 5, .padding = Padding::same, .activation = Activation::relu}));
   model.add(layers::AvgPool2D({.pool_size = 2}));
@@ -25,7 +37,7 @@ Sequential lenet5() {
   model.add(layers::Flatten());
   model.add(layers::Dense({.units = 120, .activation = Activation::relu}));
   model.add(layers::Dense({.units = 84, .activation = Activation::relu}));
-  model.add(layers::Dense({.units = 10}));
+  model.add(layers::Dense({.units = options.classes}));
   return model;
 }
 
@@ -50,10 +62,10 @@ void add_conv_bn_relu(Sequential& model, std::int64_t filters, std::int64_t stri
 // (a learned pooling): 28x28 -> 14x14 -> 7x7. Computing it at the lower resolution makes
 // the network 2.3x cheaper than [conv, conv, max pool] blocks (8.2M instead of 19M
 // multiply-adds per image), which keeps an epoch on 2 cores well under a minute.
-Sequential strong() {
+Sequential strong(const PresetOptions& options) {
   constexpr double kConvDropout = 0.25, kDenseDropout = 0.4;
   constexpr std::int64_t kDownsample = 2;
-  Sequential model({28, 28, 1});
+  Sequential model = start(options);
   for (std::int64_t filters : {32, 64}) {
     add_conv_bn_relu(model, filters, 1);
     add_conv_bn_relu(model, filters, kDownsample);
@@ -64,16 +76,43 @@ Sequential strong() {
   model.add(layers::BatchNorm({.momentum = kBatchNormMomentum}));
   model.add(layers::ReLU());
   model.add(layers::Dropout({.rate = kDenseDropout}));
-  model.add(layers::Dense({.units = 10}));
+  model.add(layers::Dense({.units = options.classes}));
   return model;
 }
 
-Sequential by_name(const std::string& name) {
-  if (name == "seed") return seed();
-  if (name == "lenet5") return lenet5();
-  if (name == "strong") return strong();
-  throw InputError(name, "not a preset architecture nor an existing file",
-                   "presets: seed, lenet5, strong");
+// The convolutions see a block's full resolution before its pooling halves it, as in the
+// ResNet-free CIFAR-10 records (KellerJordan/cifar10-airbench): conv, pool, norm, relu.
+Sequential cifar(const PresetOptions& options) {
+  Sequential model = start(options);
+  add_conv_bn_relu(model, 32, 1);
+  for (std::int64_t filters : {64, 128, 256}) {
+    model.add(layers::Conv2D({.filters = filters, .kernel_size = 3, .padding = Padding::same}));
+    model.add(layers::MaxPool2D({.pool_size = 2}));
+    model.add(layers::BatchNorm({.momentum = kBatchNormMomentum}));
+    model.add(layers::ReLU());
+    add_conv_bn_relu(model, filters, 1);
+  }
+  model.add(layers::GlobalAvgPool());
+  model.add(layers::Dense({.units = options.classes}));
+  return model;
+}
+
+std::string names() { return "seed, lenet5, strong, cifar"; }
+
+Sequential by_name(const std::string& name, const PresetOptions& options) {
+  const auto built = [&](Sequential (*make)(const PresetOptions&)) {
+    try {
+      return make(options);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("preset {} for {} pictures", name, to_string(options.input_shape)),
+                       e.source() + ": " + e.problem(), "use larger pictures or another preset");
+    }
+  };
+  if (name == "seed") return built(seed);
+  if (name == "lenet5") return built(lenet5);
+  if (name == "strong") return built(strong);
+  if (name == "cifar") return built(cifar);
+  throw InputError(name, "not a preset architecture nor an existing file", "presets: " + names());
 }
 
 }  // namespace imgcls::presets

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <type_traits>
 
 #include "core/check.hpp"
 #include "imgcls/loss.hpp"
@@ -33,12 +34,18 @@ Predictor::Predictor(const Sequential& model, std::int64_t batch_size)
 Predictor::~Predictor() = default;
 Predictor::Predictor(Predictor&&) noexcept = default;
 
-Tensor Predictor::logits(const Tensor& images) {
+void Predictor::check_images(const Shape& shape) const {
   const Sequential& model = impl_->model;
-  IMGCLS_CHECK(images.rank() == static_cast<std::int64_t>(model.input_shape().size()) + 1 &&
-                   Shape(images.shape().begin() + 1, images.shape().end()) == model.input_shape(),
-               "images {} do not match the model input {}", to_string(images.shape()),
+  IMGCLS_CHECK(shape.size() == model.input_shape().size() + 1 &&
+                   Shape(shape.begin() + 1, shape.end()) == model.input_shape(),
+               "images {} do not match the model input {}", to_string(shape),
                to_string(model.input_shape()));
+}
+
+template <typename Images>
+Tensor Predictor::logits_of(const Images& images) {
+  check_images(images.shape());
+  const Sequential& model = impl_->model;
   const std::int64_t n = images.dim(0);
   const std::int64_t classes = element_count(model.output_shape());
   const std::int64_t sample = element_count(model.input_shape());
@@ -49,12 +56,24 @@ Tensor Predictor::logits(const Tensor& images) {
     Shape shape = images.shape();
     shape[0] = count;
     chunk.resize(shape);
-    std::memcpy(chunk.data(), images.data() + first * sample,
-                sizeof(float) * static_cast<std::size_t>(count * sample));
+    if constexpr (std::is_same_v<Images, PixelTensor>)
+      images.to_unit(first, count, chunk.data());
+    else
+      std::memcpy(chunk.data(), images.data() + first * sample,
+                  sizeof(float) * static_cast<std::size_t>(count * sample));
     const Tensor& out = impl_->plan_for(count).forward(chunk);
     std::copy(out.data(), out.data() + out.size(), logits.data() + first * classes);
   }
   return logits;
+}
+
+Tensor Predictor::logits(const Tensor& images) { return logits_of(images); }
+Tensor Predictor::logits(const PixelTensor& images) { return logits_of(images); }
+
+Tensor Predictor::predict(const PixelTensor& images) {
+  Tensor probabilities;
+  softmax(logits(images), probabilities);
+  return probabilities;
 }
 
 Tensor Predictor::predict(const Tensor& images) {

@@ -59,17 +59,20 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), text.begin());
 }
 
-// {"pixels": [height * width numbers in 0..255]} -> a picture (0 = black, 1 = white).
-GreyImage picture_from_json(const std::string& body, std::int64_t height, std::int64_t width) {
+// {"pixels": [height * width * channels numbers in 0..255]} -> a picture of the model input's
+// size (0 = black, 1 = white; channels side by side).
+Image picture_from_json(const std::string& body, const Shape& input) {
+  const std::int64_t height = input[0], width = input[1], channels = input[2];
   const nlohmann::json request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (request.is_discarded()) throw RequestError{400, "the body is not valid JSON"};
   if (!request.is_object() || !request.contains("pixels") || !request["pixels"].is_array())
     throw RequestError{400, "expected a JSON object {\"pixels\": [numbers 0..255]}"};
   const nlohmann::json& pixels = request["pixels"];
-  if (std::int64_t(pixels.size()) != height * width)
-    throw RequestError{400, fmt::format("expected {} pixels ({}x{}, row-major), got {}",
-                                        height * width, height, width, pixels.size())};
-  GreyImage picture(height, width);
+  if (std::int64_t(pixels.size()) != height * width * channels)
+    throw RequestError{400, fmt::format("expected {} values ({}x{}x{}, row-major), got {}",
+                                        height * width * channels, height, width, channels,
+                                        pixels.size())};
+  Image picture(height, width, channels);
   for (std::size_t i = 0; i < pixels.size(); ++i) {
     if (!pixels[i].is_number()) throw RequestError{400, fmt::format("pixel {} is not a number", i)};
     const double grey = pixels[i].get<double>();
@@ -86,8 +89,6 @@ struct DigitServer::Impl {
   const Sequential model;  // read only: requests share it
   std::string model_name;
   ServeOptions options;
-  std::int64_t height = 0, width = 0;  // the model takes [height, width, 1]
-  bool resize_only = false;            // preprocessing "none": a plain resize
   std::vector<std::string> names;      // class names, one per output
   PredictorPool predictors{model};     // requests are answered in parallel, each on its own
   httplib::Server http;
@@ -99,16 +100,7 @@ struct DigitServer::Impl {
 
   Impl(Sequential m, std::string name, ServeOptions o)
       : model(std::move(m)), model_name(std::move(name)), options(std::move(o)) {
-    const Shape& shape = model.input_shape();
-    resize_only = model.preprocessing() == "none";
-    if (shape.size() != 3 || shape[2] != 1)
-      throw InputError(model_name, "the model takes " + to_string(shape) +
-                                       ", not single-channel pictures [H, W, 1]");
-    if (!resize_only && shape[0] != shape[1])
-      throw InputError(model_name, "the model takes " + to_string(shape) +
-                                       "; preprocessing makes square digits");
-    height = shape[0];
-    width = shape[1];
+    check_picture_input(model.input_shape(), model.preprocessing(), model_name);
     names = class_names(model);
     routes();
   }
@@ -178,15 +170,15 @@ struct DigitServer::Impl {
             {"input_shape", model.input_shape()},
             {"classes", names.size()},
             {"class_names", names},
-            {"preprocessing", resize_only ? "none" : "mnist-digit"}};
+            {"preprocessing", to_string(model.preprocessing())}};
   }
 
-  GreyImage picture_of(const httplib::Request& req) const {
+  Image picture_of(const httplib::Request& req) const {
     const std::string type = req.get_header_value("Content-Type");
-    if (starts_with(type, kJsonType)) return picture_from_json(req.body, height, width);
+    if (starts_with(type, kJsonType)) return picture_from_json(req.body, model.input_shape());
     if (starts_with(type, "image/") || starts_with(type, "application/octet-stream")) {
       const auto* bytes = reinterpret_cast<const std::uint8_t*>(req.body.data());
-      return decode_image(std::span(bytes, req.body.size()), kBodySource, options.image_limits);
+      return decode_picture(std::span(bytes, req.body.size()), kBodySource, options.image_limits);
     }
     throw RequestError{415,
                        "send a picture (Content-Type image/png) or JSON "
@@ -195,15 +187,14 @@ struct DigitServer::Impl {
   }
 
   nlohmann::json classify(const httplib::Request& req) {
-    const GreyImage picture = picture_of(req);
-    GreyImage input;
+    const Image picture = picture_of(req);
+    Image input;
     try {
-      input = picture_to_input(picture, height, width, !resize_only, kBodySource);
+      input = picture_to_input(picture, model.input_shape(), model.preprocessing(), kBodySource);
     } catch (const InputError& error) {
-      // without the hint, which names `imgcls predict`'s flags
       throw RequestError{400, error.source() + ": " + error.problem()};
     }
-    const std::vector<GreyImage> batch{input};
+    const std::vector<Image> batch{input};
     const Tensor probabilities = predictors.predict(to_batch(batch));  // [1, classes]
     const std::int64_t classes = probabilities.dim(1);
     const float* row = probabilities.data();

@@ -2,6 +2,7 @@
 #include "imgcls/tensor.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/check.hpp"
 
@@ -45,5 +46,41 @@ void Tensor::reshape(const Shape& shape) {
 }
 
 void Tensor::fill(float value) { std::fill(data_.begin(), data_.end(), value); }
+
+PixelTensor::PixelTensor(Shape shape) : shape_(std::move(shape)), data_(element_count(shape_), 0) {}
+
+PixelTensor::PixelTensor(Shape shape, std::vector<std::uint8_t> values)
+    : shape_(std::move(shape)), data_(std::move(values)) {
+  IMGCLS_CHECK(element_count(shape_) == size(), "shape {} needs {} values, got {}", to_string(shape_),
+               element_count(shape_), size());
+}
+
+PixelTensor PixelTensor::from_unit(const Tensor& values) {
+  PixelTensor pixels(values.shape());
+  constexpr float kLevels = 255.0f;
+  for (std::int64_t i = 0; i < values.size(); ++i)
+    pixels.data_[static_cast<std::size_t>(i)] =
+        static_cast<std::uint8_t>(std::lround(kLevels * std::clamp(values[i], 0.0f, 1.0f)));
+  return pixels;
+}
+
+std::int64_t PixelTensor::item_size() const {
+  IMGCLS_CHECK(!shape_.empty() && shape_[0] > 0, "no items in {}", to_string(shape_));
+  return size() / shape_[0];
+}
+
+void PixelTensor::to_unit(std::int64_t first, std::int64_t count, float* out) const {
+  const std::int64_t item = item_size();
+  IMGCLS_CHECK(first >= 0 && count >= 0 && first + count <= shape_[0], "items [{}, {}) of {}", first,
+               first + count, shape_[0]);
+  const std::uint8_t* in = data_.data() + first * item;
+  for (std::int64_t i = 0; i < count * item; ++i) out[i] = unit(in[i]);
+}
+
+Tensor PixelTensor::to_unit() const {
+  Tensor values(shape_);
+  if (!data_.empty()) to_unit(0, shape_[0], values.data());
+  return values;
+}
 
 }  // namespace imgcls

@@ -12,12 +12,6 @@
 
 namespace imgcls {
 
-namespace {
-
-std::int64_t sample_size(const Tensor& images) { return images.size() / images.dim(0); }
-
-}  // namespace
-
 void check_dataset(const Sequential& model, const Dataset& data, const char* what) {
   if (model.output_shape().size() != 1)
     throw InputError(
@@ -46,27 +40,38 @@ void shuffle_for_epoch(std::vector<std::int64_t>& order, std::uint64_t seed, int
     std::swap(order[i], order[rng.uniform_index(i + 1)]);
 }
 
-void gather(const Tensor& images, std::span<const std::int64_t> order, Tensor& batch) {
-  const std::int64_t sample = sample_size(images);
+void gather(const PixelTensor& images, std::span<const std::int64_t> order, Tensor& batch) {
+  const std::int64_t sample = images.item_size();
   Shape shape = images.shape();
   shape[0] = static_cast<std::int64_t>(order.size());
   batch.resize(shape);
   for (std::size_t i = 0; i < order.size(); ++i)
-    std::memcpy(batch.data() + static_cast<std::int64_t>(i) * sample,
-                images.data() + order[i] * sample,
-                sizeof(float) * static_cast<std::size_t>(sample));
+    images.to_unit(order[i], 1, batch.data() + static_cast<std::int64_t>(i) * sample);
 }
 
-void gather_augmented(const Tensor& images, std::span<const std::int64_t> order,
+void gather_augmented(const PixelTensor& images, std::span<const std::int64_t> order,
                       const AugmentOptions& options, Rng& rng, Tensor& batch) {
-  const std::int64_t sample = sample_size(images);
+  const std::int64_t sample = images.item_size();
   Shape shape = images.shape();
   shape[0] = static_cast<std::int64_t>(order.size());
   batch.resize(shape);
+  std::vector<float> source(static_cast<std::size_t>(sample));
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    images.to_unit(order[i], 1, source.data());
+    augment_image(source.data(), batch.data() + static_cast<std::int64_t>(i) * sample, shape[1],
+                  shape[2], shape.size() > 3 ? shape[3] : 1, options, rng);
+  }
+}
+
+PixelTensor gather_pixels(const PixelTensor& images, std::span<const std::int64_t> order) {
+  const std::int64_t sample = images.item_size();
+  Shape shape = images.shape();
+  shape[0] = static_cast<std::int64_t>(order.size());
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(sample) * order.size());
   for (std::size_t i = 0; i < order.size(); ++i)
-    augment_image(images.data() + order[i] * sample,
-                  batch.data() + static_cast<std::int64_t>(i) * sample, shape[1], shape[2],
-                  shape.size() > 3 ? shape[3] : 1, options, rng);
+    std::memcpy(bytes.data() + static_cast<std::int64_t>(i) * sample, images.data() + order[i] * sample,
+                static_cast<std::size_t>(sample));
+  return PixelTensor(shape, std::move(bytes));
 }
 
 std::int32_t argmax_row(const float* row, std::int64_t classes) {

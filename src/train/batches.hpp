@@ -23,12 +23,15 @@ void check_dataset(const Sequential& model, const Dataset& data, const char* wha
 // A fresh permutation of [0, order.size()) for the epoch, from (seed, epoch) alone.
 void shuffle_for_epoch(std::vector<std::int64_t>& order, std::uint64_t seed, int epoch);
 
-// images [N, ...] -> batch [order.size(), ...]: samples `order` of `images`, copied.
-void gather(const Tensor& images, std::span<const std::int64_t> order, Tensor& batch);
+// images [N, ...] -> batch [order.size(), ...]: samples `order` of `images`, as values in
+// [0, 1] (PixelTensor::unit).
+void gather(const PixelTensor& images, std::span<const std::int64_t> order, Tensor& batch);
 // The same, each image augmented (augment_image) with draws from `rng`, image after image.
-// images [N, H, W(, C)].
-void gather_augmented(const Tensor& images, std::span<const std::int64_t> order,
+// images [N, H, W, C].
+void gather_augmented(const PixelTensor& images, std::span<const std::int64_t> order,
                       const AugmentOptions& options, Rng& rng, Tensor& batch);
+// Samples `order` of `images`, still as bytes.
+PixelTensor gather_pixels(const PixelTensor& images, std::span<const std::int64_t> order);
 
 // The index of a row's largest score: the predicted class.
 std::int32_t argmax_row(const float* row, std::int64_t classes);

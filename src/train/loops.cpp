@@ -22,7 +22,7 @@ Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t b
   check_dataset(model, data, "evaluation data");
   Evaluation result;
   result.count = data.size();
-  result.probabilities = predict(model, data.images, batch_size);
+  result.probabilities = Predictor(model, batch_size).predict(data.images);
   const std::int64_t classes = result.probabilities.dim(1);
   double loss_sum = 0.0;
   std::int64_t correct = 0;
@@ -60,7 +60,7 @@ std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fractio
   const std::span<const std::int64_t> all(order);
   const auto take = [&](std::span<const std::int64_t> indices) {
     Dataset part;
-    gather(data.images, indices, part.images);
+    part.images = gather_pixels(data.images, indices);
     for (std::int64_t i : indices) part.labels.push_back(data.labels[static_cast<std::size_t>(i)]);
     return part;
   };

@@ -53,6 +53,7 @@ Picture draw_error_gallery(const Dataset& data, const Tensor& probabilities,
   const std::vector<std::int32_t> predicted = predicted_classes(data, probabilities, class_names);
   const std::int64_t height = data.images.dim(1), width = data.images.dim(2),
                      channels = data.images.dim(3), classes = probabilities.dim(1);
+  std::vector<float> values(static_cast<std::size_t>(height * width * channels));  // one image
   const auto confidence = [&](std::int64_t i) {
     return probabilities[i * classes + predicted[static_cast<std::size_t>(i)]];
   };
@@ -109,8 +110,9 @@ Picture draw_error_gallery(const Dataset& data, const Tensor& probabilities,
     fill_rect(cr, cell, colours::kWrongTint);
     frame_rect(cr, cell, kFrame, colours::kWrong);
     const double image_x = std::round(cell.x + kPadding), image_y = std::round(cell.y + kPadding);
-    draw_image(cr, data.images.data() + i * height * width * channels, height, width, channels,
-               image_x, image_y, scale, options.invert_grey);
+    data.images.to_unit(i, 1, values.data());
+    draw_image(cr, values.data(), height, width, channels, image_x, image_y, scale,
+               options.invert_grey);
 
     const double x = image_x + static_cast<double>(width * scale) + kTextGap;
     const double top = cell.y + kPadding;

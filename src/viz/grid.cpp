@@ -74,6 +74,7 @@ Picture draw_sample_grid(const Dataset& data, const Tensor& probabilities,
   const std::vector<std::int64_t> chosen = choose_grid_samples(data.labels, predicted, options);
   const std::int64_t height = data.images.dim(1), width = data.images.dim(2),
                      channels = data.images.dim(3), classes = probabilities.dim(1);
+  std::vector<float> values(static_cast<std::size_t>(height * width * channels));  // one image
   const int scale = image_scale(height, width, kImageSide);
   const int columns = std::min(options.columns, static_cast<int>(chosen.size()));
   const CellGrid grid = sample_grid_cells(chosen.size(), columns, height, width);
@@ -130,8 +131,9 @@ Picture draw_sample_grid(const Dataset& data, const Tensor& probabilities,
     frame_rect(cr, cell, wrong ? kWrongFrame : kCorrectFrame,
                wrong ? colours::kWrong : colours::kRule);
     const double image_x = std::round(cell.x + kPadding), image_y = std::round(cell.y + kPadding);
-    draw_image(cr, data.images.data() + i * height * width * channels, height, width, channels,
-               image_x, image_y, scale, options.invert_grey);
+    data.images.to_unit(i, 1, values.data());
+    draw_image(cr, values.data(), height, width, channels, image_x, image_y, scale,
+               options.invert_grey);
 
     // Long names lose their "pred "/"true " prefix, then their end; the probability and the
     // index are always shown.

@@ -29,14 +29,7 @@ namespace {
 constexpr std::int64_t kBatchSize = 32;
 
 imgcls::Dataset first_images(const imgcls::Dataset& data, std::int64_t count) {
-  count = std::min(count, data.size());
-  const imgcls::Shape& shape = data.images.shape();
-  const std::int64_t per_image = data.images.size() / std::max<std::int64_t>(data.size(), 1);
-  imgcls::Shape first_shape = shape;
-  first_shape[0] = count;
-  std::vector<float> values(data.images.data(), data.images.data() + count * per_image);
-  return {.images = imgcls::Tensor(first_shape, std::move(values)),
-          .labels = std::vector<std::int32_t>(data.labels.begin(), data.labels.begin() + count)};
+  return imgcls::take_first(data, std::min(count, data.size()));
 }
 
 imgcls::Sequential build_architecture(const std::string& spec) {
@@ -128,17 +121,18 @@ int main(int argc, char** argv) {
     }
     imgcls::Sequential model = imgcls::load_model(model_path);
     const imgcls::Dataset test = first_images(imgcls::load_mnist_test(mnist_dir), count);
-    const imgcls::Tensor probabilities = imgcls::predict(model, test.images);
+    const imgcls::Tensor images = test.images.to_unit();
+    const imgcls::Tensor probabilities = imgcls::predict(model, images);
     // [N, H, W, C] -> [N, C, H, W]
-    const imgcls::Shape& shape = test.images.shape();
+    const imgcls::Shape& shape = images.shape();
     const std::int64_t n = shape[0], h = shape[1], w = shape[2], c = shape[3];
-    std::vector<float> nchw(static_cast<std::size_t>(test.images.size()));
+    std::vector<float> nchw(static_cast<std::size_t>(images.size()));
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t y = 0; y < h; ++y)
         for (std::int64_t x = 0; x < w; ++x)
           for (std::int64_t ch = 0; ch < c; ++ch)
             nchw[static_cast<std::size_t>(((i * c + ch) * h + y) * w + x)] =
-                test.images[((i * h + y) * w + x) * c + ch];
+                images[((i * h + y) * w + x) * c + ch];
     std::string bytes = "IMGCLREF";
     const std::uint32_t header[] = {static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(c),
                                     static_cast<std::uint32_t>(h), static_cast<std::uint32_t>(w),

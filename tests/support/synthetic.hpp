@@ -15,17 +15,19 @@ namespace imgcls::testing_support {
 
 inline Dataset synthetic_digits(std::int64_t count, std::uint64_t seed) {
   constexpr std::int64_t kSide = 28, kBlock = 6;
-  Dataset data{Tensor({count, kSide, kSide, 1}), {}};
+  Tensor values({count, kSide, kSide, 1});
+  Dataset data;
   Rng rng(seed);
   for (std::int64_t n = 0; n < count; ++n) {
     const auto label = static_cast<std::int32_t>(n % 10);
     data.labels.push_back(label);
-    float* image = data.images.data() + n * kSide * kSide;
+    float* image = values.data() + n * kSide * kSide;
     for (std::int64_t i = 0; i < kSide * kSide; ++i) image[i] = rng.uniform(0.0f, 0.3f);
     const std::int64_t top = 2 + (label / 5) * 12, left = 1 + (label % 5) * 5;
     for (std::int64_t y = top; y < top + kBlock; ++y)
       for (std::int64_t x = left; x < left + kBlock && x < kSide; ++x) image[y * kSide + x] = 1.0f;
   }
+  data.images = PixelTensor::from_unit(values);
   return data;
 }
 
@@ -43,8 +45,7 @@ inline void write_idx_pair(const Dataset& data, const std::filesystem::path& ima
   put_u32(images, n);
   put_u32(images, 28);
   put_u32(images, 28);
-  for (std::int64_t i = 0; i < data.images.size(); ++i)
-    images.put(static_cast<char>(static_cast<unsigned char>(data.images[i] * 255.0f + 0.5f)));
+  images.write(reinterpret_cast<const char*>(data.images.data()), data.images.size());
   std::ofstream labels(labels_path, std::ios::binary);
   put_u32(labels, 0x801);
   put_u32(labels, n);
