@@ -44,8 +44,9 @@ inline void write_colour_model(const std::string& path,
   save_model(model, path);
 }
 
-// A height x width picture of `channels` (1 or 3), values on the 8-bit grid (k / 255), so
-// that it survives a PNG round trip exactly: a smooth gradient per channel plus seeded noise.
+// A height x width picture of `channels` (1 or 3), values in [0, 1] on the 8-bit grid
+// (k / 255), so that it survives a PNG round trip exactly: a gradient per channel (each
+// channel's runs another way) plus seeded noise.
 inline Image seeded_picture(std::int64_t height, std::int64_t width, std::int64_t channels,
                             std::uint64_t seed) {
   constexpr float kLevels = 255.0f;
@@ -54,8 +55,10 @@ inline Image seeded_picture(std::int64_t height, std::int64_t width, std::int64_
   for (std::int64_t y = 0; y < height; ++y)
     for (std::int64_t x = 0; x < width; ++x)
       for (std::int64_t c = 0; c < channels; ++c) {
-        const float gradient =
-            float((c + 1) * y + (channels - c) * x) / float(2 * (height + width));
+        // in [0, 1]: a mix of y / height and x / width, weighted by channel
+        const float gradient = (float(c + 1) * float(y) / float(height) +
+                                float(channels - c) * float(x) / float(width)) /
+                               float(channels + 1);
         const float value = 0.7f * gradient + rng.uniform(0.0f, 0.3f);
         picture.pixels[std::size_t((y * width + x) * channels + c)] =
             std::round(value * kLevels) / kLevels;
