@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kSide = 32;                               // every picture is 32x32
 constexpr std::size_t kChannels = 3;                             // red, green, blue
-constexpr std::size_t kPlaneBytes = 32 * 32;                     // one colour plane
+constexpr std::size_t kPlaneBytes = std::size_t{32} * 32;        // one colour plane
 constexpr std::size_t kPixelBytes = kChannels * kPlaneBytes;     // 3072: one picture
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{1} << 30;  // train.bin is 153,700,000
 constexpr std::uint64_t kMaxNamesBytes = std::uint64_t{1} << 20;
