@@ -174,8 +174,8 @@ TEST_F(ColourFolder, DecodingOnManyThreadsGivesWhatOneThreadGives) {
 }
 
 TEST_F(ColourFolder, NormalizationAdaptsToTheTrainingImages) {
-  const ImageFolder folder = read_image_folder(path("colour"), {.height = 8, .width = 8});
-  Sequential model = presets::seed({.input_shape = {8, 8, 3}, .classes = 2, .normalize = true});
+  const ImageFolder folder = read_image_folder(path("colour"), {.height = 16, .width = 16});
+  Sequential model = presets::seed({.input_shape = {16, 16, 3}, .classes = 2, .normalize = true});
   EXPECT_EQ(model.layer(0).kind(), "Normalization");
   model.initialize(1);
   ASSERT_TRUE(adapt_normalization(model, folder.data));
@@ -194,7 +194,7 @@ TEST_F(ColourFolder, NormalizationAdaptsToTheTrainingImages) {
     EXPECT_NEAR((*buffers[1].value)[c], squares / double(count) - mean * mean, 1e-5) << c;
   }
   // A model without a Normalization first is left alone.
-  Sequential plain = presets::seed({.input_shape = {8, 8, 3}, .classes = 2});
+  Sequential plain = presets::seed({.input_shape = {16, 16, 3}, .classes = 2});
   EXPECT_FALSE(adapt_normalization(plain, folder.data));
 }
 
