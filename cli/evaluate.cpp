@@ -2,6 +2,7 @@
 // of a saved model on a test set.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -61,20 +62,28 @@ int evaluate_command(const EvaluateOptions& options) {
   }
   fmt::print("{}: {} test images\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path,
              result.count, result.accuracy, result.loss);
-  fmt::print("{:>10} {:>10} {:>10} {:>10} {:>10}\n", "class", "precision", "recall", "f1",
-             "support");
+  // Columns as wide as the longest class name needs (digits fit the narrowest), so that
+  // names like "red_circle" stay apart.
+  std::size_t longest = 0;
+  for (const std::string& name : names) longest = std::max(longest, name.size());
+  const std::size_t class_width = std::max<std::size_t>(10, longest);
+  fmt::print("{:>{}} {:>10} {:>10} {:>10} {:>10}\n", "class", class_width, "precision", "recall",
+             "f1", "support");
   for (std::int64_t c = 0; c < classes; ++c) {
     const ClassMetrics& m = per_class[static_cast<std::size_t>(c)];
-    fmt::print("{:>10} {:>10.4f} {:>10.4f} {:>10.4f} {:>10}\n", names[static_cast<std::size_t>(c)],
-               m.precision, m.recall, m.f1, m.support);
+    fmt::print("{:>{}} {:>10.4f} {:>10.4f} {:>10.4f} {:>10}\n", names[static_cast<std::size_t>(c)],
+               class_width, m.precision, m.recall, m.f1, m.support);
   }
-  fmt::print("\nconfusion matrix (rows: true label, columns: predicted)\n{:>8}", "");
+  const std::size_t row_width = std::max<std::size_t>(8, longest + 1);
+  const std::size_t cell_width =
+      std::max({std::size_t{7}, longest + 1, fmt::format("{}", result.count).size() + 1});
+  fmt::print("\nconfusion matrix (rows: true label, columns: predicted)\n{:>{}}", "", row_width);
   for (std::int64_t p = 0; p < classes; ++p)
-    fmt::print("{:>7}", names[static_cast<std::size_t>(p)]);
+    fmt::print("{:>{}}", names[static_cast<std::size_t>(p)], cell_width);
   fmt::print("\n");
   for (std::int64_t t = 0; t < classes; ++t) {
-    fmt::print("{:>8}", names[static_cast<std::size_t>(t)]);
-    for (std::int64_t p = 0; p < classes; ++p) fmt::print("{:>7}", matrix.count(t, p));
+    fmt::print("{:>{}}", names[static_cast<std::size_t>(t)], row_width);
+    for (std::int64_t p = 0; p < classes; ++p) fmt::print("{:>{}}", matrix.count(t, p), cell_width);
     fmt::print("\n");
   }
   return kSuccess;
