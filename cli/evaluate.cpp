@@ -74,7 +74,9 @@ int evaluate_command(const EvaluateOptions& options) {
                name_width, m.precision, m.recall, m.f1, m.support);
   }
   const std::size_t row_width = std::max<std::size_t>(8, longest + 1);
-  const std::size_t column_width = std::max<std::size_t>(7, longest + 1);
+  // Its columns also fit the largest count a cell can hold (every image in one cell).
+  const std::size_t column_width =
+      std::max({std::size_t{7}, longest + 1, fmt::format("{}", result.count).size() + 1});
   fmt::print("\nconfusion matrix (rows: true label, columns: predicted)\n{:>{}}", "", row_width);
   for (std::int64_t p = 0; p < classes; ++p)
     fmt::print("{:>{}}", names[static_cast<std::size_t>(p)], column_width);

@@ -1,6 +1,8 @@
 // Sequential: layer stack, shape inference at add(), summary and config round trip.
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "core/check.hpp"
 #include "imgcls/model.hpp"
 #include "layers/common.hpp"
@@ -91,20 +93,28 @@ std::int64_t Sequential::non_trainable_count() const {
 }
 
 std::string Sequential::summary() const {
-  constexpr int kNameWidth = 28, kShapeWidth = 22, kParamWidth = 12;
-  const std::string rule(kNameWidth + kShapeWidth + kParamWidth, '-');
-  std::string text = fmt::format("{:<{}}{:<{}}{:>{}}\n", "Layer (type)", kNameWidth, "Output Shape",
-                                 kShapeWidth, "Param #", kParamWidth);
-  text += std::string(rule.size(), '=') + "\n";
-  text += fmt::format("{:<{}}{:<{}}{:>{}}\n", "input", kNameWidth, shape_text(input_shape_),
-                      kShapeWidth, 0, kParamWidth);
+  // The columns are at least this wide, and wider when a name or a shape needs it, so that
+  // a space always separates them ("normalization_0 (Normalization)" takes 31 characters).
+  constexpr std::size_t kMinNameWidth = 28, kMinShapeWidth = 22, kParamWidth = 12;
+  std::vector<std::string> labels, shapes;
+  std::size_t name_width = kMinNameWidth, shape_width = kMinShapeWidth;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const Layer& layer = *layers_[i];
-    text += fmt::format("{:<{}}{:<{}}{:>{}}\n", layer.name() + " (" + layer.kind() + ")",
-                        kNameWidth, shape_text(output_shapes_[i]), kShapeWidth,
-                        param_counts_[i] + buffer_counts_[i], kParamWidth);
+    labels.push_back(layers_[i]->name() + " (" + layers_[i]->kind() + ")");
+    shapes.push_back(shape_text(output_shapes_[i]));
+    name_width = std::max(name_width, labels.back().size() + 1);
+    shape_width = std::max(shape_width, shapes.back().size() + 1);
   }
-  text += std::string(rule.size(), '=') + "\n";
+  shape_width = std::max(shape_width, shape_text(input_shape_).size() + 1);
+  const std::string rule(name_width + shape_width + kParamWidth, '=');
+  std::string text = fmt::format("{:<{}}{:<{}}{:>{}}\n", "Layer (type)", name_width, "Output Shape",
+                                 shape_width, "Param #", kParamWidth);
+  text += rule + "\n";
+  text += fmt::format("{:<{}}{:<{}}{:>{}}\n", "input", name_width, shape_text(input_shape_),
+                      shape_width, 0, kParamWidth);
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    text += fmt::format("{:<{}}{:<{}}{:>{}}\n", labels[i], name_width, shapes[i], shape_width,
+                        param_counts_[i] + buffer_counts_[i], kParamWidth);
+  text += rule + "\n";
   // As Keras: a layer's count and the total include the non-trainable values.
   const std::int64_t trainable = parameter_count(), non_trainable = non_trainable_count();
   text += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n",
