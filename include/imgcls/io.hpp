@@ -69,23 +69,27 @@ History load_history(const std::string& path);
 History history_from_json(const nlohmann::json& json, const std::string& path);
 
 // Checkpoints: everything needed to continue training exactly where it stopped: the model
-// (architecture and weights), the optimizer's kind, step count and buffers, the training
-// state (epoch, step, running sums, finished epochs, early-stopping best weights) and the
-// caller's run configuration (JSON; the CLI keeps its options there to check a resume).
-// Written atomically with a CRC-32 of the tensor data, so a crash mid-write leaves the
-// previous checkpoint intact and a damaged one is refused.
+// (architecture and weights), the frozen layers (FitOptions::frozen_layers), the optimizer's
+// kind, step count and buffers (those of trainable_params(model, frozen_layers): none for a
+// frozen parameter), the training state (epoch, step, running sums, finished epochs,
+// early-stopping best weights) and the caller's run configuration (JSON; the CLI keeps its
+// options there to check a resume). Written atomically with a CRC-32 of the tensor data, so
+// a crash mid-write leaves the previous checkpoint intact and a damaged one is refused.
 void save_checkpoint(const std::string& path, Sequential& model, Optimizer& optimizer,
-                     const TrainingState& state, const nlohmann::json& run_config);
+                     const TrainingState& state, const nlohmann::json& run_config,
+                     std::size_t frozen_layers = 0);
 
 struct LoadedCheckpoint {
   Sequential model;
   TrainingState state;
   nlohmann::json run_config;
+  std::size_t frozen_layers = 0;  // 0 for checkpoints from before fine-tuning
   std::string optimizer_kind;
   std::int64_t optimizer_steps = 0;
   std::vector<std::vector<float>> optimizer_buffers;
 };
-// Throws InputError naming the file and the problem.
+// Throws InputError naming the file and the problem (among them optimizer buffers that do
+// not fit the parameters the frozen layers leave to train).
 LoadedCheckpoint load_checkpoint(const std::string& path);
 
 struct ModelCheckpointOptions {
@@ -93,7 +97,7 @@ struct ModelCheckpointOptions {
 };
 
 // A Trainer callback (trainer.hpp) that keeps the run's checkpoint at `path` current
-// (save_checkpoint with `run_config`): at every epoch end, every `every_steps` steps (but
+// (save_checkpoint with `run_config` and the trainer's frozen layers): at every epoch end, every `every_steps` steps (but
 // not at an epoch's last step, whose epoch end follows), and when a stop request ends the
 // run mid-epoch. Each is written where the state names the next step, so loading it and
 // running on continues the run exactly. Add it after EarlyStopping (see there). In a
