@@ -81,8 +81,9 @@ std::size_t read_frozen_layers(const std::map<std::string, std::string>& metadat
   const auto found = metadata.find("frozen_layers");
   if (found == metadata.end()) return 0;
   const std::string& text = found->second;
-  const bool digits = !text.empty() && text.size() <= 9 &&
-                      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !text.empty() && text.size() <= 9 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || std::stoul(text) > layer_count)
     throw InputError(path,
                      fmt::format("frozen_layers is not a layer count from 0 to {}", layer_count));

@@ -2,7 +2,6 @@
 #include "plan/arrange.hpp"
 
 #include "core/check.hpp"
-
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/pool2d.hpp"

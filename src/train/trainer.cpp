@@ -74,12 +74,12 @@ void check_optimizer_state(Optimizer& optimizer, const std::vector<Param>& param
                "resume with the frozen layers of the run that saved it",
                buffers.size(), params.size());
   for (std::size_t i = 0; i < buffers.size(); ++i)
-    IMGCLS_CHECK(static_cast<std::int64_t>(buffers[i].size()) ==
-                     params[i % params.size()].value->size(),
-                 "the optimizer's state buffer {} holds {} values, {} holds {}: resume with the "
-                 "frozen layers of the run that saved it",
-                 i, buffers[i].size(), params[i % params.size()].name,
-                 params[i % params.size()].value->size());
+    IMGCLS_CHECK(
+        static_cast<std::int64_t>(buffers[i].size()) == params[i % params.size()].value->size(),
+        "the optimizer's state buffer {} holds {} values, {} holds {}: resume with the "
+        "frozen layers of the run that saved it",
+        i, buffers[i].size(), params[i % params.size()].name,
+        params[i % params.size()].value->size());
 }
 
 }  // namespace
@@ -107,7 +107,7 @@ struct Trainer::Workspace {
   plan::TrainingPlan plan;
   LocalCommunicator local;
   Communicator& communicator;  // the options' or `local`
-  std::vector<Param> params;  // those trained: after the frozen layers
+  std::vector<Param> params;   // those trained: after the frozen layers
   GradientReducer reducer;
   std::vector<std::int64_t> order;  // the epoch's permutation of the training set
   // The current step.
@@ -130,10 +130,10 @@ Trainer::Trainer(Sequential& model, Optimizer& optimizer, const Dataset& data, F
       state_(std::move(state)) {
   IMGCLS_CHECK(options_.epochs >= 0 && options_.batch_size >= 1, "epochs {} batch size {}",
                options_.epochs, options_.batch_size);
-  IMGCLS_CHECK(options_.frozen_layers == 0 ||
-                   !trainable_params(model_, options_.frozen_layers).empty(),
-               "{} frozen layers of {} leave no parameter to train", options_.frozen_layers,
-               model_.layer_count());
+  IMGCLS_CHECK(
+      options_.frozen_layers == 0 || !trainable_params(model_, options_.frozen_layers).empty(),
+      "{} frozen layers of {} leave no parameter to train", options_.frozen_layers,
+      model_.layer_count());
   check_dataset(model_, data_, "training data");
   if (options_.validation) check_dataset(model_, *options_.validation, "validation data");
   steps_ = (data_.size() + options_.batch_size - 1) / options_.batch_size;
