@@ -74,8 +74,8 @@ check-sanitizers: setup
 # report stops the test, which fails; tests/tsan.supp ignores only what oneDNN and the OpenMP
 # runtime do inside their own (uninstrumented) code.
 TSAN_DIR ?= build-tsan
-TSAN_TARGETS = imgcls serve_test c_api_test c_api_threads_test c_api_agreement_test
-TSAN_TESTS = ^(ServeTest|CApi|CApiLoad|CApiAgreement|CApiThreads)\.
+TSAN_TARGETS = imgcls serve_test c_api_test c_api_colour_test c_api_threads_test c_api_agreement_test
+TSAN_TESTS = ^(ServeTest|ColourServeTest|CApi|CApiColour|CApiLoad|CApiAgreement|CApiThreads)\.
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:print_suppressions=0:suppressions=$(CURDIR)/tests/tsan.supp
 check-tsan: setup
 	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \

@@ -271,7 +271,7 @@ Action add_predict_command(CLI::App& app) {
   auto options = std::make_shared<PredictOptions>();
   CLI::App* cmd = app.add_subcommand(
       "predict",
-      "Classify your own pictures of digits (PNG, JPEG, BMP, PGM, PPM) with a trained model; "
+      "Classify your own pictures (PNG, JPEG, BMP, PGM, PPM) with a trained model; "
       "prints one line per picture: file, label, confidence");
   cmd->add_option("model", options->model_path,
                   "A model file written by imgcls (model.safetensors)")

@@ -1,5 +1,5 @@
-// imgcls serve: a web page where a person draws a digit and watches the model classify it,
-// and the JSON API behind it (src/serve/server.hpp). Runs until SIGINT or SIGTERM, then
+// imgcls serve: a web page where a person draws a digit (digit models) or gives a picture
+// (any other model) and watches the model classify it, and the JSON API behind it (src/serve/server.hpp). Runs until SIGINT or SIGTERM, then
 // finishes the requests in progress and exits 0: stopping is how a server ends, not an
 // interruption of work. A port that cannot be bound is bad input (exit 1).
 #include <fmt/core.h>
@@ -85,8 +85,9 @@ Action add_serve_command(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand(
       "serve",
-      "Serve a web page where you draw a digit and see the model's prediction as you draw, "
-      "and a JSON API: POST /predict (PNG body, or {\"pixels\": [...]}), GET /health");
+      "Serve a web page where you draw a digit and see the model's prediction as you draw "
+      "(digit models), or drop or pick a picture (any other model), and a JSON API: POST "
+      "/predict (a picture as the body, or {\"pixels\": [...]}), GET /health");
   cmd->add_option("model", options->model_path,
                   "A model file written by imgcls (model.safetensors)")
       ->required();

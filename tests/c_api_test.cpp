@@ -1,10 +1,12 @@
 // The C interface (include/imgcls/imgcls.h, libimgcls_c): its error paths (missing and
-// damaged files, NULL arguments, short buffers, wrong sizes) return the documented codes
-// with a message naming the culprit, per thread; and its predictions agree with the C++
-// library's on the fixture model.
+// damaged files, NULL arguments, short buffers, wrong sizes and strides, for grey and RGB
+// pictures) return the documented codes with a message naming the culprit, per thread; and
+// its predictions on the fixture model are the expected digits. (c_api_agreement_test and
+// c_api_colour_test compare its answers with the C++ library's.)
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -155,6 +157,65 @@ TEST_F(CApi, NullArgumentsAndShortBuffersAreArgumentErrors) {
   EXPECT_EQ(imgcls_predict_file(model_, nullptr, nullptr, 0), IMGCLS_ERROR_ARGUMENT);
   EXPECT_EQ(imgcls_predict_file(nullptr, kPicture.c_str(), nullptr, 0), IMGCLS_ERROR_ARGUMENT);
   EXPECT_EQ(imgcls_predict_grey8(model_, nullptr, 1, 1, 1, nullptr, 0), IMGCLS_ERROR_ARGUMENT);
+}
+
+TEST_F(CApi, Rgb8ArgumentErrorsAreNamed) {
+  constexpr int kWidth = 30, kHeight = 40;
+  constexpr std::size_t kStride = 3 * kWidth + 2;
+  std::vector<std::uint8_t> rgb(kStride * kHeight, 255);
+  for (int y = 8; y < 32; ++y)
+    for (int x = 14; x < 17; ++x) {  // a dark red bar on white: a one
+      rgb[y * kStride + 3 * x] = 170;
+      rgb[y * kStride + 3 * x + 1] = 20;
+      rgb[y * kStride + 3 * x + 2] = 20;
+    }
+  std::vector<float> probabilities(kClasses);
+  ASSERT_EQ(imgcls_predict_rgb8(model_, rgb.data(), kHeight, kWidth, kStride, probabilities.data(),
+                                probabilities.size()),
+            1)
+      << last_error();
+
+  EXPECT_EQ(imgcls_predict_rgb8(nullptr, rgb.data(), kHeight, kWidth, kStride, nullptr, 0),
+            IMGCLS_ERROR_ARGUMENT);
+  EXPECT_NE(last_error().find("imgcls_predict_rgb8: model or rgb is NULL"), std::string::npos)
+      << last_error();
+  EXPECT_EQ(imgcls_predict_rgb8(model_, nullptr, kHeight, kWidth, kStride, nullptr, 0),
+            IMGCLS_ERROR_ARGUMENT);
+  EXPECT_NE(last_error().find("model or rgb is NULL"), std::string::npos) << last_error();
+  // A stride that would do for grey bytes, and one a byte short of 3 * width.
+  for (const std::size_t stride : {std::size_t(kWidth), std::size_t(3 * kWidth - 1)}) {
+    EXPECT_EQ(imgcls_predict_rgb8(model_, rgb.data(), kHeight, kWidth, stride, nullptr, 0),
+              IMGCLS_ERROR_ARGUMENT)
+        << "stride " << stride;
+    EXPECT_NE(last_error().find("imgcls_predict_rgb8: stride is less than 3 * width"),
+              std::string::npos)
+        << last_error();
+  }
+  EXPECT_EQ(imgcls_predict_rgb8(model_, rgb.data(), 0, kWidth, kStride, nullptr, 0),
+            IMGCLS_ERROR_ARGUMENT);
+  EXPECT_NE(last_error().find("width and height must be at least 1"), std::string::npos)
+      << last_error();
+  EXPECT_EQ(imgcls_predict_rgb8(model_, rgb.data(), kHeight, kWidth, kStride, probabilities.data(),
+                                kClasses - 1),
+            IMGCLS_ERROR_ARGUMENT);
+  EXPECT_NE(last_error().find("capacity 9 is less than the model's 10 classes"), std::string::npos)
+      << last_error();
+  EXPECT_EQ(imgcls_predict_rgb8(model_, rgb.data(), kHeight, kWidth, kStride, nullptr, kClasses),
+            IMGCLS_ERROR_ARGUMENT);
+  EXPECT_NE(last_error().find("probabilities is NULL but capacity is not 0"), std::string::npos)
+      << last_error();
+  // A blank picture has no digit in it: bad input, not a bad argument.
+  const std::vector<std::uint8_t> blank(kStride * kHeight, 200);
+  EXPECT_EQ(imgcls_predict_rgb8(model_, blank.data(), kHeight, kWidth, kStride, nullptr, 0),
+            IMGCLS_ERROR_INPUT);
+  EXPECT_NE(last_error().find("picture"), std::string::npos) << last_error();
+}
+
+TEST_F(CApi, InputChannelsOfTheDigitModelAndOfNothing) {
+  EXPECT_EQ(imgcls_model_input_channels(model_), 1);
+  EXPECT_EQ(imgcls_model_input_channels(nullptr), IMGCLS_ERROR_ARGUMENT);
+  EXPECT_NE(last_error().find("imgcls_model_input_channels: model is NULL"), std::string::npos)
+      << last_error();
 }
 
 TEST_F(CApi, BadPictureFilesAreInputErrorsNamingTheFile) {

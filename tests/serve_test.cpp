@@ -1,8 +1,11 @@
 // `imgcls serve`: the server in this process on a free port, asked over HTTP with httplib's
 // client: /health, the page, PNG and JSON predictions of MNIST test digits (matching the
 // library's own preprocess + predict exactly, and the true labels), every error answer
-// (400, 404, 413, 415) as JSON, 8 threads x 20 concurrent requests answered correctly; then
-// the binary itself: the start line, /health, SIGTERM -> exit 0, a taken port -> exit 1.
+// (400, 404, 413, 415) as JSON, 8 threads x 20 concurrent requests answered correctly; a
+// colour model with named classes and a non-square input (ColourServeTest: /health, colour
+// PNGs of other sizes, JSON pixels H*W*3, grey pictures, each answered as picture_to_input +
+// Predictor answer it); then the binary itself: the start line, /health, SIGTERM -> exit 0,
+// a taken port -> exit 1.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -19,9 +22,11 @@
 #include "imgcls/data.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
+#include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
 #include "imgcls/train.hpp"
 #include "serve/server.hpp"
+#include "support/colour_model.hpp"
 #include "support/process.hpp"
 
 namespace imgcls {
@@ -232,6 +237,149 @@ TEST_F(ServeTest, ConcurrentRequestsAreAllAnsweredRight) {
     });
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(right[std::size_t(t)], kRequests) << "thread " << t;
+}
+
+// --- a colour model -------------------------------------------------------------------
+
+// A colour model ([20, 24, 3], stretch, classes "apple", "blue sky", ...) served in this
+// process; every answer is compared with what the library computes for the same bytes.
+class ColourServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model_path_ = (fs::path(::testing::TempDir()) / "serve_colour_model.safetensors").string();
+    testing_support::write_colour_model(model_path_);
+    reference_ = std::make_unique<Sequential>(load_model(model_path_));
+    server_ = std::make_unique<serve::DigitServer>(load_model(model_path_), "colours.safetensors",
+                                                   serve::ServeOptions{.port = 0});
+    server_->bind();
+    thread_ = std::thread([] { server_->run(); });
+  }
+  static void TearDownTestSuite() {
+    server_->stop();
+    thread_.join();
+    server_.reset();
+    reference_.reset();
+    fs::remove(model_path_);
+  }
+
+  static httplib::Client client() {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(30);
+    return c;
+  }
+
+  // The library's probabilities for a picture, prepared as `imgcls predict` prepares one.
+  static std::vector<float> library_answer(const Image& picture) {
+    const Sequential& model = *reference_;
+    const std::vector<Image> batch{
+        picture_to_input(picture, model.input_shape(), model.preprocessing(), "picture")};
+    Predictor predictor(model);
+    const Tensor p = predictor.predict(to_batch(batch));
+    return {p.data(), p.data() + p.dim(1)};
+  }
+  // The same for picture bytes, decoded as the server decodes a request body.
+  static std::vector<float> library_answer(const std::string& bytes) {
+    return library_answer(decode_picture(
+        std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), "bytes"));
+  }
+
+  static inline std::string model_path_;
+  static inline std::unique_ptr<Sequential> reference_;
+  static inline std::unique_ptr<serve::DigitServer> server_;
+  static inline std::thread thread_;
+};
+
+// The answer holds `expected` (6 decimals), its most probable class and that class's name.
+void expect_answer(const nlohmann::json& answer, const std::vector<float>& expected) {
+  ASSERT_EQ(answer["probabilities"].size(), expected.size()) << answer.dump();
+  for (std::size_t c = 0; c < expected.size(); ++c)
+    EXPECT_NEAR(answer["probabilities"][c].get<float>(), expected[c], kProbabilityTolerance)
+        << "class " << c;
+  const auto label =
+      std::size_t(std::max_element(expected.begin(), expected.end()) - expected.begin());
+  EXPECT_EQ(answer["label"], label);
+  EXPECT_EQ(answer["class"], testing_support::kColourClasses[label]);
+  EXPECT_EQ(answer["class_names"], nlohmann::json(testing_support::kColourClasses));
+}
+
+// {"pixels": [...]} of a picture's values as 0..255 numbers.
+std::string pixels_json(const Image& picture) {
+  nlohmann::json pixels = nlohmann::json::array();
+  for (float v : picture.pixels) pixels.push_back(std::lround(v * 255.0f));
+  return nlohmann::json{{"pixels", pixels}}.dump();
+}
+
+TEST_F(ColourServeTest, HealthReportsTheColourInputAndTheClassNames) {
+  const nlohmann::json health = body_of(client().Get("/health"));
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_EQ(health["model"], "colours.safetensors");
+  EXPECT_EQ(health["input_shape"], nlohmann::json({20, 24, 3}));
+  EXPECT_EQ(health["preprocessing"], "stretch");
+  EXPECT_EQ(health["classes"], 4);
+  EXPECT_EQ(health["class_names"], nlohmann::json(testing_support::kColourClasses));
+  const serve::ServeOptions defaults;
+  EXPECT_EQ(health["max_body_bytes"], defaults.max_body_bytes);
+  EXPECT_EQ(health["max_picture_side"], defaults.image_limits.max_side);
+  EXPECT_EQ(health["max_picture_pixels"], defaults.image_limits.max_pixels);
+}
+
+TEST_F(ColourServeTest, ColourPngsAreAnsweredAsTheLibraryAnswers) {
+  // Pictures of other sizes and shapes (stretched to 20x24) and of the input's own size.
+  const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {
+      {37, 51}, {20, 24}, {64, 16}, {7, 9}};
+  std::uint64_t seed = 40;
+  for (const auto& [height, width] : sizes) {
+    const Image picture = testing_support::seeded_picture(height, width, 3, ++seed);
+    const std::string png = encode_png(picture);
+    const httplib::Result result = client().Post("/predict", png, "image/png");
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->status, 200) << result->body;
+    SCOPED_TRACE(std::to_string(height) + "x" + std::to_string(width));
+    expect_answer(body_of(result), library_answer(png));
+  }
+}
+
+TEST_F(ColourServeTest, TheAnswersTellColoursApart) {
+  // The comparisons above can fail: swapping red and blue changes the answer by far more
+  // than their tolerance.
+  const Image picture = testing_support::seeded_picture(20, 24, 3, 7);
+  Image swapped = picture;
+  for (std::size_t i = 0; i < swapped.pixels.size(); i += 3)
+    std::swap(swapped.pixels[i], swapped.pixels[i + 2]);
+  const nlohmann::json a = body_of(client().Post("/predict", encode_png(picture), "image/png"));
+  const nlohmann::json b = body_of(client().Post("/predict", encode_png(swapped), "image/png"));
+  double largest = 0;
+  for (std::size_t c = 0; c < 4; ++c)
+    largest = std::max(largest, std::abs(a["probabilities"][c].get<double>() -
+                                         b["probabilities"][c].get<double>()));
+  EXPECT_GT(largest, 100 * kProbabilityTolerance) << a.dump() << "\n" << b.dump();
+}
+
+TEST_F(ColourServeTest, JsonPixelsAreHeightTimesWidthTimesThree) {
+  for (std::uint64_t seed = 60; seed < 63; ++seed) {
+    const Image picture = testing_support::seeded_picture(20, 24, 3, seed);
+    const nlohmann::json answer =
+        body_of(client().Post("/predict", pixels_json(picture), "application/json"));
+    expect_answer(answer, library_answer(picture));
+    // The same pixels as a PNG: the same answer.
+    expect_answer(body_of(client().Post("/predict", encode_png(picture), "image/png")),
+                  library_answer(picture));
+  }
+  // Grey values alone (20 x 24) are too few for a colour model.
+  expect_error(client().Post("/predict", pixels_json(Image(20, 24, 1, 0.5f)), "application/json"),
+               400, "expected 1440 values (20x24x3, row-major), got 480");
+}
+
+TEST_F(ColourServeTest, GreyPicturesAreRepeatedInTheThreeChannels) {
+  const Image grey = testing_support::seeded_picture(30, 33, 1, 9);
+  const std::string grey_png = encode_png(grey);
+  const nlohmann::json answer = body_of(client().Post("/predict", grey_png, "image/png"));
+  expect_answer(answer, library_answer(grey_png));
+  // The same grey written as a colour picture (R = G = B): the same answer.
+  const Image repeated = with_channels(grey, 3);
+  ASSERT_EQ(repeated.channels, 3);
+  expect_answer(body_of(client().Post("/predict", encode_png(repeated), "image/png")),
+                library_answer(grey));
 }
 
 // The binary: waits for its "serving ... on http://host:port" line and returns the port.

@@ -4,8 +4,11 @@
  *    t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, with imgcls_predict (the model's own
  *    input form: 28 x 28 floats, 0 = background, 1 = ink; no preprocessing);
  * 2. classifies PICTURE with imgcls_predict_file (decoding and preprocessing as
- *    `imgcls predict` does) and checks the class name against EXPECTED_CLASS.
- * Exits 1 when the MNIST accuracy is below 90% or the picture's class is wrong. */
+ *    `imgcls predict` does) and checks the class name against EXPECTED_CLASS;
+ * 3. classifies a colour picture made in memory (a dark red 1 on pale yellow paper, its
+ *    rows padded to a multiple of 4 bytes, as many frame buffers are) with
+ *    imgcls_predict_rgb8, and checks that it reads "1".
+ * Exits 1 when the MNIST accuracy is below 90% or a picture's class is wrong. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +75,33 @@ static int check_picture(imgcls_model* model, const char* picture, const char* e
   return 0;
 }
 
+/* A dark red stroke, slightly slanted, on pale yellow paper: a one, in colour. */
+static int check_rgb8(imgcls_model* model) {
+  enum { kWidth = 45, kHeight = 60, kStride = (3 * kWidth + 3) / 4 * 4 };
+  static const unsigned char kPaper[3] = {250, 240, 190}, kInk[3] = {150, 20, 30};
+  static uint8_t rgb[kHeight * kStride];
+  float probabilities[kMaxClasses];
+  for (int y = 0; y < kHeight; ++y)
+    for (int x = 0; x < kWidth; ++x) {
+      int centre = 24 - y / 15; /* the stroke leans a little to the right going up */
+      int ink = y >= 8 && y < 52 && x >= centre - 2 && x <= centre + 2;
+      for (int c = 0; c < 3; ++c) rgb[y * kStride + 3 * x + c] = ink ? kInk[c] : kPaper[c];
+    }
+  int label = imgcls_predict_rgb8(model, rgb, kHeight, kWidth, kStride, probabilities, kMaxClasses);
+  if (label < 0) {
+    fprintf(stderr, "FAIL: imgcls_predict_rgb8: %s\n", imgcls_last_error());
+    return 1;
+  }
+  const char* name = imgcls_model_class_name(model, label);
+  printf("a red 1 on yellow (%d x %d, stride %d): class %s, probability %.4f\n", kWidth, kHeight,
+         kStride, name, probabilities[label]);
+  if (strcmp(name, "1") != 0) {
+    fprintf(stderr, "FAIL: expected class 1\n");
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc != 5) {
     fprintf(stderr, "usage: predict_c MODEL.safetensors MNIST_DIR PICTURE EXPECTED_CLASS\n");
@@ -84,13 +114,15 @@ int main(int argc, char** argv) {
   }
   int height = 0, width = 0;
   int classes = imgcls_model_class_count(model);
+  int channels = imgcls_model_input_channels(model);
   if (imgcls_model_input_size(model, &height, &width) != IMGCLS_OK || height != kSide ||
-      width != kSide || classes < 1 || classes > kMaxClasses) {
-    fprintf(stderr, "FAIL: expected a 28 x 28 model with 1 to %d classes\n", kMaxClasses);
+      width != kSide || channels != 1 || classes < 1 || classes > kMaxClasses) {
+    fprintf(stderr, "FAIL: expected a 28 x 28 grey model with 1 to %d classes\n", kMaxClasses);
     imgcls_model_free(model);
     return 1;
   }
-  int failed = check_mnist(model, argv[2]) || check_picture(model, argv[3], argv[4]);
+  int failed =
+      check_mnist(model, argv[2]) || check_picture(model, argv[3], argv[4]) || check_rgb8(model);
   imgcls_model_free(model);
   return failed ? 1 : 0;
 }

@@ -3,10 +3,18 @@
  *
  *   imgcls_model* model = imgcls_model_load("model.safetensors");
  *   if (!model) { fprintf(stderr, "%s\n", imgcls_last_error()); return 1; }
- *   float probabilities[10];
- *   int label = imgcls_predict_file(model, "digit.png", probabilities, 10);
+ *   size_t classes = (size_t)imgcls_model_class_count(model);
+ *   float* probabilities = malloc(classes * sizeof(float));
+ *   int label = imgcls_predict_file(model, "cat.jpg", probabilities, classes);
  *   if (label < 0) fprintf(stderr, "%s\n", imgcls_last_error());
+ *   else printf("%s %.3f\n", imgcls_model_class_name(model, label), probabilities[label]);
+ *   free(probabilities);
  *   imgcls_model_free(model);
+ *
+ * Any model imgcls trains on pictures works: grey or colour input of any size, any number of
+ * classes with their names (digits "0" to "9" for MNIST models). The model file records how
+ * pictures are prepared for it; the picture functions below (grey8, rgb8, file) do exactly
+ * what `imgcls predict` does, while imgcls_predict takes the model input itself.
  *
  * Errors: functions returning int return a negative imgcls_status on failure; those returning
  * a pointer return NULL. Either way imgcls_last_error() then says what went wrong (naming the
@@ -54,11 +62,14 @@ IMGCLS_API imgcls_model* imgcls_model_load(const char* path);
 /* Frees a model; NULL is allowed and does nothing. */
 IMGCLS_API void imgcls_model_free(imgcls_model* model);
 
-/* The model's input size: pictures of height x width (28 x 28 for MNIST models). Returns
- * IMGCLS_OK, or a negative imgcls_status. */
+/* The model's input size: height x width (28 x 28 for MNIST models), the size imgcls_predict
+ * takes; the picture functions take pictures of any size. Returns IMGCLS_OK, or a negative
+ * imgcls_status. */
 IMGCLS_API int imgcls_model_input_size(const imgcls_model* model, int* height, int* width);
 
-/* The model's input channels: 1 (grey) or 3 (red, green, blue), or a negative imgcls_status. */
+/* The model's input channels: 1 (grey) or 3 (red, green, blue), or a negative imgcls_status.
+ * imgcls_predict takes height * width * channels floats; the picture functions take grey or
+ * colour pictures whatever this is. */
 IMGCLS_API int imgcls_model_input_channels(const imgcls_model* model);
 
 /* The number of classes (the length of a probability vector), or a negative imgcls_status. */
@@ -92,13 +103,22 @@ IMGCLS_API int imgcls_predict(imgcls_model* model, const float* pixels, int heig
 IMGCLS_API int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, int width,
                                     size_t stride, float* probabilities, size_t capacity);
 
-/* The same for a colour picture: rgb holds 8-bit red, green, blue triples, row r starting at
- * rgb + r * stride (stride >= 3 * width); grey models see its Rec. 601 luma. */
+/* The same for a colour picture:
+ *   rgb: 8-bit red, green, blue triples (no alpha: for RGBA, drop every fourth byte first),
+ *        row r starting at rgb + r * stride (stride >= 3 * width; bytes; padding past
+ *        3 * width is not read);
+ *   colour models take it as it is (resized by their preprocessing); grey models see its
+ *   Rec. 601 luma (0.299 R + 0.587 G + 0.114 B), then their preprocessing as for
+ *   imgcls_predict_grey8 ("mnist-digit": a picture holding no ink fails with
+ *   IMGCLS_ERROR_INPUT).
+ * NULL pointers, a width or height under 1, a stride under 3 * width or too little capacity
+ * fail with IMGCLS_ERROR_ARGUMENT. probabilities and the result as for imgcls_predict. */
 IMGCLS_API int imgcls_predict_rgb8(imgcls_model* model, const uint8_t* rgb, int height, int width,
                                    size_t stride, float* probabilities, size_t capacity);
 
 /* Reads a picture file (PNG, JPEG, BMP, PGM/PPM; colour kept for colour models, made grey
- * for grey ones) and classifies it as imgcls_predict_grey8 does. Errors name the file. */
+ * for grey ones, as imgcls_predict_rgb8 and imgcls_predict_grey8 describe) and classifies it
+ * as they do. Errors name the file (IMGCLS_ERROR_INPUT: missing, unreadable, damaged). */
 IMGCLS_API int imgcls_predict_file(imgcls_model* model, const char* path, float* probabilities,
                                    size_t capacity);
 

@@ -1,4 +1,4 @@
-// The draw-a-digit server: routes, request parsing, the guarded model, and the error
+// The server of `imgcls serve`: routes, request parsing, the guarded model, and the error
 // answers. The contract is in serve/server.hpp.
 #include "serve/server.hpp"
 
@@ -170,7 +170,10 @@ struct DigitServer::Impl {
             {"input_shape", model.input_shape()},
             {"classes", names.size()},
             {"class_names", names},
-            {"preprocessing", to_string(model.preprocessing())}};
+            {"preprocessing", to_string(model.preprocessing())},
+            {"max_body_bytes", options.max_body_bytes},
+            {"max_picture_side", options.image_limits.max_side},
+            {"max_picture_pixels", options.image_limits.max_pixels}};
   }
 
   Image picture_of(const httplib::Request& req) const {

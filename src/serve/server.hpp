@@ -1,5 +1,6 @@
-// The draw-a-digit server behind `imgcls serve`: an HTTP server (cpp-httplib) that holds one
-// model, serves a page where a person draws a digit, and classifies pictures sent to it.
+// The server behind `imgcls serve`: an HTTP server (cpp-httplib) that holds one model,
+// serves a page (a drawing canvas for digit models, a picture upload for any other model),
+// and classifies pictures sent to it.
 //
 //   imgcls::serve::DigitServer server(imgcls::load_model(path), {.port = 0});
 //   server.bind();                       // throws InputError when the port is taken
@@ -7,27 +8,29 @@
 //   ... server.port() ...; server.stop(); t.join();
 //
 // Routes (every answer but the page is JSON; every error is {"error": "..."}):
-//   GET  /         the page (HTML, JS and CSS embedded in the binary)
-//   GET  /health   {"status": "ok", "model", "input_shape", "classes", "class_names"}
-//   POST /predict  a picture, as Content-Type image/png (any format read_image decodes,
+//   GET  /         the page (HTML, JS and CSS embedded in the binary; src/serve/page.html)
+//   GET  /health   {"status": "ok", "model", "input_shape": [H, W, C], "classes",
+//                   "class_names", "preprocessing": "mnist-digit" | "stretch" | "crop",
+//                   "max_body_bytes", "max_picture_side", "max_picture_pixels"}
+//   POST /predict  a picture, as Content-Type image/png (any format decode_picture reads,
 //                  any image/* or application/octet-stream type), or application/json
-//                  {"pixels": [H*W numbers 0..255]}: the model input's H x W grey values,
-//                  row-major (784 for 28x28), 0 = black, 255 = white.
+//                  {"pixels": [H*W*C numbers 0..255]}: the model input's H x W pixels,
+//                  row-major, the C channels of a pixel side by side (red, green, blue for
+//                  colour models; 784 grey values for 28x28x1), 0 = black, 255 = white.
 //                  -> {"label", "class", "confidence", "probabilities": [one per class],
 //                      "class_names"}
-//   400 bad picture, bad JSON, wrong pixel count, a picture without ink; 404 unknown path;
-//   413 body over max_body_bytes; 415 another Content-Type; 500 anything unexpected. A
-//   request never takes the server down.
-// Pictures get the model's stored preprocessing, exactly as `imgcls predict` applies it:
-// preprocess_digit with mnist_layout (dark-on-light and light-on-dark both work), or a
-// plain resize when the model file declares preprocessing "none".
+//   400 bad picture, bad JSON, wrong pixel count, a picture without ink (digit models); 404
+//   unknown path; 413 body over max_body_bytes; 415 another Content-Type; 500 anything
+//   unexpected. A request never takes the server down.
+// Pictures get the model's stored preprocessing, exactly as `imgcls predict` applies it
+// (picture_to_input): mnist-digit (dark-on-light and light-on-dark both work), or stretch /
+// crop to the input's size; a grey picture sent to a colour model has its grey repeated in
+// the three channels, a colour one sent to a grey model becomes its luma. JSON pixels are
+// a picture of the input's size, prepared the same way (for stretch and crop, as they are).
 //
-// Concurrency: requests are served by a pool of worker threads. Decoding and preprocessing
-// run in parallel; the model's forward pass runs under one mutex, because a Sequential keeps
-// its activations between forward and backward (model.hpp) and so is not reentrant. One
-// shared model keeps memory flat, and the lock is not the limit: with the forward passes
-// serialised, bench/serve_load.sh measured 3154 requests/s (README), so one forward takes at
-// most 0.32 ms; a 280x280 drawing's decoding and preprocessing cost more (713 requests/s).
+// Concurrency: requests are served by a pool of worker threads, each answered in parallel:
+// the model is shared read-only and each request borrows its own predictor from a
+// PredictorPool (only the borrowing takes a lock).
 #pragma once
 
 #include <cstddef>
@@ -49,8 +52,8 @@ struct ServeOptions {
 class DigitServer {
  public:
   // model_name: shown by /health and the page (e.g. the model file's name). Throws
-  // InputError when the model does not take single-channel pictures [H, W, 1] (square when
-  // preprocessed), like `imgcls predict`.
+  // InputError when the model does not take pictures (check_picture_input: [H, W, 1] or
+  // [H, W, 3], square and grey for mnist-digit), like `imgcls predict`.
   DigitServer(Sequential model, std::string model_name, ServeOptions options);
   ~DigitServer();
   DigitServer(const DigitServer&) = delete;

@@ -1,20 +1,37 @@
-// The draw-a-digit page of `imgcls serve` in a real browser: Playwright (playwright-core,
-// installed by scripts/setup.sh --browser) drives Debian's headless Chromium. Starts the
-// server with the fixture model, draws a 7 stroke by stroke with the mouse, waits for the
-// page's prediction and checks it and the bars, saves a screenshot, clears (the canvas,
-// the digit and the bars reset), draws a 1 (checking that a prediction shows up while the
-// stroke is still under way), checks it, draws a 1 by touch on a phone-sized page, and
-// stops the server (exit 0).
-//   node serve_page_test.js IMGCLS_BINARY MODEL ARTIFACTS_DIR
-// Fails, never skips, when node, playwright-core or Chromium is missing. Every wait is
-// bounded: each step by kTimeoutMs, the server's exit on SIGTERM by kStopMs (then SIGKILL),
-// and the whole test by kWholeTestMs (under CTest's TIMEOUT), past which it kills the
-// server and fails.
+// The page of `imgcls serve` in a real browser: Playwright (playwright-core, installed by
+// scripts/setup.sh --browser) drives Debian's headless Chromium. Two cases:
+//
+//   node serve_page_test.js digits IMGCLS_BINARY ARTIFACTS_DIR MODEL PICTURE LABEL
+//     A digit model (the fixture): the page is a drawing canvas. Draws a 7 stroke by stroke
+//     with the mouse, waits for the page's prediction and checks it and the bars, saves a
+//     screenshot, clears (the canvas, the digit and the bars reset), draws a 1 (checking
+//     that a prediction shows up while the stroke is still under way), checks it, draws a 1
+//     by touch on a phone-sized page, then chooses PICTURE (a photo of the digit LABEL)
+//     with the file picker and checks the answer and that the picture is on the canvas.
+//
+//   node serve_page_test.js pictures IMGCLS_BINARY ARTIFACTS_DIR
+//     A colour model with named classes, trained here in seconds (`imgcls train` on a
+//     generated folder of 24x24 colour pictures: leaf, night sky, tomato): the page is a
+//     picture well. Checks the mode (no canvas, the classes' names as bars, the file input
+//     labelled and first in the keyboard order), chooses a tomato PNG with the file input
+//     (setInputFiles), then drops a night-sky JPEG made by the browser (a synthetic drop
+//     event), each time checking the shown class, the bars (most probable first, adding up
+//     to 100%) against the server's own answer to the same bytes, the Content-Type sent, and
+//     the preview; then a picture over the server's size limit, which the page sends scaled
+//     down; then a text file chosen with the keyboard, whose refusal the page shows;
+//     and that the page asked nothing of any other origin. Screenshots of both answers and the refusal.
+//
+// Both stop the server with SIGTERM and require exit 0. Fails, never skips, when node,
+// playwright-core or Chromium is missing. Every wait is bounded: each step by kTimeoutMs,
+// the server's exit on SIGTERM by kStopMs (then SIGKILL), and the whole test by kWholeTestMs
+// (under CTest's TIMEOUT), past which it kills the server and fails.
 "use strict";
 
-const { spawn } = require("child_process");
+const { spawn, spawnSync } = require("child_process");
 const fs = require("fs");
+const os = require("os");
 const path = require("path");
+const zlib = require("zlib");
 
 const kChromium = "/usr/bin/chromium";
 const kTimeoutMs = 30000;
@@ -70,51 +87,91 @@ async function stroke(page, canvasBox, points) {
   await page.mouse.up();
 }
 
-async function waitForPrediction(page) {
-  await page.waitForSelector('#result[data-state="idle"]', { timeout: kTimeoutMs });
+// Waits until the page shows the answer for its input as it is now ("idle"), or the
+// server's refusal of it ("error"), and reads what it shows.
+async function waitForAnswer(page, state = "idle") {
+  await page.waitForSelector(`#result[data-state="${state}"]`, { timeout: kTimeoutMs });
   return page.evaluate(() => ({
-    digit: document.getElementById("digit").textContent,
+    shown: document.getElementById("prediction").textContent,
+    names: [...document.querySelectorAll(".bar .name")].map((e) => e.textContent),
     best: [...document.querySelectorAll(".bar.best .name")].map((e) => e.textContent),
     values: [...document.querySelectorAll(".bar .value")].map((e) => parseFloat(e.textContent)),
+    widths: [...document.querySelectorAll(".bar .fill")].map((e) => parseFloat(e.style.width)),
     status: document.getElementById("status").textContent,
   }));
 }
 
-async function main() {
-  const [binary, model, artifacts] = process.argv.slice(2);
-  if (!binary || !model || !artifacts) fail("usage: node serve_page_test.js IMGCLS_BINARY MODEL ARTIFACTS_DIR");
-  let playwright;
+function sum(values) { return values.reduce((a, b) => a + b, 0); }
+
+// Every POST /predict the page makes, as fetch() is given it: the Content-Type and the
+// body's length (Playwright sees no body for a Blob or File). Call before page.goto.
+async function recordPredictions(page) {
+  await page.addInitScript(() => {
+    const original = window.fetch;
+    window.recordedPosts = [];
+    window.fetch = (resource, init = {}) => {
+      if (String(resource).endsWith("/predict") && init.method === "POST") {
+        const body = init.body;
+        window.recordedPosts.push({ type: init.headers["Content-Type"],
+                                    bytes: body instanceof Blob ? body.size : String(body).length });
+      }
+      return original(resource, init);
+    };
+  });
+}
+
+function predictionsSent(page) {
+  return page.evaluate(() => window.recordedPosts);
+}
+
+let running = null;  // the server, for the whole-test time limit (main) to kill
+
+async function withServer(binary, model, body) {
+  const server = await startServer(binary, model);
+  running = server;
+  const browser = await playwright().chromium.launch({ executablePath: kChromium, headless: true, args: ["--no-sandbox"] });
   try {
-    playwright = require("playwright-core");
+    await body(server, browser);
+  } finally {
+    await browser.close();
+    const exit = await stopServer(server);
+    if (exit.timedOut) fail(`imgcls serve did not exit within ${kStopMs / 1000} s of SIGTERM: ${server.output()}`);
+    if (exit.code !== 0) fail(`imgcls serve exited with ${exit.code} (${exit.signal}) on SIGTERM: ${server.output()}`);
+  }
+}
+
+function playwright() {
+  try {
+    return require("playwright-core");
   } catch (error) {
     fail("playwright-core is not installed (run scripts/setup.sh --browser): " + error.message);
   }
-  if (!fs.existsSync(kChromium)) fail(kChromium + " is missing (run scripts/setup.sh --browser)");
-  fs.mkdirSync(artifacts, { recursive: true });
+}
 
-  const server = await startServer(binary, model);
-  setTimeout(() => {
-    server.child.kill("SIGKILL");
-    fail(`the test did not finish in ${kWholeTestMs / 1000} s`);
-  }, kWholeTestMs).unref();
-  const browser = await playwright.chromium.launch({ executablePath: kChromium, headless: true, args: ["--no-sandbox"] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 900, height: 620 } });
+// --- digits ------------------------------------------------------------------------------
+
+async function digits(binary, artifacts, [model, picture, label]) {
+  if (!model || !picture || label === undefined) fail("digits needs MODEL PICTURE LABEL");
+  await withServer(binary, model, async (server, browser) => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 680 } });
     const pageErrors = [];
     page.on("pageerror", (error) => pageErrors.push(error.message));
+    await recordPredictions(page);
     await page.goto(server.url, { timeout: kTimeoutMs });
     await page.waitForFunction(() => document.querySelectorAll("#bars .bar").length === 10, null, { timeout: kTimeoutMs });
+    check(await page.evaluate(() => document.body.dataset.mode) === "digits", "the fixture model is not shown as a digit model");
+    check(await page.locator("#pad").isVisible(), "a digit model's page has no drawing canvas");
     const box = await page.locator("#pad").boundingBox();
 
     // A 7: the top bar, then the long diagonal down to the left.
     await stroke(page, box, [[70, 62], [140, 58], [212, 60], [170, 140], [128, 232]]);
-    const seven = await waitForPrediction(page);
-    check(seven.digit === "7", `drew a 7, the page shows '${seven.digit}' (${seven.status})`);
+    const seven = await waitForAnswer(page);
+    check(seven.shown === "7", `drew a 7, the page shows '${seven.shown}' (${seven.status})`);
     check(seven.best.length === 1 && seven.best[0] === "7", "the 7's bar is not the highlighted one: " + seven.best);
-    const total = seven.values.reduce((a, b) => a + b, 0);
-    check(seven.values.length === 10 && Math.abs(total - 100) < 1, "the bars do not add up to 100%: " + seven.values);
+    check(seven.values.length === 10 && Math.abs(sum(seven.values) - 100) < 1, "the bars do not add up to 100%: " + seven.values);
+    check(seven.names.join() === "0,1,2,3,4,5,6,7,8,9", "a digit model's bars are not in class order: " + seven.names);
     const screenshot = path.join(artifacts, "serve_page.png");
-    await page.screenshot({ path: screenshot, fullPage: true });
+    await page.screenshot({ path: screenshot, fullPage: true, animations: "disabled" });
 
     // Clear: blank canvas, no digit, empty bars.
     await page.click("#clear");
@@ -123,13 +180,13 @@ async function main() {
       const pixels = pad.getContext("2d").getImageData(0, 0, pad.width, pad.height).data;
       return {
         state: document.getElementById("result").dataset.state,
-        digit: document.getElementById("digit").textContent,
+        shown: document.getElementById("prediction").textContent,
         best: document.querySelectorAll(".bar.best").length,
         filled: [...document.querySelectorAll(".bar .fill")].filter((e) => parseFloat(e.style.width) > 0).length,
         blank: pixels.every((v) => v === 255),
       };
     });
-    check(cleared.state === "empty" && cleared.digit === "\u2013", "Clear left the prediction: " + JSON.stringify(cleared));
+    check(cleared.state === "empty" && cleared.shown === "\u2013", "Clear left the prediction: " + JSON.stringify(cleared));
     check(cleared.best === 0 && cleared.filled === 0, "Clear left bars filled: " + JSON.stringify(cleared));
     check(cleared.blank, "Clear left ink on the canvas");
 
@@ -139,14 +196,32 @@ async function main() {
     await page.mouse.move(...at(146, 48));
     await page.mouse.down();
     await page.mouse.move(...at(140, 140), { steps: 12 });
-    await page.waitForFunction(() => document.getElementById("digit").textContent !== "\u2013", null, { timeout: kTimeoutMs });
+    await page.waitForFunction(() => document.getElementById("prediction").textContent !== "\u2013", null, { timeout: kTimeoutMs });
     check(await page.evaluate(() => document.getElementById("result").dataset.state) === "busy",
           "the page claims to be idle while a stroke is under way");
     await page.mouse.move(...at(134, 234), { steps: 12 });
     await page.mouse.up();
-    const one = await waitForPrediction(page);
-    check(one.digit === "1", `drew a 1 after Clear, the page shows '${one.digit}' (${one.status})`);
-    await page.screenshot({ path: path.join(artifacts, "serve_page_1.png"), fullPage: true });
+    const one = await waitForAnswer(page);
+    check(one.shown === "1", `drew a 1 after Clear, the page shows '${one.shown}' (${one.status})`);
+    await page.screenshot({ path: path.join(artifacts, "serve_page_1.png"), fullPage: true, animations: "disabled" });
+
+    // A picture of a digit through the file picker: sent as it is, drawn on the canvas.
+    const drawn = await predictionsSent(page);
+    check(drawn.length > 0 && drawn.every((p) => p.type === "image/png"), "the drawing was not sent as PNG: " + JSON.stringify(drawn));
+    await page.getByLabel("Choose a picture").setInputFiles(picture);
+    await page.waitForFunction((n) => document.getElementById("result").dataset.state === "idle" &&
+                                      document.getElementById("status").textContent.includes(n), path.basename(picture), { timeout: kTimeoutMs });
+    const photo = await waitForAnswer(page);
+    check(photo.shown === String(label), `chose ${picture} (a ${label}), the page shows '${photo.shown}' (${photo.status})`);
+    const upload = (await predictionsSent(page)).slice(drawn.length);
+    check(upload.length === 1 && upload[0].bytes === fs.statSync(picture).size,
+          "the picture was not sent as it is: " + JSON.stringify(upload));
+    const inked = await page.evaluate(() => {
+      const pad = document.getElementById("pad");
+      return pad.getContext("2d").getImageData(0, 0, pad.width, pad.height).data.some((v) => v < 128);
+    });
+    check(inked, "the chosen picture is not on the canvas");
+    await page.screenshot({ path: path.join(artifacts, "serve_page_upload.png"), fullPage: true, animations: "disabled" });
 
     // Touch: a phone-sized page, a 1 drawn with a finger (CDP touch events: start, moves, end).
     const phone = await browser.newContext({ viewport: { width: 390, height: 800 }, hasTouch: true, isMobile: true });
@@ -161,18 +236,252 @@ async function main() {
     for (let y = 55; y <= 235; y += 10)
       await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: finger(140 - (y - 45) / 30, y) });
     await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
-    const touched = await waitForPrediction(touchPage);
-    check(touched.digit === "1", `drew a 1 by touch, the page shows '${touched.digit}' (${touched.status})`);
-    await touchPage.screenshot({ path: path.join(artifacts, "serve_page_touch.png"), fullPage: true });
+    const touched = await waitForAnswer(touchPage);
+    check(touched.shown === "1", `drew a 1 by touch, the page shows '${touched.shown}' (${touched.status})`);
+    await touchPage.screenshot({ path: path.join(artifacts, "serve_page_touch.png"), fullPage: true, animations: "disabled" });
     await phone.close();
     check(pageErrors.length === 0, "errors in the page: " + pageErrors.join("; "));
-    console.log(`serve_page_test: passed (7 and 1 by mouse, 1 by touch, Clear); screenshot ${screenshot}`);
-  } finally {
-    await browser.close();
-    const exit = await stopServer(server);
-    if (exit.timedOut) fail(`imgcls serve did not exit within ${kStopMs / 1000} s of SIGTERM: ${server.output()}`);
-    if (exit.code !== 0) fail(`imgcls serve exited with ${exit.code} (${exit.signal}) on SIGTERM: ${server.output()}`);
+    console.log(`serve_page_test: digits passed (7 and 1 by mouse, Clear, a picture file, 1 by touch); screenshot ${screenshot}`);
+  });
+}
+
+// --- pictures ----------------------------------------------------------------------------
+
+// The colour classes of the generated training set: [folder name, [r, g, b]].
+const kColourClasses = [["leaf", [40, 150, 50]], ["night sky", [20, 30, 90]], ["tomato", [215, 45, 35]]];
+const kTrainSide = 24, kTrainPerClass = 30, kNoise = 40;
+
+// A seeded generator (mulberry32), so the training set is the same on every run.
+function seeded(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// width x height RGB bytes: `colour` with uniform noise of +-kNoise per channel.
+function noisyPixels(width, height, colour, random) {
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < rgb.length; ++i) {
+    const v = colour[i % 3] + Math.round((random() * 2 - 1) * kNoise);
+    rgb[i] = Math.max(0, Math.min(255, v));
   }
+  return rgb;
+}
+
+function ppm(width, height, rgb) {
+  return Buffer.concat([Buffer.from(`P6\n${width} ${height}\n255\n`), rgb]);
+}
+
+const kCrcTable = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; ++n) {
+    let c = n;
+    for (let k = 0; k < 8; ++k) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = kCrcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// An 8-bit RGB PNG (filter 0 on every row).
+function png(width, height, rgb) {
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const typed = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(typed));
+    return Buffer.concat([length, typed, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8;  // bits per sample
+  header[9] = 2;  // RGB
+  const rows = [];
+  for (let y = 0; y < height; ++y) rows.push(Buffer.from([0]), rgb.subarray(y * width * 3, (y + 1) * width * 3));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", header),
+                        chunk("IDAT", zlib.deflateSync(Buffer.concat(rows))), chunk("IEND", Buffer.alloc(0))]);
+}
+
+// Writes the training folder and trains a seed-preset model on it; returns the model's path.
+function trainColourModel(binary, dir) {
+  const random = seeded(17);
+  for (const [name, colour] of kColourClasses) {
+    fs.mkdirSync(path.join(dir, "pictures", name), { recursive: true });
+    for (let i = 0; i < kTrainPerClass; ++i)
+      fs.writeFileSync(path.join(dir, "pictures", name, `${i}.ppm`),
+                       ppm(kTrainSide, kTrainSide, noisyPixels(kTrainSide, kTrainSide, colour, random)));
+  }
+  const model = path.join(dir, "colours.safetensors");
+  const run = spawnSync(binary, ["train", "--data", path.join(dir, "pictures"), "--arch", "seed", "--epochs", "3",
+                                 "--seed", "1", "--threads", "2", "--out", model],
+                        { timeout: kTimeoutMs, encoding: "utf8" });
+  check(run.status === 0, `imgcls train failed (${run.status}, ${run.signal}): ${run.stderr}`);
+  return model;
+}
+
+// The server's own answer to the same bytes.
+async function apiAnswer(url, bytes, type) {
+  const response = await fetch(url + "/predict", { method: "POST", headers: { "Content-Type": type }, body: bytes });
+  check(response.ok, `POST /predict answered ${response.status}`);
+  return response.json();
+}
+
+// The page's bars against the server's answer: the predicted class shown and highlighted
+// first, the rows most probable first, each value the server's (as a rounded percentage).
+function checkAgainst(shown, answer, what) {
+  check(shown.shown === answer.class, `${what}: the page shows '${shown.shown}', the server answers '${answer.class}' (${shown.status})`);
+  check(shown.best.length === 1 && shown.best[0] === answer.class && shown.names[0] === answer.class,
+        `${what}: the first, highlighted bar is not '${answer.class}': ${shown.names} / ${shown.best}`);
+  check(shown.names.length === kColourClasses.length, `${what}: ${shown.names.length} bars for ${kColourClasses.length} classes`);
+  for (let k = 0; k < shown.names.length; ++k) {
+    const expected = 100 * answer.probabilities[answer.class_names.indexOf(shown.names[k])];
+    check(Math.abs(shown.values[k] - expected) < 0.051 && Math.abs(shown.widths[k] - expected) < 0.051,
+          `${what}: the bar of '${shown.names[k]}' shows ${shown.values[k]}% (${shown.widths[k]}% wide), the server says ${expected}`);
+    if (k > 0) check(shown.values[k] <= shown.values[k - 1], `${what}: bars not most probable first: ${shown.values}`);
+  }
+  check(Math.abs(sum(shown.values) - 100) < 0.5, `${what}: the bars do not add up to 100%: ${shown.values}`);
+}
+
+async function pictures(binary, artifacts) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imgcls-serve-page-"));
+  try {
+    const model = trainColourModel(binary, dir);
+    await withServer(binary, model, async (server, browser) => {
+      const page = await browser.newPage({ viewport: { width: 900, height: 680 } });
+      const pageErrors = [];
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      const elsewhere = [];
+      page.on("request", (request) => {
+        const url = request.url();
+        if (!url.startsWith(server.url + "/") && !url.startsWith("blob:") && !url.startsWith("data:")) elsewhere.push(url);
+      });
+      await recordPredictions(page);
+      await page.goto(server.url, { timeout: kTimeoutMs });
+      await page.waitForSelector('body[data-mode="pictures"]', { timeout: kTimeoutMs });
+      const names = kColourClasses.map(([name]) => name);
+      const start = await page.evaluate(() => ({
+        title: document.title,
+        canvas: !document.getElementById("pad").hidden,
+        names: [...document.querySelectorAll(".bar .name")].map((e) => e.textContent),
+        state: document.getElementById("result").dataset.state,
+      }));
+      check(!start.canvas, "a colour model's page shows the drawing canvas");
+      check(start.title.includes("classify a picture"), "title: " + start.title);
+      check(start.names.join() === names.join(), "the bars before any picture are not the classes: " + start.names);
+      check(start.state === "empty", "state before any picture: " + start.state);
+      await page.keyboard.press("Tab");
+      check(await page.evaluate(() => document.activeElement.id) === "file", "Tab does not reach the file input first");
+
+      // A tomato: a red 40x30 PNG through the file input.
+      const tomato = png(40, 30, noisyPixels(40, 30, [225, 50, 40], seeded(5)));
+      await page.getByLabel("Choose a picture").setInputFiles({ name: "tomato.png", mimeType: "image/png", buffer: tomato });
+      const chosen = await waitForAnswer(page);
+      const tomatoAnswer = await apiAnswer(server.url, tomato, "image/png");
+      check(tomatoAnswer.class === "tomato", "the model does not see a tomato in the red picture: " + JSON.stringify(tomatoAnswer));
+      checkAgainst(chosen, tomatoAnswer, "tomato.png");
+      let posts = await predictionsSent(page);
+      check(posts.length === 1 && posts[0].type === "image/png" && posts[0].bytes === tomato.length,
+            "tomato.png was not sent as it is: " + JSON.stringify(posts));
+      const preview = await page.evaluate(() => {
+        const img = document.getElementById("preview");
+        return { hidden: img.hidden, width: img.naturalWidth, height: img.naturalHeight, alt: img.alt };
+      });
+      check(!preview.hidden && preview.width === 40 && preview.height === 30 && preview.alt.includes("tomato.png"),
+            "the chosen picture is not shown: " + JSON.stringify(preview));
+      const screenshot = path.join(artifacts, "serve_page_pictures.png");
+      await page.screenshot({ path: screenshot, fullPage: true, animations: "disabled" });
+
+      // A night sky: a JPEG the browser makes, dropped on the page (dragover, then drop).
+      const dropped = await page.evaluate(async () => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 64;
+        canvas.height = 48;
+        const g = canvas.getContext("2d");
+        g.fillStyle = "rgb(18, 28, 85)";
+        g.fillRect(0, 0, 64, 48);
+        g.fillStyle = "rgb(240, 240, 200)";
+        for (const [x, y] of [[8, 6], [30, 12], [50, 5], [44, 30], [14, 36]]) g.fillRect(x, y, 1, 1);
+        const jpeg = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([jpeg], "night.jpg", { type: "image/jpeg" }));
+        const well = document.getElementById("well");
+        const over = new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true });
+        well.dispatchEvent(over);
+        const lit = well.classList.contains("dragging");
+        const drop = new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true });
+        well.dispatchEvent(drop);
+        return { overTaken: over.defaultPrevented, lit, dropTaken: drop.defaultPrevented,
+                 bytes: [...new Uint8Array(await jpeg.arrayBuffer())] };
+      });
+      check(dropped.overTaken && dropped.dropTaken, "the page did not take the dragged file: " + JSON.stringify({ ...dropped, bytes: dropped.bytes.length }));
+      check(dropped.lit, "the well does not light up while a file is dragged over it");
+      const night = await waitForAnswer(page);
+      const nightAnswer = await apiAnswer(server.url, Buffer.from(dropped.bytes), "image/jpeg");
+      check(nightAnswer.class === "night sky", "the model does not see a night sky in the dark blue picture: " + JSON.stringify(nightAnswer));
+      checkAgainst(night, nightAnswer, "night.jpg (dropped)");
+      posts = await predictionsSent(page);
+      check(posts.length === 2 && posts[1].type === "image/jpeg" && posts[1].bytes === dropped.bytes.length,
+            "night.jpg was not sent as it is, with its own type: " + JSON.stringify(posts));
+      await page.screenshot({ path: path.join(artifacts, "serve_page_drop.png"), fullPage: true, animations: "disabled" });
+
+      // A picture wider than the server takes (2048 px a side): the page sends it scaled
+      // down to 1024 px as PNG, where the file itself would be refused.
+      const wide = png(2100, 40, noisyPixels(2100, 40, [225, 50, 40], seeded(6)));
+      const wideRaw = await fetch(server.url + "/predict", { method: "POST", headers: { "Content-Type": "image/png" }, body: wide });
+      check(wideRaw.status === 400, "the server took a picture over its side limit: " + wideRaw.status);
+      await page.getByLabel("Choose a picture").setInputFiles({ name: "wide.png", mimeType: "image/png", buffer: wide });
+      const shrunk = await waitForAnswer(page);
+      check(shrunk.shown === "tomato" && shrunk.status.includes("sent as 1024\u00d720"),
+            "a picture over the limits was not sent smaller: " + JSON.stringify(shrunk));
+      posts = await predictionsSent(page);
+      check(posts.length === 3 && posts[2].type === "image/png" && posts[2].bytes < wide.length,
+            "wide.png: " + JSON.stringify(posts));
+
+      // Not a picture, chosen with the keyboard (Space on the focused file input opens the
+      // chooser): sent, refused by the server, and the page says why.
+      await page.focus("#file");
+      const [chooser] = await Promise.all([page.waitForEvent("filechooser", { timeout: kTimeoutMs }), page.keyboard.press("Space")]);
+      await chooser.setFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+      const refused = await waitForAnswer(page, "error");
+      check(/request body/.test(refused.status), "the refusal of a text file is not shown: " + refused.status);
+      check(refused.shown === "\u2013" && refused.best.length === 0 && refused.values.every(Number.isNaN),
+            "the previous answer is still shown after a refusal: " + JSON.stringify(refused));
+      await page.screenshot({ path: path.join(artifacts, "serve_page_refused.png"), fullPage: true, animations: "disabled" });
+      posts = await predictionsSent(page);
+      check(posts.length === 4 && posts[3].type === "application/octet-stream", "notes.txt: " + JSON.stringify(posts));
+
+      check(elsewhere.length === 0, "the page asked other origins: " + elsewhere.join(", "));
+      check(pageErrors.length === 0, "errors in the page: " + pageErrors.join("; "));
+      console.log(`serve_page_test: pictures passed (colour model: file input, drop, a picture over the limits, refusal); screenshot ${screenshot}`);
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const [which, binary, artifacts, ...rest] = process.argv.slice(2);
+  const cases = { digits, pictures };
+  if (!cases[which] || !binary || !artifacts)
+    fail("usage: node serve_page_test.js digits IMGCLS_BINARY ARTIFACTS_DIR MODEL PICTURE LABEL\n" +
+         "       node serve_page_test.js pictures IMGCLS_BINARY ARTIFACTS_DIR");
+  if (!fs.existsSync(kChromium)) fail(kChromium + " is missing (run scripts/setup.sh --browser)");
+  fs.mkdirSync(artifacts, { recursive: true });
+  setTimeout(() => {
+    if (running) running.child.kill("SIGKILL");
+    fail(`the test did not finish in ${kWholeTestMs / 1000} s`);
+  }, kWholeTestMs).unref();
+  await cases[which](binary, artifacts, rest);
 }
 
 main().catch((error) => fail(error.stack || String(error)));
