@@ -334,6 +334,38 @@ void print_init_report(std::FILE* log, const InitReport& report, const std::stri
     fmt::print(log, "  unused  {:<16} (the source's; no layer here takes it)\n", name);
 }
 
+// --init SOURCE for `model`: a source that takes pictures of another channel count is refused
+// (its first convolution cannot be loaded, and the layers after it learnt from grey or colour
+// features); another picture size is said, since the layers after Flatten will not match.
+void check_init_input(const Sequential& source, const Sequential& model,
+                      const std::string& source_path, std::FILE* log) {
+  const Shape& from = source.input_shape();
+  const Shape& to = model.input_shape();
+  if (from.size() != 3 || to.size() != 3) return;
+  const auto described = [](std::int64_t channels) {
+    return fmt::format("{} channel{} ({})", channels, channels == 1 ? "" : "s",
+                       channels == 1 ? "grey" : channels == 3 ? "colour" : "other");
+  };
+  if (from[2] != to[2])
+    throw InputError(
+        source_path,
+        fmt::format("the model takes pictures of {}, the data here has {}: its first layer "
+                    "cannot be loaded and the layers after it learnt from other features",
+                    described(from[2]), described(to[2])),
+        fmt::format("read an image folder with --channels {} ({}), or start from a model "
+                    "trained on pictures of {}",
+                    from[2],
+                    from[2] == 1 ? "colour pictures become grey"
+                                 : "grey pictures are repeated in the three channels",
+                    described(to[2])));
+  if (from[0] != to[0] || from[1] != to[1])
+    fmt::print(log,
+               "  note: {} takes {}x{} pictures, the data here is {}x{}: the convolutions can "
+               "load, the layers after Flatten cannot (an image folder read with --image-size "
+               "{}x{} would match)\n",
+               source_path, from[0], from[1], to[0], to[1], from[0], from[1]);
+}
+
 nlohmann::json init_report_json(const InitReport& report, const std::string& source) {
   nlohmann::json loaded = nlohmann::json::array(), fresh = nlohmann::json::array();
   for (const LayerInit& layer : report.layers) {
@@ -443,6 +475,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
       checkpoint ? std::optional(model->preprocessing()) : std::nullopt, options.pictures, log);
   if (!model) model = resolve_architecture(r.arch, loaded);
   fit_model_to_data(*model, loaded, data_dir);
+  if (init_source) check_init_input(*init_source, *model, options.init_path, log);
   if (!checkpoint)
     options.run.freeze = options.freeze ? frozen_layer_count(*options.freeze, *model) : 0;
   options.run.channels = loaded.input_shape.size() == 3 ? loaded.input_shape[2] : 1;
@@ -477,6 +510,13 @@ int train(const CLI::App& cmd, TrainOptions options) {
                          "none of its layers matches a layer of the architecture by name and shape",
                          "train the architecture (--arch) the model file holds, or one that "
                          "shares its first layers");
+      // Freezing a layer that was not loaded keeps its random start: allowed, but said.
+      for (std::size_t i = 0; i < r.freeze; ++i) {
+        Layer& layer = model->layer(i);
+        if (!layer.params().empty() && !init->loaded(layer.name()))
+          fmt::print(log, "  warning: {} is frozen but was not loaded: it keeps its random start\n",
+                     layer.name());
+      }
     }
     // A Normalization layer loaded with the model's weights keeps its statistics: the layers
     // after it learnt on inputs normalised by them.
@@ -663,13 +703,16 @@ Action add_train_command(CLI::App& app) {
                       "would have, unless --out is given");
   cmd->add_option("--init", options->init_path,
                   "Start from this model file's weights (fine-tuning): each layer whose parameters "
-                  "have the same names and shapes is loaded, the others (a head of another class "
-                  "count) are initialised from --seed; a new run only")
+                  "and buffers have the same names (conv2d_0: kind and position) and shapes is "
+                  "loaded, the others (a head of another class count) start from --seed; prints "
+                  "which and why. Refused when no layer matches or the model's input channels "
+                  "differ from the data's; a new run only")
       ->excludes(resume);
   cmd->add_option_function<std::string>(
       "--freeze", [options](const std::string& spec) { options->freeze = spec; },
       "Keep the first layers fixed: a count N, or a layer name (conv2d_2: up to and including it); "
-      "frozen layers run as in inference (BatchNorm keeps its moving statistics)");
+      "frozen layers run as in inference (BatchNorm keeps its moving statistics); a layer with "
+      "parameters must be left to train. A resumed run keeps the checkpoint's");
   cmd->add_option_function<std::string>(
       "--out", [options](const std::string& path) { options->out_path = path; },
       "Model file to write (default: model.safetensors; when resuming, the run's own)");

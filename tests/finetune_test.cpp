@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -440,6 +441,18 @@ TEST_F(FinetuneCli, InitReportsEachLayerFreezeKeepsThemAndAResumeKeepsTheFrozenS
   Sequential continued = load_model(path("tuned.safetensors"));
   expect_convolutions_kept(continued);
   EXPECT_EQ(load_checkpoint(path("tuned.checkpoint.safetensors")).state.finished.size(), 2u);
+  // The run of 1 epoch resumed for a second ends where 2 epochs in one go do, bit for bit.
+  const Outcome straight =
+      run({"--data", path("digits59"), "--init", source, "--freeze", "conv2d_2", "--epochs", "2",
+           "--threads", "1", "--out", path("straight.safetensors")});
+  ASSERT_EQ(straight.exit_code, 0) << quoted(straight);
+  const std::vector<Tensor> resumed_values = values_of(continued.params_and_buffers());
+  Sequential uninterrupted = load_model(path("straight.safetensors"));
+  const std::vector<Param> straight_values = uninterrupted.params_and_buffers();
+  ASSERT_EQ(straight_values.size(), resumed_values.size());
+  for (std::size_t i = 0; i < straight_values.size(); ++i)
+    EXPECT_TRUE(same_bits(*straight_values[i].value, resumed_values[i]))
+        << straight_values[i].name << " differs from the uninterrupted run's";
 
   const Outcome other_freeze = run({"--resume", path("tuned.checkpoint.safetensors"), "--freeze",
                                     "conv2d_0", "--epochs", "3", "--threads", "1"});
@@ -477,9 +490,67 @@ TEST_F(FinetuneCli, FreezeAndInitThatCannotWorkAreRefusedBeforeTraining) {
   EXPECT_THAT(refused({"--arch", "lenet5", "--init", seed}),
               HasSubstr(seed + ": none of its layers matches a layer of the architecture"));
   const std::string missing = refused({"--init", path("absent.safetensors")});
-  EXPECT_THAT(missing, HasSubstr(path("absent.safetensors")));
+  EXPECT_THAT(missing, HasSubstr(path("absent.safetensors") + ": "));
   EXPECT_THAT(missing, testing::Not(HasSubstr("Loading data")));
+  std::ofstream(path("damaged.safetensors")) << "not a safetensors file";
+  const std::string damaged = refused({"--init", path("damaged.safetensors")});
+  EXPECT_THAT(damaged, HasSubstr(path("damaged.safetensors") + ": "));
+  EXPECT_THAT(damaged, testing::Not(HasSubstr("Loading data")));
   EXPECT_FALSE(fs::exists(dir() / "model.safetensors"));
+}
+
+// A model of colour pictures (the seed preset as the command line builds it for them: with a
+// Normalization layer first) cannot start a model of the grey digits: the error says so and
+// how to read the folder in colour, and the run the hint gives loads every layer but the head.
+TEST_F(FinetuneCli, AModelOfColourPicturesIsRefusedForGreyDataWithAHint) {
+  Sequential colour = presets::seed({.input_shape = {28, 28, 3}, .classes = 10, .normalize = true});
+  colour.initialize(4);
+  save_model(colour, path("colour.safetensors"));
+  const std::vector<std::string> common = {
+      "--data", path("digits59"),         "--epochs", "1", "--threads", "1",
+      "--out",  path("model.safetensors")};
+  std::vector<std::string> args = common;
+  args.insert(args.end(), {"--init", path("colour.safetensors")});
+  const Outcome grey = run(args);
+  EXPECT_EQ(grey.exit_code, 1) << quoted(grey);
+  EXPECT_THAT(grey.err,
+              HasSubstr(path("colour.safetensors") +
+                        ": the model takes pictures of 3 channels (colour), the data here has 1 "
+                        "channel (grey)"));
+  EXPECT_THAT(grey.err, HasSubstr("--channels 3"));
+  EXPECT_THAT(grey.out, testing::Not(HasSubstr("Epoch 1/1")));
+  EXPECT_FALSE(fs::exists(dir() / "model.safetensors"));
+
+  args.insert(args.end(), {"--channels", "3"});
+  const Outcome in_colour = run(args);
+  ASSERT_EQ(in_colour.exit_code, 0) << quoted(in_colour);
+  EXPECT_THAT(in_colour.out, HasSubstr(": 4 of 5 layers with weights loaded\n"));
+  EXPECT_THAT(in_colour.out, HasSubstr("  new     dense_7 "));
+}
+
+// A source of another picture size: the convolutions load, the dense layers after Flatten
+// cannot, and the log says why and which --image-size would match; freezing a layer that was
+// not loaded is allowed with a warning.
+TEST_F(FinetuneCli, ASourceOfAnotherPictureSizeLoadsItsConvolutionsAndSaysWhy) {
+  Sequential larger = presets::seed({.input_shape = {32, 32, 1}, .classes = 10});
+  larger.initialize(4);
+  save_model(larger, path("larger.safetensors"));
+  const Outcome outcome =
+      run({"--data", path("digits59"), "--epochs", "1", "--threads", "1", "--out",
+           path("model.safetensors"), "--init", path("larger.safetensors"), "--freeze", "dense_5"});
+  ASSERT_EQ(outcome.exit_code, 0) << quoted(outcome);
+  EXPECT_THAT(
+      outcome.out,
+      HasSubstr("  warning: dense_5 is frozen but was not loaded: it keeps its random start"));
+  EXPECT_THAT(outcome.out, testing::Not(HasSubstr("warning: conv2d_")));
+  EXPECT_THAT(outcome.out, HasSubstr("note: " + path("larger.safetensors") +
+                                     " takes 32x32 pictures, the data here is 28x28"));
+  EXPECT_THAT(outcome.out, HasSubstr("--image-size 32x32 would match"));
+  EXPECT_THAT(outcome.out, HasSubstr(": 2 of 4 layers with weights loaded\n"
+                                     "  loaded  conv2d_0\n"
+                                     "  loaded  conv2d_2\n"
+                                     "  new     dense_5          dense_5.weight is [64, 1600] "
+                                     "here, [64, 2304] in the source\n"));
 }
 
 TEST_F(FinetuneCli, ALoadedNormalizationKeepsTheSourceStatistics) {
