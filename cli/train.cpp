@@ -344,7 +344,9 @@ void check_init_input(const Sequential& source, const Sequential& model,
   if (from.size() != 3 || to.size() != 3) return;
   const auto described = [](std::int64_t channels) {
     return fmt::format("{} channel{} ({})", channels, channels == 1 ? "" : "s",
-                       channels == 1 ? "grey" : channels == 3 ? "colour" : "other");
+                       channels == 1   ? "grey"
+                       : channels == 3 ? "colour"
+                                       : "other");
   };
   if (from[2] != to[2])
     throw InputError(
@@ -529,7 +531,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
       fmt::print(log, "  the Normalization layer takes each channel's mean and variance over the training images\n");
     if (init) init_json = init_report_json(*init, r.init);
   }
-  if (!options.json) fmt::print(log, "\n{}\n", model->summary());
+  if (!options.json) fmt::print(log, "\n{}\n", model->summary(r.freeze));
   std::vector<std::string> frozen_names;
   for (std::size_t i = 0; i < r.freeze; ++i) frozen_names.push_back(model->layer(i).name());
   if (r.freeze > 0) {

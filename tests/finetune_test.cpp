@@ -543,6 +543,9 @@ TEST_F(FinetuneCli, ASourceOfAnotherPictureSizeLoadsItsConvolutionsAndSaysWhy) {
       outcome.out,
       HasSubstr("  warning: dense_5 is frozen but was not loaded: it keeps its random start"));
   EXPECT_THAT(outcome.out, testing::Not(HasSubstr("warning: conv2d_")));
+  // The frozen layers' parameters count as non-trainable (only dense_6's 64 * 5 + 5 train).
+  EXPECT_THAT(outcome.out, HasSubstr("Total params: 121605\nTrainable params: 325\n"
+                                     "Non-trainable params: 121280\n"));
   EXPECT_THAT(outcome.out, HasSubstr("note: " + path("larger.safetensors") +
                                      " takes 32x32 pictures, the data here is 28x28"));
   EXPECT_THAT(outcome.out, HasSubstr("--image-size 32x32 would match"));

@@ -90,7 +90,9 @@ std::int64_t Sequential::non_trainable_count() const {
   return count;
 }
 
-std::string Sequential::summary() const {
+std::string Sequential::summary(std::size_t frozen_layers) const {
+  IMGCLS_CHECK(frozen_layers <= layers_.size(), "{} frozen layers of {}", frozen_layers,
+               layers_.size());
   constexpr int kNameWidth = 28, kShapeWidth = 22, kParamWidth = 12;
   const std::string rule(kNameWidth + kShapeWidth + kParamWidth, '-');
   std::string text = fmt::format("{:<{}}{:<{}}{:>{}}\n", "Layer (type)", kNameWidth, "Output Shape",
@@ -106,7 +108,10 @@ std::string Sequential::summary() const {
   }
   text += std::string(rule.size(), '=') + "\n";
   // As Keras: a layer's count and the total include the non-trainable values.
-  const std::int64_t trainable = parameter_count(), non_trainable = non_trainable_count();
+  std::int64_t frozen = 0;
+  for (std::size_t i = 0; i < frozen_layers; ++i) frozen += param_counts_[i];
+  const std::int64_t trainable = parameter_count() - frozen,
+                     non_trainable = non_trainable_count() + frozen;
   text += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n",
                       trainable + non_trainable, trainable, non_trainable);
   return text;
