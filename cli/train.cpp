@@ -3,8 +3,11 @@
 // run exactly, and save the model with its history. SIGINT/SIGTERM finish the current step,
 // write a checkpoint and say how to resume. Under mpirun with --distributed, every rank
 // runs this command and trains its shard of each batch; rank 0 alone prints and writes.
+// Fine-tuning: --init starts from another model's matching layers, --freeze keeps the first
+// layers fixed.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -69,14 +72,18 @@ struct RunDefinition {
   std::int64_t channels = 1;
   std::string image_size;
   std::string resize = "stretch";
+  // Fine-tuning: the model file the weights started from (absolute; "": none), and how many
+  // leading layers stay fixed.
+  std::string init;
+  std::size_t freeze = 0;
 };
 
 // A key missing from a checkpoint takes the default (checkpoints from before --precision).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epochs, batch_size,
                                                 optimizer, learning_rate, momentum, nesterov,
                                                 weight_decay, schedule, lr_min, seed, val_split,
-                                                augment, early_stop, precision, channels, image_size,
-                                                resize)
+                                                augment, early_stop, precision, channels,
+                                                image_size, resize, init, freeze)
 
 // The augmentations --augment names, in a fixed order: "digits" (the default of a bare
 // --augment), "crop", "flip". Throws CLI::ValidationError on another name.
@@ -135,6 +142,8 @@ struct TrainOptions {
   std::int64_t checkpoint_every = 0;
   std::optional<std::string> checkpoint_path;  // default: <out stem>.checkpoint.safetensors
   std::string resume_path;
+  std::string init_path;                    // --init MODEL
+  std::optional<std::string> freeze;        // --freeze LAYER|N
   std::optional<std::string> out_path;      // default: model.safetensors, or the resumed run's
   std::optional<std::string> csv_log_path;  // default: none, or the resumed run's
   PictureOptions pictures;
@@ -274,6 +283,102 @@ std::pair<Dataset, Dataset> split_off_validation(const Dataset& data, double fra
   }
 }
 
+// --freeze LAYER|N: how many leading layers of `model` stay fixed. N counts layers (0: none);
+// LAYER freezes the layers up to and including the one of that name. Some layer with
+// parameters must be left to train.
+std::size_t frozen_layer_count(const std::string& spec, Sequential& model) {
+  const std::size_t layers = model.layer_count();
+  std::string names;
+  for (std::size_t i = 0; i < layers; ++i) names += (i ? ", " : "") + model.layer(i).name();
+  std::size_t count = 0;
+  const bool number =
+      !spec.empty() && spec.size() <= 9 &&
+      std::all_of(spec.begin(), spec.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (number) {
+    count = std::stoul(spec);
+    if (count > layers)
+      throw InputError("--freeze", fmt::format("{} layers, but the model has {}", count, layers),
+                       "its layers are " + names);
+  } else {
+    std::size_t i = 0;
+    while (i < layers && model.layer(i).name() != spec) ++i;
+    if (i == layers)
+      throw InputError("--freeze", fmt::format("the model has no layer \"{}\"", spec),
+                       "give a layer count or one of " + names);
+    count = i + 1;
+  }
+  if (count > 0 && trainable_params(model, count).empty()) {
+    std::string last = "none";
+    for (std::size_t i = 0; i < layers; ++i)
+      if (!model.layer(i).params().empty()) last = model.layer(i).name();
+    throw InputError(
+        "--freeze",
+        fmt::format("freezing {} of {} layers leaves no parameter to train", count, layers),
+        "freeze the layers before the last one with parameters (" + last + ")");
+  }
+  return count;
+}
+
+// The --init report: one line per layer with weights, loaded or new (and why), then the
+// source's layers that gave nothing.
+void print_init_report(std::FILE* log, const InitReport& report, const std::string& source) {
+  fmt::print(log, "Initialised from {}: {} of {} layers with weights loaded\n", source,
+             report.loaded_count(), report.layers.size());
+  for (const LayerInit& layer : report.layers) {
+    if (layer.loaded)
+      fmt::print(log, "  loaded  {}\n", layer.layer);
+    else
+      fmt::print(log, "  new     {:<16} {}\n", layer.layer, layer.reason);
+  }
+  for (const std::string& name : report.unused)
+    fmt::print(log, "  unused  {:<16} (the source's; no layer here takes it)\n", name);
+}
+
+// --init SOURCE for `model`: a source that takes pictures of another channel count is refused
+// (its first convolution cannot be loaded, and the layers after it learnt from grey or colour
+// features); another picture size is said, since the layers after Flatten will not match.
+void check_init_input(const Sequential& source, const Sequential& model,
+                      const std::string& source_path, std::FILE* log) {
+  const Shape& from = source.input_shape();
+  const Shape& to = model.input_shape();
+  if (from.size() != 3 || to.size() != 3) return;
+  const auto described = [](std::int64_t channels) {
+    return fmt::format("{} channel{} ({})", channels, channels == 1 ? "" : "s",
+                       channels == 1   ? "grey"
+                       : channels == 3 ? "colour"
+                                       : "other");
+  };
+  if (from[2] != to[2])
+    throw InputError(
+        source_path,
+        fmt::format("the model takes pictures of {}, the data here has {}: its first layer "
+                    "cannot be loaded and the layers after it learnt from other features",
+                    described(from[2]), described(to[2])),
+        fmt::format("read an image folder with --channels {} ({}), or start from a model "
+                    "trained on pictures of {}",
+                    from[2],
+                    from[2] == 1 ? "colour pictures become grey"
+                                 : "grey pictures are repeated in the three channels",
+                    described(to[2])));
+  if (from[0] != to[0] || from[1] != to[1])
+    fmt::print(log,
+               "  note: {} takes {}x{} pictures, the data here is {}x{}: the convolutions can "
+               "load, the layers after Flatten cannot (an image folder read with --image-size "
+               "{}x{} would match)\n",
+               source_path, from[0], from[1], to[0], to[1], from[0], from[1]);
+}
+
+nlohmann::json init_report_json(const InitReport& report, const std::string& source) {
+  nlohmann::json loaded = nlohmann::json::array(), fresh = nlohmann::json::array();
+  for (const LayerInit& layer : report.layers) {
+    if (layer.loaded)
+      loaded.push_back(layer.layer);
+    else
+      fresh.push_back({{"layer", layer.layer}, {"reason", layer.reason}});
+  }
+  return {{"model", source}, {"loaded", loaded}, {"new", fresh}, {"unused", report.unused}};
+}
+
 int train(const CLI::App& cmd, TrainOptions options) {
   std::unique_ptr<Communicator> world;  // first in, last out: MPI outlives everything below
   if (options.distributed) {
@@ -318,6 +423,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
     if (saved.learning_rate <= 0.0) saved.learning_rate = default_learning_rate(saved.optimizer);
     if (saved.weight_decay < 0.0) saved.weight_decay = default_weight_decay(saved.optimizer);
     saved.data = data_record(saved.data);
+    saved.freeze = checkpoint->frozen_layers;  // the optimizer's state follows it
+    if (options.freeze) options.run.freeze = frozen_layer_count(*options.freeze, checkpoint->model);
     check_resume_matches(cmd, options.run, saved, options.resume_path);
     saved.epochs = cmd.count("--epochs") > 0 ? options.run.epochs : saved.epochs;
     saved.precision = cmd.count("--precision") > 0 ? options.run.precision : saved.precision;
@@ -345,6 +452,13 @@ int train(const CLI::App& cmd, TrainOptions options) {
     model = std::move(checkpoint->model);
   else if (is_architecture_file(r.arch))
     model = read_architecture(r.arch);
+  // The model to start from is read now, so that a bad file stops the run before the data
+  // is loaded.
+  std::optional<Sequential> init_source;
+  if (!options.init_path.empty()) {
+    init_source = load_model(options.init_path);
+    options.run.init = absolute_path(options.init_path);
+  }
   const std::string history_path = history_path_for(outputs.out);
   // Every file the run will write is checked now, not after hours of training.
   if (lead) {
@@ -363,6 +477,9 @@ int train(const CLI::App& cmd, TrainOptions options) {
       checkpoint ? std::optional(model->preprocessing()) : std::nullopt, options.pictures, log);
   if (!model) model = resolve_architecture(r.arch, loaded);
   fit_model_to_data(*model, loaded, data_dir);
+  if (init_source) check_init_input(*init_source, *model, options.init_path, log);
+  if (!checkpoint)
+    options.run.freeze = options.freeze ? frozen_layer_count(*options.freeze, *model) : 0;
   options.run.channels = loaded.input_shape.size() == 3 ? loaded.input_shape[2] : 1;
   options.run.image_size = loaded.input_shape.size() == 3
                                ? fmt::format("{}x{}", loaded.input_shape[0], loaded.input_shape[1])
@@ -376,6 +493,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
              validation.size(), data.test.size(), to_string(loaded.input_shape));
 
   std::unique_ptr<Optimizer> optimizer = make_optimizer(r);
+  nlohmann::json init_json;  // the --init report, for the model file and --json
   TrainingState state;
   if (checkpoint) {
     if (checkpoint->optimizer_kind != optimizer->kind())
@@ -385,10 +503,44 @@ int train(const CLI::App& cmd, TrainOptions options) {
     state = std::move(checkpoint->state);
   } else {
     model->initialize(r.seed);
-    if (adapt_normalization(*model, data.train))
+    std::optional<InitReport> init;
+    if (init_source) {
+      init = init_from(*model, *init_source);
+      print_init_report(log, *init, options.init_path);
+      if (init->loaded_count() == 0)
+        throw InputError(options.init_path,
+                         "none of its layers matches a layer of the architecture by name and shape",
+                         "train the architecture (--arch) the model file holds, or one that "
+                         "shares its first layers");
+      // Freezing a layer that was not loaded keeps its random start: allowed, but said.
+      for (std::size_t i = 0; i < r.freeze; ++i) {
+        Layer& layer = model->layer(i);
+        if (!layer.params().empty() && !init->loaded(layer.name()))
+          fmt::print(log, "  warning: {} is frozen but was not loaded: it keeps its random start\n",
+                     layer.name());
+      }
+    }
+    // A Normalization layer loaded with the model's weights keeps its statistics: the layers
+    // after it learnt on inputs normalised by them.
+    const Layer* first = model->layer_count() > 0 ? &model->layer(0) : nullptr;
+    if (first && first->kind() == "Normalization" && init && init->loaded(first->name()))
+      fmt::print(
+          log, "  the Normalization layer keeps the statistics of {} (not adapted to this data)\n",
+          options.init_path);
+    else if (adapt_normalization(*model, data.train))
       fmt::print(log, "  the Normalization layer takes each channel's mean and variance over the training images\n");
+    if (init) init_json = init_report_json(*init, r.init);
   }
-  if (!options.json) fmt::print(log, "\n{}\n", model->summary());
+  if (!options.json) fmt::print(log, "\n{}\n", model->summary(r.freeze));
+  std::vector<std::string> frozen_names;
+  for (std::size_t i = 0; i < r.freeze; ++i) frozen_names.push_back(model->layer(i).name());
+  if (r.freeze > 0) {
+    std::int64_t fixed = 0;
+    for (std::size_t i = 0; i < r.freeze; ++i)
+      for (const Param& p : model->layer(i).params()) fixed += p.value->size();
+    fmt::print(log, "Frozen: the first {} layers ({} to {}), {} of {} parameters fixed\n", r.freeze,
+               frozen_names.front(), frozen_names.back(), fixed, model->parameter_count());
+  }
 
   const nlohmann::json run_json = r;
   nlohmann::json checkpoint_config = run_json;
@@ -398,6 +550,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
                  .csv_log = outputs.csv_log.empty() ? "" : absolute_path(outputs.csv_log)}));
   FitOptions fit_options{
       .epochs = r.epochs, .batch_size = r.batch_size, .seed = r.seed, .precision = precision};
+  fit_options.frozen_layers = r.freeze;
   fit_options.schedule = make_schedule(r);
   fit_options.validation = r.val_split > 0.0 ? &validation : nullptr;
   fit_options.early_stop_patience = r.early_stop;
@@ -447,6 +600,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
                             {"data", r.data},
                             {"epochs_trained", history.epochs.size()},
                             {"train_seconds", history.train_seconds}};
+  if (!init_json.is_null()) summary["init"] = init_json;
+  if (r.freeze > 0) summary["frozen"] = frozen_names;
   if (data.test.size() > 0) {
     const Evaluation test = evaluate(*model, data.test);
     fmt::print(log, "Test accuracy {:.4f}  test loss {:.4f}  ({} images)\n", test.accuracy,
@@ -544,9 +699,22 @@ Action add_train_command(CLI::App& app) {
   cmd->add_option_function<std::string>(
       "--checkpoint", [options](const std::string& path) { options->checkpoint_path = path; },
       "Checkpoint file (default: <out stem>.checkpoint.safetensors; when resuming, the run's own)");
-  cmd->add_option("--resume", options->resume_path,
-                  "Continue the run saved in this checkpoint; it writes where the original run "
-                  "would have, unless --out is given");
+  CLI::Option* resume =
+      cmd->add_option("--resume", options->resume_path,
+                      "Continue the run saved in this checkpoint; it writes where the original run "
+                      "would have, unless --out is given");
+  cmd->add_option("--init", options->init_path,
+                  "Start from this model file's weights (fine-tuning): each layer whose parameters "
+                  "and buffers have the same names (conv2d_0: kind and position) and shapes is "
+                  "loaded, the others (a head of another class count) start from --seed; prints "
+                  "which and why. Refused when no layer matches or the model's input channels "
+                  "differ from the data's; a new run only")
+      ->excludes(resume);
+  cmd->add_option_function<std::string>(
+      "--freeze", [options](const std::string& spec) { options->freeze = spec; },
+      "Keep the first layers fixed: a count N, or a layer name (conv2d_2: up to and including it); "
+      "frozen layers run as in inference (BatchNorm keeps its moving statistics); a layer with "
+      "parameters must be left to train. A resumed run keeps the checkpoint's");
   cmd->add_option_function<std::string>(
       "--out", [options](const std::string& path) { options->out_path = path; },
       "Model file to write (default: model.safetensors; when resuming, the run's own)");

@@ -41,6 +41,37 @@ struct ModelMetadata {
 };
 ModelMetadata read_model_metadata(const std::string& path);
 
+// Fine-tuning: a model starts from another model's weights (Keras's load_weights with
+// skip_mismatch, PyTorch's load_state_dict of the matching entries).
+//
+//   imgcls::Sequential model = imgcls::presets::seed({.classes = 5});
+//   model.initialize(seed);
+//   imgcls::InitReport report = imgcls::init_from(model, imgcls::load_model("digits.safetensors"));
+//
+// What init_from did with one layer of the model that has parameters or buffers.
+struct LayerInit {
+  std::string layer;    // "conv2d_0"
+  bool loaded = false;  // every parameter and buffer of the layer was copied from the source
+  // When not loaded, why: "the source has no conv2d_4.weight", or "dense_6.weight is [5, 64]
+  // here, [10, 64] in the source".
+  std::string reason;
+};
+struct InitReport {
+  std::vector<LayerInit> layers;  // the model's layers with parameters or buffers, in order
+  // The source's layers with parameters or buffers that gave the model nothing, in order.
+  std::vector<std::string> unused;
+  std::size_t loaded_count() const;
+  bool loaded(const std::string& layer) const;  // a layer of `layers` that was loaded
+};
+// Copies into `model` the layers of `source` that match: a layer is loaded when the source
+// has, for each of its parameters and buffers, a tensor of the same name and shape
+// ("conv2d_0.weight" [32, 1, 3, 3]); BatchNorm's moving statistics and Normalization's mean
+// and variance are buffers, so they come too. Any other layer (a classification head of
+// another class count, a layer the source does not have) keeps what it holds: initialise
+// the model first. A layer is loaded whole or not at all. Class names and preprocessing are
+// not copied (they belong to the model's own data).
+InitReport init_from(Sequential& model, const Sequential& source);
+
 // An architecture file: {"input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", ...}, ...]}
 // (the format of Sequential::config()). At most 1 MiB, nested at most 16 deep; the model is
 // built (shapes inferred and checked) but not initialised. Throws InputError naming the
@@ -69,23 +100,27 @@ History load_history(const std::string& path);
 History history_from_json(const nlohmann::json& json, const std::string& path);
 
 // Checkpoints: everything needed to continue training exactly where it stopped: the model
-// (architecture and weights), the optimizer's kind, step count and buffers, the training
-// state (epoch, step, running sums, finished epochs, early-stopping best weights) and the
-// caller's run configuration (JSON; the CLI keeps its options there to check a resume).
-// Written atomically with a CRC-32 of the tensor data, so a crash mid-write leaves the
-// previous checkpoint intact and a damaged one is refused.
+// (architecture and weights), the frozen layers (FitOptions::frozen_layers), the optimizer's
+// kind, step count and buffers (those of trainable_params(model, frozen_layers): none for a
+// frozen parameter), the training state (epoch, step, running sums, finished epochs,
+// early-stopping best weights) and the caller's run configuration (JSON; the CLI keeps its
+// options there to check a resume). Written atomically with a CRC-32 of the tensor data, so
+// a crash mid-write leaves the previous checkpoint intact and a damaged one is refused.
 void save_checkpoint(const std::string& path, Sequential& model, Optimizer& optimizer,
-                     const TrainingState& state, const nlohmann::json& run_config);
+                     const TrainingState& state, const nlohmann::json& run_config,
+                     std::size_t frozen_layers = 0);
 
 struct LoadedCheckpoint {
   Sequential model;
   TrainingState state;
   nlohmann::json run_config;
+  std::size_t frozen_layers = 0;  // 0 for checkpoints from before fine-tuning
   std::string optimizer_kind;
   std::int64_t optimizer_steps = 0;
   std::vector<std::vector<float>> optimizer_buffers;
 };
-// Throws InputError naming the file and the problem.
+// Throws InputError naming the file and the problem (among them optimizer buffers that do
+// not fit the parameters the frozen layers leave to train).
 LoadedCheckpoint load_checkpoint(const std::string& path);
 
 struct ModelCheckpointOptions {
@@ -93,10 +128,10 @@ struct ModelCheckpointOptions {
 };
 
 // A Trainer callback (trainer.hpp) that keeps the run's checkpoint at `path` current
-// (save_checkpoint with `run_config`): at every epoch end, every `every_steps` steps (but
-// not at an epoch's last step, whose epoch end follows), and when a stop request ends the
-// run mid-epoch. Each is written where the state names the next step, so loading it and
-// running on continues the run exactly. Add it after EarlyStopping (see there). In a
+// (save_checkpoint with `run_config` and the trainer's frozen layers): at every epoch end, every
+// `every_steps` steps (but not at an epoch's last step, whose epoch end follows), and when a stop
+// request ends the run mid-epoch. Each is written where the state names the next step, so loading
+// it and running on continues the run exactly. Add it after EarlyStopping (see there). In a
 // distributed run, add it on one rank.
 class ModelCheckpoint : public Callback {
  public:

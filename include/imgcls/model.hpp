@@ -61,8 +61,10 @@ class Sequential {
   void set_preprocessing(Preprocessing preprocessing);
   Preprocessing preprocessing() const { return preprocessing_; }
 
-  // A table like Keras's model.summary(): layer, output shape, parameter count, totals.
-  std::string summary() const;
+  // A table like Keras's model.summary(): layer, output shape, parameter count, totals. The
+  // parameters of the first `frozen_layers` layers (<= the layer count; fixed in fine-tuning,
+  // FitOptions::frozen_layers) count as non-trainable, as Keras counts a frozen layer's.
+  std::string summary(std::size_t frozen_layers = 0) const;
 
   // {"input_shape": [...], "layers": [layer configs]}; from_config rebuilds the model
   // (uninitialised) and rejects bad specs with an InputError naming `source`, among them a

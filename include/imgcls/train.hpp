@@ -72,6 +72,15 @@ struct FitOptions {
   // weights. Needs a validation set.
   int early_stop_patience = 0;
   std::optional<AugmentOptions> augment;
+  // Fine-tuning: the first `frozen_layers` layers stay as they are (at most the layer count,
+  // leaving at least one layer with parameters after them). They run as in inference:
+  // BatchNorm normalises with its moving statistics and does not update them (as Keras does
+  // for a frozen BatchNormalization, and PyTorch after .eval()), Dropout passes everything.
+  // No gradient is computed for their parameters, backward stops at the first trainable
+  // layer, and the optimizer steps only trainable_params(model, frozen_layers), so it keeps
+  // no state for the frozen ones. A resumed run must freeze as many layers as the run it
+  // continues (checkpoints record it: LoadedCheckpoint::frozen_layers).
+  std::size_t frozen_layers = 0;
   // Checked after each step: when set, the run ends after that step (at the epoch's end when
   // it was the epoch's last) as interrupted; see Trainer::request_stop. Distributed: checked
   // before each gradient exchange, which tells every rank. A signal handler may set it.
@@ -117,6 +126,10 @@ Tensor predict(const Sequential& model, const Tensor& images,
 // returns true; otherwise changes nothing and returns false. Call it before training a new
 // model; a trained or resumed model keeps its statistics.
 bool adapt_normalization(Sequential& model, const Dataset& data);
+
+// The parameters a run with FitOptions::frozen_layers trains and its optimizer steps: those
+// of the layers after the first `frozen_layers` (<= the layer count), in layer order.
+std::vector<Param> trainable_params(Sequential& model, std::size_t frozen_layers);
 
 // Splits off a seeded random `fraction` of `data` as a validation set: {train, validation}.
 // Throws InputError when the fraction is not in (0, 1) or leaves either part empty.

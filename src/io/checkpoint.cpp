@@ -3,13 +3,18 @@
 //             <buffer name>         non-trainable state (BatchNorm's moving statistics)
 //             optimizer.<k>         the optimizer's k-th state buffer
 //             best.<param name>     early stopping's best weights, when it has them
-//   metadata  architecture, optimizer_kind, optimizer_steps, state (JSON), run_config (JSON)
+//   metadata  architecture, frozen_layers (absent: 0), optimizer_kind, optimizer_steps,
+//             state (JSON), run_config (JSON)
+// The optimizer's buffers take turns over the parameters the run trains (those after the
+// frozen layers): optimizer.k belongs to the (k mod count)-th of them.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <limits>
 #include <type_traits>
 #include <utility>
 
+#include "core/check.hpp"
 #include "imgcls/io.hpp"
 #include "io/bounded_json.hpp"
 #include "io/parse.hpp"
@@ -70,10 +75,44 @@ const io::StoredTensor& f32_tensor(const io::SafetensorsFile& file, const std::s
   return found->second;
 }
 
+// frozen_layers: absent (checkpoints from before fine-tuning) is 0.
+std::size_t read_frozen_layers(const std::map<std::string, std::string>& metadata,
+                               std::size_t layer_count, const std::string& path) {
+  const auto found = metadata.find("frozen_layers");
+  if (found == metadata.end()) return 0;
+  const std::string& text = found->second;
+  const bool digits =
+      !text.empty() && text.size() <= 9 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoul(text) > layer_count)
+    throw InputError(path,
+                     fmt::format("frozen_layers is not a layer count from 0 to {}", layer_count));
+  return std::stoul(text);
+}
+
+// The optimizer's buffers take turns over the trained parameters, each the size of its own.
+void check_optimizer_buffers(LoadedCheckpoint& loaded, const std::string& path) {
+  const std::vector<Param> trained = trainable_params(loaded.model, loaded.frozen_layers);
+  const auto& buffers = loaded.optimizer_buffers;
+  if (buffers.empty()) return;
+  if (trained.empty() || buffers.size() % trained.size() != 0)
+    throw InputError(path, fmt::format("{} optimizer buffers for {} trained parameters",
+                                       buffers.size(), trained.size()));
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    const Param& p = trained[k % trained.size()];
+    if (static_cast<std::int64_t>(buffers[k].size()) != p.value->size())
+      throw InputError(path, fmt::format("optimizer.{} holds {} values, {} has {}", k,
+                                         buffers[k].size(), p.name, p.value->size()));
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, Sequential& model, Optimizer& optimizer,
-                     const TrainingState& state, const nlohmann::json& run_config) {
+                     const TrainingState& state, const nlohmann::json& run_config,
+                     std::size_t frozen_layers) {
+  IMGCLS_CHECK(frozen_layers <= model.layer_count(), "{} frozen layers of {}", frozen_layers,
+               model.layer_count());
   const std::vector<Param> params = model.params();
   std::vector<Tensor> optimizer_tensors, best = state.best_weights;
   for (const auto& buffer : optimizer.state_buffers())
@@ -91,6 +130,7 @@ void save_checkpoint(const std::string& path, Sequential& model, Optimizer& opti
                         {{"format", kFormat},
                          {"version", kVersion},
                          {"architecture", model.config().dump()},
+                         {"frozen_layers", std::to_string(frozen_layers)},
                          {"optimizer_kind", optimizer.kind()},
                          {"optimizer_steps", std::to_string(optimizer.steps_taken())},
                          {"state", state_to_json(state).dump()},
@@ -114,6 +154,7 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
       Sequential::from_config(parse_json(file.metadata, "architecture", path), path)};
   const nlohmann::json state = parse_json(file.metadata, "state", path);
   loaded.run_config = parse_json(file.metadata, "run_config", path);
+  loaded.frozen_layers = read_frozen_layers(file.metadata, loaded.model.layer_count(), path);
   loaded.optimizer_kind =
       file.metadata.contains("optimizer_kind") ? file.metadata.at("optimizer_kind") : "";
   try {
@@ -170,6 +211,7 @@ LoadedCheckpoint checkpoint_from_container(const io::SafetensorsFile& file,
   if (used != file.tensors.size())
     throw InputError(path, fmt::format("{} tensors the checkpoint format does not use",
                                        file.tensors.size() - used));
+  check_optimizer_buffers(loaded, path);
   return loaded;
 }
 

@@ -22,7 +22,8 @@ void ModelCheckpoint::on_train_end(Trainer& trainer) {
 }
 
 void ModelCheckpoint::save(Trainer& trainer) {
-  save_checkpoint(path_, trainer.model(), trainer.optimizer(), trainer.state(), run_config_);
+  save_checkpoint(path_, trainer.model(), trainer.optimizer(), trainer.state(), run_config_,
+                  trainer.options().frozen_layers);
   saved_at_ = std::pair<int, std::int64_t>{trainer.state().epoch, trainer.state().step};
 }
 

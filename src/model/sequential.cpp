@@ -92,7 +92,9 @@ std::int64_t Sequential::non_trainable_count() const {
   return count;
 }
 
-std::string Sequential::summary() const {
+std::string Sequential::summary(std::size_t frozen_layers) const {
+  IMGCLS_CHECK(frozen_layers <= layers_.size(), "{} frozen layers of {}", frozen_layers,
+               layers_.size());
   // The columns are at least this wide, and wider when a name or a shape needs it, so that
   // a space always separates them ("normalization_0 (Normalization)" takes 31 characters).
   constexpr std::size_t kMinNameWidth = 28, kMinShapeWidth = 22, kParamWidth = 12;
@@ -116,7 +118,10 @@ std::string Sequential::summary() const {
                         param_counts_[i] + buffer_counts_[i], kParamWidth);
   text += rule + "\n";
   // As Keras: a layer's count and the total include the non-trainable values.
-  const std::int64_t trainable = parameter_count(), non_trainable = non_trainable_count();
+  std::int64_t frozen = 0;
+  for (std::size_t i = 0; i < frozen_layers; ++i) frozen += param_counts_[i];
+  const std::int64_t trainable = parameter_count() - frozen,
+                     non_trainable = non_trainable_count() + frozen;
   text += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n",
                       trainable + non_trainable, trainable, non_trainable);
   return text;

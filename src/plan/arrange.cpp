@@ -1,6 +1,7 @@
 // The arrangement of kernels (see arrange.hpp).
 #include "plan/arrange.hpp"
 
+#include "core/check.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/pool2d.hpp"
@@ -33,14 +34,17 @@ bool ends_with_relu(const Layer& layer) {
 }  // namespace
 
 std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mode mode,
-                                Precision precision) {
+                                Precision precision, std::size_t frozen_layers) {
   const std::size_t count = model.layer_count();
+  IMGCLS_CHECK(frozen_layers <= count && (frozen_layers == 0 || mode == Mode::train),
+               "{} frozen layers of {} in a {} arrangement", frozen_layers, count,
+               mode == Mode::train ? "training" : "inference");
   std::vector<KernelSpec> specs(count);
   for (std::size_t i = 0; i < count; ++i) {
     specs[i].batch = batch;
-    specs[i].mode = mode;
+    specs[i].mode = i < frozen_layers ? Mode::infer : mode;
     specs[i].precision =
-        mode == Mode::train ? precision_of(model.layer(i), precision) : Precision::fp32;
+        specs[i].mode == Mode::train ? precision_of(model.layer(i), precision) : Precision::fp32;
   }
   for (std::size_t i = 0; i + 1 < count; ++i) {
     const auto* pool = dynamic_cast<const layers::Pool2DLayer*>(&model.layer(i + 1));

@@ -9,7 +9,10 @@
 //    window maxima, so masking the pooled gradient where the pooled output is 0 equals
 //    masking the full-size gradient, at a quarter of the memory traffic;
 //  - precision: with Precision::bf16, training kernels of Dense layers and of Conv2D layers
-//    over 8 or more input channels multiply in bf16; the rest stay fp32.
+//    over 8 or more input channels multiply in bf16; the rest stay fp32;
+//  - frozen layers: in a Mode::train arrangement, the first `frozen_layers` layers (fixed
+//    while the rest train: fine-tuning) run as in inference, Mode::infer and fp32: BatchNorm
+//    normalises with its moving statistics, Dropout passes everything through.
 #pragma once
 
 #include <vector>
@@ -19,8 +22,9 @@
 
 namespace imgcls::plan {
 
-// One spec per layer of `model`, in order.
+// One spec per layer of `model`, in order. frozen_layers <= the layer count; only a
+// Mode::train arrangement has frozen layers.
 std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mode mode,
-                                Precision precision);
+                                Precision precision, std::size_t frozen_layers = 0);
 
 }  // namespace imgcls::plan

@@ -7,9 +7,11 @@
 
 namespace imgcls::plan {
 
-TrainingPlan::TrainingPlan(Sequential& model, Precision precision)
-    : model_(model), precision_(precision) {
+TrainingPlan::TrainingPlan(Sequential& model, Precision precision, std::size_t frozen_layers)
+    : model_(model), precision_(precision), frozen_layers_(frozen_layers) {
   IMGCLS_CHECK(model.layer_count() > 0, "the model has no layers");
+  IMGCLS_CHECK(frozen_layers <= model.layer_count(), "{} frozen layers of {}", frozen_layers,
+               model.layer_count());
   IMGCLS_CHECK(
       precision == Precision::fp32 || bf16_supported(),
       "bf16 training steps need a CPU with AVX512-BF16 or AMX (as oneDNN sees it); this one would "
@@ -21,6 +23,12 @@ TrainingPlan::TrainingPlan(Sequential& model, Precision precision)
     diff_params_.push_back(std::move(grads));
     buffers_.push_back(std::move(buffers));
   }
+  first_trained_ = model.layer_count();  // none: nothing to train, backward does nothing
+  for (std::size_t i = frozen_layers; i < model.layer_count(); ++i)
+    if (!diff_params_[i].empty()) {
+      first_trained_ = i;
+      break;
+    }
   outputs_.resize(model.layer_count());
   diffs_.resize(model.layer_count());
 }
@@ -28,7 +36,8 @@ TrainingPlan::TrainingPlan(Sequential& model, Precision precision)
 TrainingPlan::Kernels& TrainingPlan::kernels_for(std::int64_t batch) {
   Kernels& kernels = by_batch_[batch];
   if (kernels.by_layer.empty()) {
-    const std::vector<KernelSpec> specs = arrange(model_, batch, Mode::train, precision_);
+    const std::vector<KernelSpec> specs =
+        arrange(model_, batch, Mode::train, precision_, frozen_layers_);
     for (std::size_t i = 0; i < model_.layer_count(); ++i)
       kernels.by_layer.push_back(model_.layer(i).make_kernel(specs[i]));
   }
@@ -47,7 +56,7 @@ const Tensor& TrainingPlan::forward(const Tensor& images, std::uint64_t noise_se
     Kernel& kernel = *last_->by_layer[i];
     kernel.set_noise_seed(derive_seed(noise_seed, i));
     kernel.forward(*src, outputs_[i]);
-    if (!buffers_[i].empty()) kernel.update_buffers(buffers_[i]);
+    if (!buffers_[i].empty() && i >= frozen_layers_) kernel.update_buffers(buffers_[i]);
     src = &outputs_[i];
   }
   return outputs_.back();
@@ -56,9 +65,9 @@ const Tensor& TrainingPlan::forward(const Tensor& images, std::uint64_t noise_se
 void TrainingPlan::backward(const Tensor& diff_logits) {
   IMGCLS_CHECK(last_ != nullptr, "backward before forward");
   const Tensor* diff_dst = &diff_logits;
-  for (std::size_t i = last_->by_layer.size(); i-- > 0;) {
+  for (std::size_t i = last_->by_layer.size(); i-- > first_trained_;) {
     const Tensor& src = i == 0 ? *last_input_ : outputs_[i - 1];
-    Tensor* diff_src = i == 0 ? nullptr : &diffs_[i - 1];
+    Tensor* diff_src = i == first_trained_ ? nullptr : &diffs_[i - 1];
     last_->by_layer[i]->backward(src, outputs_[i], *diff_dst, diff_src, diff_params_[i]);
     diff_dst = diff_src;
   }

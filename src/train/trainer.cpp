@@ -64,14 +64,41 @@ std::int64_t count_correct(const Tensor& logits, std::int64_t count,
   return correct;
 }
 
+// An optimizer that has taken steps (a resumed run's) holds its buffers in turns over the
+// parameters it stepped; they must be the ones this run trains.
+void check_optimizer_state(Optimizer& optimizer, const std::vector<Param>& params) {
+  const auto& buffers = optimizer.state_buffers();
+  if (buffers.empty()) return;
+  IMGCLS_CHECK(!params.empty() && buffers.size() % params.size() == 0,
+               "the optimizer holds {} state buffers, not a multiple of the {} parameters trained: "
+               "resume with the frozen layers of the run that saved it",
+               buffers.size(), params.size());
+  for (std::size_t i = 0; i < buffers.size(); ++i)
+    IMGCLS_CHECK(
+        static_cast<std::int64_t>(buffers[i].size()) == params[i % params.size()].value->size(),
+        "the optimizer's state buffer {} holds {} values, {} holds {}: resume with the "
+        "frozen layers of the run that saved it",
+        i, buffers[i].size(), params[i % params.size()].name,
+        params[i % params.size()].value->size());
+}
+
 }  // namespace
+
+std::vector<Param> trainable_params(Sequential& model, std::size_t frozen_layers) {
+  IMGCLS_CHECK(frozen_layers <= model.layer_count(), "{} frozen layers of {}", frozen_layers,
+               model.layer_count());
+  std::vector<Param> params;
+  for (std::size_t i = frozen_layers; i < model.layer_count(); ++i)
+    for (const Param& p : model.layer(i).params()) params.push_back(p);
+  return params;
+}
 
 // What the steps reuse, and what the current step has gathered and computed.
 struct Trainer::Workspace {
-  Workspace(Sequential& model, Precision precision, Communicator* given, std::int64_t images)
-      : plan(model, precision),
-        communicator(given ? *given : local),
-        params(model.params()),
+  Workspace(Sequential& model, const FitOptions& options, std::int64_t images)
+      : plan(model, options.precision, options.frozen_layers),
+        communicator(options.communicator ? *options.communicator : local),
+        params(trainable_params(model, options.frozen_layers)),
         reducer(communicator, params),
         order(static_cast<std::size_t>(images)) {}
 
@@ -80,7 +107,7 @@ struct Trainer::Workspace {
   plan::TrainingPlan plan;
   LocalCommunicator local;
   Communicator& communicator;  // the options' or `local`
-  std::vector<Param> params;
+  std::vector<Param> params;   // those trained: after the frozen layers
   GradientReducer reducer;
   std::vector<std::int64_t> order;  // the epoch's permutation of the training set
   // The current step.
@@ -103,11 +130,15 @@ Trainer::Trainer(Sequential& model, Optimizer& optimizer, const Dataset& data, F
       state_(std::move(state)) {
   IMGCLS_CHECK(options_.epochs >= 0 && options_.batch_size >= 1, "epochs {} batch size {}",
                options_.epochs, options_.batch_size);
+  IMGCLS_CHECK(
+      options_.frozen_layers == 0 || !trainable_params(model_, options_.frozen_layers).empty(),
+      "{} frozen layers of {} leave no parameter to train", options_.frozen_layers,
+      model_.layer_count());
   check_dataset(model_, data_, "training data");
   if (options_.validation) check_dataset(model_, *options_.validation, "validation data");
   steps_ = (data_.size() + options_.batch_size - 1) / options_.batch_size;
-  workspace_ =
-      std::make_unique<Workspace>(model_, options_.precision, options_.communicator, data_.size());
+  workspace_ = std::make_unique<Workspace>(model_, options_, data_.size());
+  check_optimizer_state(optimizer_, workspace_->params);
   callbacks_.push_back(&history_);
   if (options_.early_stop_patience > 0) {
     early_stopping_ = std::make_unique<EarlyStopping>(
