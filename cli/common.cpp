@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <tuple>
-#include <nlohmann/json.hpp>
 
 #include "imgcls/error.hpp"
 #include "imgcls/image.hpp"
@@ -44,8 +44,9 @@ std::string resolve_data_dir(const std::string& spec) {
   if (spec != kFashionMnist) return spec;
   std::error_code ec;
   if (!std::filesystem::is_directory(kDebianFashionMnistDir, ec))
-    throw InputError(spec, fmt::format("not installed: there is no {}", kDebianFashionMnistDir),
-                     "install Debian's package dataset-fashion-mnist (scripts/setup.sh installs it)");
+    throw InputError(
+        spec, fmt::format("not installed: there is no {}", kDebianFashionMnistDir),
+        "install Debian's package dataset-fashion-mnist (scripts/setup.sh installs it)");
   return kDebianFashionMnistDir;
 }
 
@@ -62,9 +63,10 @@ std::string data_for_model(const std::optional<std::string>& given, const std::s
   const nlohmann::json summary = read_model_metadata(model_path).training;
   if (summary.is_object() && summary.contains("data") && summary.at("data").is_string())
     return summary.at("data").get<std::string>();
-  throw InputError(model_path, "the model file does not record the data it was trained on",
-                   "pass --data: mnist, fashion-mnist, a folder of IDX files or CIFAR binary files, "
-                   "or an image folder");
+  throw InputError(
+      model_path, "the model file does not record the data it was trained on",
+      "pass --data: mnist, fashion-mnist, a folder of IDX files or CIFAR binary files, "
+      "or an image folder");
 }
 
 namespace {
@@ -107,27 +109,29 @@ void warn_about_unused_files(const std::string& dir, const FolderSplits& data) {
 
 void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training) {
   const std::string from = training ? "the model's input for an architecture file, else " : "";
-  cmd->add_option("--channels", options.channels,
-                  "Image folders: 1 (grey) or 3 (colour) channels (default: " + from +
-                      (training ? "3 when any training picture has colour, else 1)" : "the model's)"))
+  cmd->add_option(
+         "--channels", options.channels,
+         "Image folders: 1 (grey) or 3 (colour) channels (default: " + from +
+             (training ? "3 when any training picture has colour, else 1)" : "the model's)"))
       ->check(CLI::IsMember({1, 3}));
   if (training) {
     cmd->add_option_function<std::string>(
-           "--image-size",
-           [&options](const std::string& text) {
-             std::int64_t height = 0, width = 0;
-             char x = 0;
-             std::istringstream in(text);
-             in >> height;
-             if (in.peek() != EOF) in >> x >> width;
-             if (x == 0) width = height;
-             if (!in || !in.eof() || (x != 0 && x != 'x') || height < 1 || width < 1 || height > 4096 ||
-                 width > 4096)
-               throw CLI::ValidationError("--image-size", "expected H or HxW (1 to 4096), got " + text);
-             options.image_size = std::pair{height, width};
-           },
-           "Image folders: the size pictures are made, H or HxW (default: " + from +
-               "the most common picture size)");
+        "--image-size",
+        [&options](const std::string& text) {
+          std::int64_t height = 0, width = 0;
+          char x = 0;
+          std::istringstream in(text);
+          in >> height;
+          if (in.peek() != EOF) in >> x >> width;
+          if (x == 0) width = height;
+          if (!in || !in.eof() || (x != 0 && x != 'x') || height < 1 || width < 1 ||
+              height > 4096 || width > 4096)
+            throw CLI::ValidationError("--image-size",
+                                       "expected H or HxW (1 to 4096), got " + text);
+          options.image_size = std::pair{height, width};
+        },
+        "Image folders: the size pictures are made, H or HxW (default: " + from +
+            "the most common picture size)");
     cmd->add_option_function<std::string>(
            "--resize",
            [&options](const std::string& rule) {
@@ -183,12 +187,14 @@ FolderSplits load_data_files(const std::string& dir, bool test_only) {
 
 // The resize rule of a model trained on data with class names: a resumed model's own, else
 // --resize, else stretch.
-Preprocessing resize_rule(std::optional<Preprocessing> model_resize, const PictureOptions& options) {
+Preprocessing resize_rule(std::optional<Preprocessing> model_resize,
+                          const PictureOptions& options) {
   if (!model_resize || *model_resize == Preprocessing::mnist_digit)
     return options.resize.value_or(Preprocessing::stretch);
   if (options.resize && *options.resize != *model_resize)
-    throw InputError("--resize", fmt::format("{} for a model trained with {}", to_string(*options.resize),
-                                             to_string(*model_resize)),
+    throw InputError("--resize",
+                     fmt::format("{} for a model trained with {}", to_string(*options.resize),
+                                 to_string(*model_resize)),
                      "drop --resize: the model's rule decides");
   return *model_resize;
 }
@@ -199,14 +205,17 @@ void check_picture_options_for_files(const std::string& dir, const TrainingData&
                                      const PictureOptions& options) {
   const Shape& shape = data.input_shape;
   if (options.channels != 0 && options.channels != shape.at(2))
-    throw InputError("--channels", fmt::format("{} for the images of {}, which are {}", options.channels, dir,
-                                               to_string(shape)),
+    throw InputError("--channels",
+                     fmt::format("{} for the images of {}, which are {}", options.channels, dir,
+                                 to_string(shape)),
                      "drop --channels: it converts the pictures of image folders");
-  if (options.image_size && (options.image_size->first != shape.at(0) || options.image_size->second != shape.at(1)))
-    throw InputError("--image-size",
-                     fmt::format("{}x{} for the images of {}, which are {}", options.image_size->first,
-                                 options.image_size->second, dir, to_string(shape)),
-                     "drop --image-size: it resizes the pictures of image folders");
+  if (options.image_size &&
+      (options.image_size->first != shape.at(0) || options.image_size->second != shape.at(1)))
+    throw InputError(
+        "--image-size",
+        fmt::format("{}x{} for the images of {}, which are {}", options.image_size->first,
+                    options.image_size->second, dir, to_string(shape)),
+        "drop --image-size: it resizes the pictures of image folders");
   if (options.resize && data.splits.class_names.empty())
     throw InputError("--resize", fmt::format("the digits of {} are prepared as MNIST digits", dir),
                      "drop --resize: it applies to data with class names (image folders, CIFAR, "
@@ -223,8 +232,8 @@ std::vector<std::string> numbered(std::size_t count) {
 }  // namespace
 
 TrainingData load_training_data(const std::string& dir, const std::optional<Shape>& model_input,
-                                std::optional<Preprocessing> model_resize, const PictureOptions& options,
-                                std::FILE* log) {
+                                std::optional<Preprocessing> model_resize,
+                                const PictureOptions& options, std::FILE* log) {
   TrainingData data;
   if (!is_image_folder(dir)) {
     constexpr std::int64_t kDigitClasses = 10;
@@ -242,13 +251,17 @@ TrainingData load_training_data(const std::string& dir, const std::optional<Shap
       throw InputError(dir, "image folders give pictures [H, W, 1] or [H, W, 3]; the model takes " +
                                 to_string(*model_input));
     const Shape& shape = *model_input;
-    if (options.image_size && (options.image_size->first != shape[0] || options.image_size->second != shape[1]))
-      throw InputError("--image-size", fmt::format("{}x{} for a model that takes {}", options.image_size->first,
-                                                   options.image_size->second, to_string(shape)),
+    if (options.image_size &&
+        (options.image_size->first != shape[0] || options.image_size->second != shape[1]))
+      throw InputError("--image-size",
+                       fmt::format("{}x{} for a model that takes {}", options.image_size->first,
+                                   options.image_size->second, to_string(shape)),
                        "drop --image-size: the model's input decides");
     if (options.channels != 0 && options.channels != shape[2])
-      throw InputError("--channels", fmt::format("{} for a model that takes {}", options.channels, to_string(shape)),
-                       "drop --channels: the model's input decides");
+      throw InputError(
+          "--channels",
+          fmt::format("{} for a model that takes {}", options.channels, to_string(shape)),
+          "drop --channels: the model's input decides");
     folder.height = shape[0];
     folder.width = shape[1];
     folder.channels = shape[2];
@@ -278,8 +291,8 @@ void fit_model_to_data(Sequential& model, const TrainingData& data, const std::s
   model.set_preprocessing(data.resize);
 }
 
-Dataset load_test_data(const std::string& dir, const Sequential& model, const PictureOptions& options,
-                       std::FILE* log) {
+Dataset load_test_data(const std::string& dir, const Sequential& model,
+                       const PictureOptions& options, std::FILE* log) {
   if (!is_image_folder(dir)) {
     FolderSplits data = load_data_files(dir, true);
     // Digits carry no names: any model that numbers its classes takes them.
@@ -299,10 +312,13 @@ Dataset load_test_data(const std::string& dir, const Sequential& model, const Pi
     throw InputError(dir, "image folders give pictures [H, W, 1] or [H, W, 3]; the model takes " +
                               to_string(shape));
   if (options.channels != 0 && options.channels != shape[2])
-    throw InputError("--channels", fmt::format("{} for a model that takes {}", options.channels, to_string(shape)),
-                     "drop --channels: the model's input decides");
-  const Preprocessing rule =
-      model.preprocessing() == Preprocessing::mnist_digit ? Preprocessing::stretch : model.preprocessing();
+    throw InputError(
+        "--channels",
+        fmt::format("{} for a model that takes {}", options.channels, to_string(shape)),
+        "drop --channels: the model's input decides");
+  const Preprocessing rule = model.preprocessing() == Preprocessing::mnist_digit
+                                 ? Preprocessing::stretch
+                                 : model.preprocessing();
   const ImageFolderOptions folder{.height = shape[0],
                                   .width = shape[1],
                                   .channels = shape[2],
@@ -312,22 +328,24 @@ Dataset load_test_data(const std::string& dir, const Sequential& model, const Pi
   const std::vector<std::string> model_names = class_names(model);
   if (data.class_names != model_names)
     throw InputError(dir,
-                     "the folder's classes [" + joined(data.class_names) + "] differ from the model's [" +
-                         joined(model_names) + "]",
+                     "the folder's classes [" + joined(data.class_names) +
+                         "] differ from the model's [" + joined(model_names) + "]",
                      "evaluate on a folder with one subfolder per class of the model, named as "
                      "the model names them");
   return std::move(data.test);
 }
 
+// A folder of the same name (say ./cifar) does not shadow a preset: only a file does.
 bool is_architecture_file(const std::string& spec) {
-  return spec.ends_with(".json") || std::filesystem::exists(spec);
+  return spec.ends_with(".json") || std::filesystem::is_regular_file(spec);
 }
 
 Sequential resolve_architecture(const std::string& spec, const TrainingData& data) {
   if (is_architecture_file(spec)) return read_architecture(spec);
-  return presets::by_name(spec, {.input_shape = data.input_shape,
-                                 .classes = data.classes,
-                                 .normalize = data.input_shape.size() == 3 && data.input_shape[2] == 3});
+  return presets::by_name(spec,
+                          {.input_shape = data.input_shape,
+                           .classes = data.classes,
+                           .normalize = data.input_shape.size() == 3 && data.input_shape[2] == 3});
 }
 
 History run_training(Trainer& trainer) {

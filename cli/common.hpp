@@ -2,13 +2,12 @@
 // and the training progress display.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
-
-#include <CLI/CLI.hpp>
 
 #include "imgcls/data.hpp"
 #include "imgcls/model.hpp"
@@ -40,9 +39,9 @@ std::string data_for_model(const std::optional<std::string>& given, const std::s
 // --skip-bad-files): what a command line gives; what it leaves unset, the model or the
 // folder decides.
 struct PictureOptions {
-  std::int64_t channels = 0;                   // 1, 3; 0: not given
+  std::int64_t channels = 0;                                        // 1, 3; 0: not given
   std::optional<std::pair<std::int64_t, std::int64_t>> image_size;  // --image-size H[xW]
-  std::optional<Preprocessing> resize;         // --resize stretch|crop
+  std::optional<Preprocessing> resize;                              // --resize stretch|crop
   bool skip_bad_files = false;
 };
 // Adds those options to a command; `training`: with the help of train (defaults from the
@@ -59,9 +58,9 @@ void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training);
 // folder). The model records those names and, as its preprocessing, the resize rule (stretch,
 // or crop with --resize crop): a picture of a shoe must not be made a digit.
 struct TrainingData {
-  FolderSplits splits;          // splits.class_names: empty for digits
-  Shape input_shape;            // one image, [H, W, C]
-  std::int64_t classes = 0;     // label range: the data's classes, or 10 for digits
+  FolderSplits splits;       // splits.class_names: empty for digits
+  Shape input_shape;         // one image, [H, W, C]
+  std::int64_t classes = 0;  // label range: the data's classes, or 10 for digits
   Preprocessing resize = Preprocessing::stretch;  // data with class names: the model's rule
 };
 // --data DIR of train: IDX or CIFAR files as they are (--channels and --image-size, when
@@ -73,8 +72,8 @@ struct TrainingData {
 // pictures that do not decode are left out and listed too (otherwise the first one is an
 // error naming it). --resize is refused for digits.
 TrainingData load_training_data(const std::string& dir, const std::optional<Shape>& model_input,
-                                std::optional<Preprocessing> model_resize, const PictureOptions& options,
-                                std::FILE* log);
+                                std::optional<Preprocessing> model_resize,
+                                const PictureOptions& options, std::FILE* log);
 // Data with class names gives the model its class names and resize rule (digits leave the
 // model as it is); refuses a model whose output count differs from the class count.
 void fit_model_to_data(Sequential& model, const TrainingData& data, const std::string& dir);
@@ -82,8 +81,8 @@ void fit_model_to_data(Sequential& model, const TrainingData& data, const std::s
 // or DIR), pictures of an image folder made the model's input by the model's resize rule.
 // Refuses data whose class names differ from the model's (digits: a model that names its
 // classes other than 0, 1, ...).
-Dataset load_test_data(const std::string& dir, const Sequential& model, const PictureOptions& options,
-                       std::FILE* log);
+Dataset load_test_data(const std::string& dir, const Sequential& model,
+                       const PictureOptions& options, std::FILE* log);
 inline constexpr const char* kSkipBadFilesHelp =
     "Image folders: leave out pictures that do not decode (they are counted and named) instead of "
     "stopping";

@@ -28,7 +28,8 @@ int evaluate_command(const EvaluateOptions& options) {
   set_num_threads(options.threads);
   Sequential model = load_model(options.model_path);
   const std::string data = resolve_data_dir(data_for_model(options.data, options.model_path));
-  const Dataset test = load_test_data(data, model, options.pictures, options.json ? stderr : stdout);
+  const Dataset test =
+      load_test_data(data, model, options.pictures, options.json ? stderr : stdout);
   const Evaluation result = evaluate(model, test);
   const std::vector<std::string> names = class_names(model);
   const auto classes = static_cast<std::int64_t>(names.size());

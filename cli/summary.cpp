@@ -58,12 +58,14 @@ int summary(const SummaryOptions& options) {
     fmt::print("{}", read_architecture(options.arch).summary());
     return kSuccess;
   }
-  const auto size = options.pictures.image_size.value_or(std::pair<std::int64_t, std::int64_t>{28, 28});
+  const auto size =
+      options.pictures.image_size.value_or(std::pair<std::int64_t, std::int64_t>{28, 28});
   const std::int64_t channels = options.pictures.channels != 0 ? options.pictures.channels : 1;
-  fmt::print("{}", presets::by_name(options.arch, {.input_shape = {size.first, size.second, channels},
-                                                   .classes = options.classes,
-                                                   .normalize = channels == 3})
-                       .summary());
+  fmt::print("{}",
+             presets::by_name(options.arch, {.input_shape = {size.first, size.second, channels},
+                                             .classes = options.classes,
+                                             .normalize = channels == 3})
+                 .summary());
   return kSuccess;
 }
 
@@ -84,7 +86,9 @@ Action add_summary_command(CLI::App& app) {
       ->check(CLI::IsMember({1, 3}));
   cmd->add_option_function<std::int64_t>(
          "--image-size",
-         [options](std::int64_t side) { options->pictures.image_size = std::pair{side, side}; },
+         [options](std::int64_t side) {
+           options->pictures.image_size = std::pair{side, side};
+         },
          "Presets: build for square images of this side (default 28)")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--classes", options->classes, "Presets: build for this many classes")

@@ -128,7 +128,8 @@ RunDefinition saved_run(nlohmann::json config, const std::string& checkpoint) {
   try {
     return config.get<RunDefinition>();
   } catch (const std::exception& e) {
-    throw InputError(checkpoint, std::string("the checkpoint's run options are unreadable: ") + e.what());
+    throw InputError(checkpoint,
+                     std::string("the checkpoint's run options are unreadable: ") + e.what());
   }
 }
 
@@ -411,7 +412,8 @@ int train(const CLI::App& cmd, TrainOptions options) {
   const PictureOptions& pictures = options.pictures;
   if (pictures.channels != 0) options.run.channels = pictures.channels;
   if (pictures.image_size)
-    options.run.image_size = fmt::format("{}x{}", pictures.image_size->first, pictures.image_size->second);
+    options.run.image_size =
+        fmt::format("{}x{}", pictures.image_size->first, pictures.image_size->second);
   if (pictures.resize) options.run.resize = std::string(to_string(*pictures.resize));
 
   std::optional<LoadedCheckpoint> checkpoint;
@@ -528,7 +530,9 @@ int train(const CLI::App& cmd, TrainOptions options) {
           log, "  the Normalization layer keeps the statistics of {} (not adapted to this data)\n",
           options.init_path);
     else if (adapt_normalization(*model, data.train))
-      fmt::print(log, "  the Normalization layer takes each channel's mean and variance over the training images\n");
+      fmt::print(log,
+                 "  the Normalization layer takes each channel's mean and variance over the "
+                 "training images\n");
     if (init) init_json = init_report_json(*init, r.init);
   }
   if (!options.json) fmt::print(log, "\n{}\n", model->summary(r.freeze));
@@ -632,9 +636,10 @@ Action add_train_command(CLI::App& app) {
   RunDefinition& r = options->run;
   CLI::App* cmd =
       app.add_subcommand("train", "Train a model (a preset or an architecture file) and save it");
-  cmd->add_option("--arch", r.arch,
-                  "Preset (seed, lenet5, strong, cifar: built for the data's image size, channels and "
-                  "classes) or architecture JSON file")
+  cmd->add_option(
+         "--arch", r.arch,
+         "Preset (seed, lenet5, strong, cifar: built for the data's image size, channels and "
+         "classes) or architecture JSON file")
       ->capture_default_str();
   cmd->add_option(
          "--data", r.data,
@@ -684,7 +689,8 @@ Action add_train_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.9));
   cmd->add_option_function<std::string>(
-         "--augment", [options](const std::string& names) { options->run.augment = augment_names(names); },
+         "--augment",
+         [options](const std::string& names) { options->run.augment = augment_names(names); },
          "Augment training images, by names: digits (random shift of 2 px, rotation of 10 deg and "
          "scale of 10%: for digits; a bare --augment means this), crop (a random crop of the image "
          "padded by 4 px), flip (a horizontal mirror, half of the time): e.g. --augment crop,flip")

@@ -1,6 +1,6 @@
 // Example: load a trained model and classify one picture the way `imgcls predict` does
-// (decode, the preprocessing its file records: digit preprocessing or a resize; softmax). Uses only the
-// public headers (include/imgcls).
+// (decode, the preprocessing its file records: digit preprocessing or a resize; softmax). Uses only
+// the public headers (include/imgcls).
 //   predict_image MODEL.safetensors PICTURE [EXPECTED_CLASS]
 // Prints the class and its probability; with EXPECTED_CLASS, exits 1 unless it matches.
 #include <algorithm>

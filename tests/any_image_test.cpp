@@ -4,19 +4,19 @@
 // and its adaptation, the natural-image augmentations, presets built for other shapes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <numeric>
-#include <unistd.h>
 
+#include "data/augment.hpp"
 #include "imgcls/data.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/model.hpp"
 #include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
 #include "imgcls/train.hpp"
-#include "data/augment.hpp"
 
 namespace imgcls {
 namespace {
@@ -66,7 +66,8 @@ TEST(ColourPictures, ChannelsConvertByLumaAndRepetition) {
 }
 
 TEST(ColourPictures, PngRoundTripKeepsColour) {
-  const fs::path path = fs::temp_directory_path() / ("imgcls_colour_" + std::to_string(::getpid()) + ".png");
+  const fs::path path =
+      fs::temp_directory_path() / ("imgcls_colour_" + std::to_string(::getpid()) + ".png");
   write_png(path.string(), red_blue(3, 6));
   const Image read = read_picture(path.string());
   EXPECT_EQ(read.channels, 3);
@@ -88,12 +89,15 @@ TEST(ResizeRules, StretchFillsEachAxisCropKeepsTheAspectRatio) {
   // to 4x4 (the centre of the unscaled picture) the left half of the crop is red.
   Image wide(4, 8, 3);
   for (std::int64_t y = 0; y < 4; ++y)
-    for (std::int64_t x = 0; x < 3; ++x) wide.pixels[static_cast<std::size_t>((y * 8 + x) * 3)] = 1.0f;
+    for (std::int64_t x = 0; x < 3; ++x)
+      wide.pixels[static_cast<std::size_t>((y * 8 + x) * 3)] = 1.0f;
   const Image stretched = resize_picture(wide, 4, 4, Preprocessing::stretch);
   const Image cropped = resize_picture(wide, 4, 4, Preprocessing::crop);
   ASSERT_EQ(stretched.size(), 4 * 4 * 3);
   ASSERT_EQ(cropped.size(), 4 * 4 * 3);
-  const auto red = [](const Image& image, std::int64_t x) { return image.pixels[static_cast<std::size_t>(x * 3)]; };
+  const auto red = [](const Image& image, std::int64_t x) {
+    return image.pixels[static_cast<std::size_t>(x * 3)];
+  };
   EXPECT_NEAR(red(stretched, 0), 1.0f, 1e-6);  // columns 0-1 of 8 become column 0
   EXPECT_NEAR(red(stretched, 3), 0.0f, 1e-6);
   // The crop keeps columns 2..5 of 8: 2 red ones then 2 black ones.
@@ -130,9 +134,11 @@ class ColourFolder : public testing::Test {
     for (int i = 0; i < 6; ++i) {
       fs::create_directories(root_ / "colour" / "red");
       fs::create_directories(root_ / "colour" / "blue");
-      write_png((root_ / "colour" / "red" / (std::to_string(i) + ".png")).string(), red_blue(12, 20));
+      write_png((root_ / "colour" / "red" / (std::to_string(i) + ".png")).string(),
+                red_blue(12, 20));
       Image blue = red_blue(12, 20);
-      for (std::int64_t p = 0; p < 12 * 20; ++p) std::swap(blue.pixels[std::size_t(p * 3)], blue.pixels[std::size_t(p * 3 + 2)]);
+      for (std::int64_t p = 0; p < 12 * 20; ++p)
+        std::swap(blue.pixels[std::size_t(p * 3)], blue.pixels[std::size_t(p * 3 + 2)]);
       write_png((root_ / "colour" / "blue" / (std::to_string(i) + ".png")).string(), blue);
     }
     write_png((root_ / "colour" / "red" / "odd.png").string(), red_blue(30, 30));
@@ -156,7 +162,8 @@ TEST_F(ColourFolder, KeepsColourAtTheMostCommonSize) {
   EXPECT_EQ(folder.class_names, (std::vector<std::string>{"blue", "red"}));
   const ImageFolder grey = read_image_folder(path("grey"));
   EXPECT_EQ(grey.data.images.shape(), (Shape{6, 9, 9, 1}));  // no colour: one channel
-  const ImageFolder asked = read_image_folder(path("colour"), {.height = 8, .width = 8, .channels = 1});
+  const ImageFolder asked =
+      read_image_folder(path("colour"), {.height = 8, .width = 8, .channels = 1});
   EXPECT_EQ(asked.data.images.shape(), (Shape{13, 8, 8, 1}));
 }
 
@@ -200,7 +207,8 @@ TEST_F(ColourFolder, NormalizationAdaptsToTheTrainingImages) {
 
 TEST(Presets, BuildForOtherShapesAndClassCounts) {
   EXPECT_EQ(presets::seed().parameter_count(), 121930);  // MNIST's, unchanged
-  const Sequential colour = presets::strong({.input_shape = {32, 32, 3}, .classes = 5, .normalize = true});
+  const Sequential colour =
+      presets::strong({.input_shape = {32, 32, 3}, .classes = 5, .normalize = true});
   EXPECT_EQ(colour.output_shape(), (Shape{5}));
   EXPECT_EQ(colour.layer(0).kind(), "Normalization");
   const Sequential cifar = presets::cifar({.input_shape = {32, 32, 3}, .classes = 10});
@@ -217,13 +225,14 @@ TEST(NaturalAugmentation, CropsShiftAndFlipsMirrorAndDigitsStayAsTheyWere) {
   // A 6x6 one-channel image with a single bright pixel at (2, 1).
   std::vector<float> image(36, 0.0f), out(36);
   image[2 * 6 + 1] = 1.0f;
-  const AugmentOptions crop{.max_shift = 0, .max_rotation_degrees = 0, .max_scale_change = 0, .crop_padding = 2};
+  const AugmentOptions crop{
+      .max_shift = 0, .max_rotation_degrees = 0, .max_scale_change = 0, .crop_padding = 2};
   std::vector<int> shifts_seen(25, 0);
   for (std::uint64_t seed = 0; seed < 400; ++seed) {
     Rng rng(seed);
     augment_image(image.data(), out.data(), 6, 6, 1, crop, rng);
     const auto at = std::find(out.begin(), out.end(), 1.0f) - out.begin();
-    if (at == 36) continue;  // shifted out of the frame
+    if (at == 36) continue;                               // shifted out of the frame
     const std::int64_t dy = 2 - at / 6, dx = 1 - at % 6;  // the window moved by (dy, dx)
     ASSERT_LE(std::abs(dy), 2);
     ASSERT_LE(std::abs(dx), 2);
@@ -233,13 +242,16 @@ TEST(NaturalAugmentation, CropsShiftAndFlipsMirrorAndDigitsStayAsTheyWere) {
   // Every shift the frame can show appears (those moving (2, 1) out of the frame cannot).
   EXPECT_GE(std::count_if(shifts_seen.begin(), shifts_seen.end(), [](int n) { return n > 0; }), 20);
 
-  const AugmentOptions flip{.max_shift = 0, .max_rotation_degrees = 0, .max_scale_change = 0, .horizontal_flip = true};
+  const AugmentOptions flip{
+      .max_shift = 0, .max_rotation_degrees = 0, .max_scale_change = 0, .horizontal_flip = true};
   int mirrored = 0;
   for (std::uint64_t seed = 0; seed < 400; ++seed) {
     Rng rng(seed);
     augment_image(image.data(), out.data(), 6, 6, 1, flip, rng);
-    if (out[2 * 6 + 4] == 1.0f) ++mirrored;
-    else EXPECT_EQ(out, image);
+    if (out[2 * 6 + 4] == 1.0f)
+      ++mirrored;
+    else
+      EXPECT_EQ(out, image);
   }
   EXPECT_NEAR(mirrored, 200, 40);  // half of the time
 

@@ -97,7 +97,9 @@ TEST_F(IdxTest, PlainAndGzipLoadIdenticallyAsBytesMeaningUnitRange) {
     EXPECT_EQ(plain.data()[i], static_cast<std::uint8_t>(pixels[static_cast<std::size_t>(i)])) << i;
   const Tensor values = plain.to_unit();
   for (std::int64_t i = 0; i < values.size(); ++i)
-    EXPECT_FLOAT_EQ(values[i], static_cast<float>(static_cast<std::uint8_t>(pixels[static_cast<std::size_t>(i)])) / 255.0f)
+    EXPECT_FLOAT_EQ(
+        values[i],
+        static_cast<float>(static_cast<std::uint8_t>(pixels[static_cast<std::size_t>(i)])) / 255.0f)
         << i;
   EXPECT_EQ(values[0], 0.0f);
   EXPECT_EQ(values[values.size() - 1], 1.0f);

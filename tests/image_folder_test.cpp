@@ -104,8 +104,8 @@ TEST_F(ImageFolderTest, ClassesAreSortedFolderNamesAndPixelsAreThePictures) {
   std::sort(ones.begin(), ones.end());
   const GreyImage expected = mnist_picture(*mnist_, std::stoll(ones[0]));
   for (std::int64_t p = 0; p < kSide * kSide; ++p)
-    ASSERT_NEAR(PixelTensor::unit(folder.data.images.data()[p]), expected.pixels[static_cast<std::size_t>(p)],
-                0.5 / 255.0 + 1e-6);
+    ASSERT_NEAR(PixelTensor::unit(folder.data.images.data()[p]),
+                expected.pixels[static_cast<std::size_t>(p)], 0.5 / 255.0 + 1e-6);
 }
 
 TEST_F(ImageFolderTest, PicturesAreResizedToTheRequestedInput) {
@@ -173,7 +173,8 @@ TEST_F(ImageFolderTest, TrainAndEvaluateCommandsLearnFromAFolder) {
 
   const Sequential saved = load_model(model);
   EXPECT_EQ(saved.declared_class_names(), digit_names());
-  EXPECT_EQ(saved.preprocessing(), Preprocessing::stretch);  // predict feeds pictures as the folder did
+  EXPECT_EQ(saved.preprocessing(),
+            Preprocessing::stretch);  // predict feeds pictures as the folder did
 
   const Outcome evaluated =
       run({"evaluate", model, "--data", path("digits"), "--json", "--threads", "1"});

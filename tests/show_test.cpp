@@ -65,7 +65,8 @@ void write_idx_test_split(const imgcls::Dataset& data, std::int64_t count, const
   put_u32(images, static_cast<std::uint32_t>(count));
   put_u32(images, 28);
   put_u32(images, 28);
-  images.append(reinterpret_cast<const char*>(data.images.data()), static_cast<std::size_t>(count * 28 * 28));
+  images.append(reinterpret_cast<const char*>(data.images.data()),
+                static_cast<std::size_t>(count * 28 * 28));
   put_u32(labels, 0x00000801);
   put_u32(labels, static_cast<std::uint32_t>(count));
   for (std::int64_t i = 0; i < count; ++i)

@@ -105,6 +105,11 @@ TEST_F(TrainCli, SummaryOfModelsPresetsAndFiles) {
   EXPECT_EQ(impossible.exit_code, 1);
   EXPECT_THAT(impossible.err, HasSubstr("does not fit"));
   EXPECT_EQ(run({"summary", "--arch", "nonsense"}).exit_code, 1);
+  // A folder named like a preset in the working directory does not shadow the preset.
+  fs::create_directories(path("strong"));
+  const Outcome shadowed = run({"summary", "--arch", "strong"});
+  EXPECT_EQ(shadowed.exit_code, 0) << shadowed.err;
+  EXPECT_THAT(shadowed.out, HasSubstr("Total params:"));
 }
 
 TEST_F(TrainCli, RefusesBadOptions) {

@@ -40,8 +40,11 @@ struct AugmentOptions {
   static AugmentOptions digits() { return {}; }
   // Only random crops with 4 pixels of padding and horizontal flips (the CIFAR-10 recipe).
   static AugmentOptions natural() {
-    return {.max_shift = 0.0f, .max_rotation_degrees = 0.0f, .max_scale_change = 0.0f,
-            .crop_padding = 4, .horizontal_flip = true};
+    return {.max_shift = 0.0f,
+            .max_rotation_degrees = 0.0f,
+            .max_scale_change = 0.0f,
+            .crop_padding = 4,
+            .horizontal_flip = true};
   }
 };
 

@@ -77,9 +77,11 @@ void augment_image(const float* src, float* dst, std::int64_t height, std::int64
     jitter(src, dst, height, width, channels, options, rng);
   else
     std::copy(src, src + height * width * channels, dst);
-  if (options.crop_padding > 0) random_crop(dst, height, width, channels, options.crop_padding, rng);
+  if (options.crop_padding > 0)
+    random_crop(dst, height, width, channels, options.crop_padding, rng);
   constexpr float kHalf = 0.5f;
-  if (options.horizontal_flip && rng.uniform(0.0f, 1.0f) < kHalf) mirror(dst, height, width, channels);
+  if (options.horizontal_flip && rng.uniform(0.0f, 1.0f) < kHalf)
+    mirror(dst, height, width, channels);
 }
 
 }  // namespace imgcls

@@ -13,8 +13,8 @@ Dataset take_first(const Dataset& data, std::int64_t count) {
   const std::int64_t sample = data.images.item_size();
   shape[0] = count;
   Dataset first;
-  first.images = PixelTensor(shape, std::vector<std::uint8_t>(data.images.data(),
-                                                              data.images.data() + count * sample));
+  first.images = PixelTensor(
+      shape, std::vector<std::uint8_t>(data.images.data(), data.images.data() + count * sample));
   first.labels.assign(data.labels.begin(), data.labels.begin() + count);
   return first;
 }

@@ -152,9 +152,10 @@ PixelTensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::str
   std::size_t offset = 0;
   const auto dims = parse_header(source, content, 3, offset);
   const auto count = static_cast<std::size_t>(dims[0] * dims[1] * dims[2]);
-  return PixelTensor({dims[0], dims[1], dims[2], 1},
-                     std::vector<std::uint8_t>(content.begin() + static_cast<std::ptrdiff_t>(offset),
-                                               content.begin() + static_cast<std::ptrdiff_t>(offset + count)));
+  return PixelTensor(
+      {dims[0], dims[1], dims[2], 1},
+      std::vector<std::uint8_t>(content.begin() + static_cast<std::ptrdiff_t>(offset),
+                                content.begin() + static_cast<std::ptrdiff_t>(offset + count)));
 }
 
 std::vector<std::int32_t> parse_idx_labels(std::span<const std::uint8_t> bytes,

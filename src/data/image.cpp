@@ -248,7 +248,7 @@ void fix_pnm16_byte_order(std::span<const std::uint8_t> bytes, std::span<std::ui
 // Decodes with `load` (stbi_load_from_memory or stbi_load_16_from_memory) into an Image.
 template <typename Sample, typename Load>
 Image decode_pixels(Load load, std::span<const std::uint8_t> bytes, const std::string& source,
-                        const HeaderInfo& header) {
+                    const HeaderInfo& header) {
   int width = 0, height = 0, channels = 0;
   const StbPixels<Sample> pixels(
       load(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 0),
@@ -364,7 +364,8 @@ GreyImage read_image(const std::string& path, const ImageLimits& limits) {
 
 PictureSize probe_picture(const std::string& path, const ImageLimits& limits) {
   const std::vector<std::uint8_t> bytes = read_bounded(path, limits);
-  if (bytes.empty()) throw InputError(path, "the file is empty", std::string("expected ") + kFormats);
+  if (bytes.empty())
+    throw InputError(path, "the file is empty", std::string("expected ") + kFormats);
   if (is_jpeg(bytes)) return probe_jpeg(bytes, path, limits);
   const HeaderInfo header = read_header(bytes, path, limits);
   return {header.height, header.width};
@@ -396,8 +397,8 @@ std::string encode_png(const Image& image) {
   });
   std::string png;
   const int width = static_cast<int>(image.width), channels = static_cast<int>(image.channels);
-  if (stbi_write_png_to_func(append_to_string, &png, width, static_cast<int>(image.height), channels,
-                             bytes.data(), width * channels) == 0)
+  if (stbi_write_png_to_func(append_to_string, &png, width, static_cast<int>(image.height),
+                             channels, bytes.data(), width * channels) == 0)
     throw UsageError(
         fmt::format("stb_image_write could not encode a {}x{} PNG", image.height, image.width));
   return png;

@@ -131,19 +131,21 @@ PictureSize most_common_size(const std::vector<Listed>& pictures, int threads) {
     if (read[i]) ++counts[{sizes[i].height, sizes[i].width}];
   // No header readable: any size will do, the decoding pass reports each picture.
   if (counts.empty()) return {1, 1};
-  const auto best = std::max_element(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
-    const auto area = [](const auto& size) { return size.first * size.second; };
-    return std::tuple(a.second, area(a.first), a.first.first) <
-           std::tuple(b.second, area(b.first), b.first.first);
-  });
+  const auto best =
+      std::max_element(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
+        const auto area = [](const auto& size) { return size.first * size.second; };
+        return std::tuple(a.second, area(a.first), a.first.first) <
+               std::tuple(b.second, area(b.first), b.first.first);
+      });
   return {best->first.first, best->first.second};
 }
 
 }  // namespace
 
 ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& options) {
-  IMGCLS_CHECK(options.height >= 0 && options.width >= 0 && (options.height == 0) == (options.width == 0),
-               "image folder size {}x{}", options.height, options.width);
+  IMGCLS_CHECK(
+      options.height >= 0 && options.width >= 0 && (options.height == 0) == (options.width == 0),
+      "image folder size {}x{}", options.height, options.width);
   IMGCLS_CHECK(options.channels == 0 || options.channels == 1 || options.channels == 3,
                "{} channels", options.channels);
   IMGCLS_CHECK(options.resize != Preprocessing::mnist_digit, "image folders stretch or crop");
@@ -201,7 +203,8 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
                                          size.width, options.resize);
     const Tensor values({size.height, size.width, stored_channels}, resized.pixels);
     const PixelTensor bytes = PixelTensor::from_unit(values);
-    std::copy(bytes.data(), bytes.data() + item, pixels.begin() + static_cast<std::ptrdiff_t>(at) * item);
+    std::copy(bytes.data(), bytes.data() + item,
+              pixels.begin() + static_cast<std::ptrdiff_t>(at) * item);
   });
 
   // Failures in file order: the first is an error, or each is left out and listed.
@@ -215,13 +218,15 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
     folder.skipped.push_back({pictures[i].path.string(), *problems[i]});
   }
   for (std::size_t c = 0; c < folder.class_names.size(); ++c)
-    if (std::none_of(kept.begin(), kept.end(),
-                     [&](std::int64_t i) { return pictures[static_cast<std::size_t>(i)].label == std::int32_t(c); }))
+    if (std::none_of(kept.begin(), kept.end(), [&](std::int64_t i) {
+          return pictures[static_cast<std::size_t>(i)].label == std::int32_t(c);
+        }))
       throw InputError((fs::path(dir) / folder.class_names[c]).string(),
                        "none of the pictures in this class folder could be decoded");
 
   const std::int64_t channels = options.channels != 0 ? options.channels : any_colour ? 3 : 1;
-  std::vector<std::uint8_t> images(static_cast<std::size_t>(size.height * size.width * channels) * kept.size());
+  std::vector<std::uint8_t> images(static_cast<std::size_t>(size.height * size.width * channels) *
+                                   kept.size());
   std::uint8_t* out = images.data();
   for (const std::int64_t i : kept) {
     const std::uint8_t* in = pixels.data() + i * item;
@@ -232,7 +237,8 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
     }
     folder.data.labels.push_back(pictures[static_cast<std::size_t>(i)].label);
   }
-  folder.data.images = PixelTensor({std::ssize(kept), size.height, size.width, channels}, std::move(images));
+  folder.data.images =
+      PixelTensor({std::ssize(kept), size.height, size.width, channels}, std::move(images));
   return folder;
 }
 
@@ -256,8 +262,9 @@ void refuse_dataset_subfolders(const std::string& dir) {
     const std::optional<CifarKind> cifar = cifar_folder_kind(entry.string());
     if (!cifar && !is_idx_folder(entry.string())) continue;
     const char* kind = !cifar ? "IDX" : *cifar == CifarKind::cifar10 ? "CIFAR-10" : "CIFAR-100";
-    throw InputError(dir, "holds the " + std::string(kind) + " folder " + entry.filename().string() +
-                              ": the data is in that folder",
+    throw InputError(dir,
+                     "holds the " + std::string(kind) + " folder " + entry.filename().string() +
+                         ": the data is in that folder",
                      "give " + entry.string() + " itself");
   }
 }

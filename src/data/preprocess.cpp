@@ -322,7 +322,8 @@ Preprocessing parse_preprocessing(std::string_view name, const std::string& sour
   if (name == "mnist-digit") return Preprocessing::mnist_digit;
   if (name == "stretch" || name == "none") return Preprocessing::stretch;
   if (name == "crop") return Preprocessing::crop;
-  throw InputError(source, fmt::format("preprocessing \"{}\" is not one of mnist-digit, stretch, crop", name));
+  throw InputError(
+      source, fmt::format("preprocessing \"{}\" is not one of mnist-digit, stretch, crop", name));
 }
 
 namespace {
@@ -355,10 +356,12 @@ Image resize_picture(const Image& picture, std::int64_t height, std::int64_t wid
                picture.height, picture.width, height, width);
   if (rule != Preprocessing::crop) return stretched(picture, height, width);
   // The smallest scale at which the picture covers height x width, then the centre of it.
-  const double scale = std::max(double(height) / double(picture.height),
-                                double(width) / double(picture.width));
-  const std::int64_t scaled_h = std::max<std::int64_t>(height, std::llround(double(picture.height) * scale));
-  const std::int64_t scaled_w = std::max<std::int64_t>(width, std::llround(double(picture.width) * scale));
+  const double scale =
+      std::max(double(height) / double(picture.height), double(width) / double(picture.width));
+  const std::int64_t scaled_h =
+      std::max<std::int64_t>(height, std::llround(double(picture.height) * scale));
+  const std::int64_t scaled_w =
+      std::max<std::int64_t>(width, std::llround(double(picture.width) * scale));
   const Image scaled = stretched(picture, scaled_h, scaled_w);
   const std::int64_t top = (scaled_h - height) / 2, left = (scaled_w - width) / 2;
   Image out(height, width, picture.channels);
@@ -378,8 +381,8 @@ Image picture_to_input(const Image& picture, const Shape& input_shape, Preproces
   if (preprocessing == Preprocessing::mnist_digit) {
     IMGCLS_CHECK(channels == 1, "digit preprocessing makes grey inputs, not {}",
                  imgcls::to_string(input_shape));
-    return to_image(picture_to_input(to_grey_image(with_channels(picture, 1)), height, width, true,
-                                     source));
+    return to_image(
+        picture_to_input(to_grey_image(with_channels(picture, 1)), height, width, true, source));
   }
   return resize_picture(with_channels(picture, channels), height, width, preprocessing);
 }
@@ -389,7 +392,8 @@ void check_picture_input(const Shape& input_shape, Preprocessing preprocessing,
   if (input_shape.size() != 3 || (input_shape[2] != 1 && input_shape[2] != 3))
     throw InputError(model, "the model takes " + imgcls::to_string(input_shape) +
                                 ", not pictures [H, W, 1] (grey) or [H, W, 3] (colour)");
-  if (preprocessing == Preprocessing::mnist_digit && (input_shape[2] != 1 || input_shape[0] != input_shape[1]))
+  if (preprocessing == Preprocessing::mnist_digit &&
+      (input_shape[2] != 1 || input_shape[0] != input_shape[1]))
     throw InputError(model, "the model takes " + imgcls::to_string(input_shape) +
                                 "; its digit preprocessing makes square grey pictures");
 }

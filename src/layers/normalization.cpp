@@ -21,8 +21,8 @@ class NormalizationLayer final : public Layer {
   std::string kind() const override { return "Normalization"; }
   Shape build(const Shape& input_shape) override {
     if (input_shape.size() != 1 && input_shape.size() != 3)
-      throw InputError(name(), "Normalization needs an input [H, W, C] or [F], got " +
-                                   to_string(input_shape));
+      throw InputError(
+          name(), "Normalization needs an input [H, W, C] or [F], got " + to_string(input_shape));
     detail::check_option(name(), "epsilon", options_.epsilon, detail::kEpsilonRange);
     sample_shape_ = input_shape;
     mean_ = Tensor({input_shape.back()});
@@ -34,7 +34,9 @@ class NormalizationLayer final : public Layer {
   std::vector<Param> buffers() override {
     return {{name() + ".mean", &mean_, nullptr}, {name() + ".variance", &variance_, nullptr}};
   }
-  nlohmann::json config() const override { return {{"type", kind()}, {"epsilon", options_.epsilon}}; }
+  nlohmann::json config() const override {
+    return {{"type", kind()}, {"epsilon", options_.epsilon}};
+  }
   std::unique_ptr<Kernel> make_kernel(const KernelSpec& spec) const override;
 
   const Shape& sample_shape() const { return sample_shape_; }
@@ -125,12 +127,13 @@ LayerKind layer_kind_normalization() {
     const NormalizationLayer& norm = as_normalization(layer);
     const std::vector<float> scale = norm.scales();
     const auto channels = static_cast<std::int64_t>(scale.size());
-    const Shape broadcast = graph.input_shape().size() == 3 ? Shape{channels, 1, 1} : Shape{channels};
+    const Shape broadcast =
+        graph.input_shape().size() == 3 ? Shape{channels, 1, 1} : Shape{channels};
     const Tensor mean(broadcast, norm.mean().values());
     const Tensor scales(broadcast, scale);
     const std::string centred = layer.name() + "/centred";
-    graph.node("Sub", layer.name() + "/sub", {graph.input(), graph.initializer(layer.name() + ".mean", mean)},
-               centred);
+    graph.node("Sub", layer.name() + "/sub",
+               {graph.input(), graph.initializer(layer.name() + ".mean", mean)}, centred);
     graph.node("Mul", layer.name(), {centred, graph.initializer(layer.name() + ".scale", scales)},
                graph.output());
   };
@@ -138,7 +141,8 @@ LayerKind layer_kind_normalization() {
     normalize(as_normalization(layer), src, dst);
   };
   kind.reference.backward = [](const Layer& layer, const Tensor& /*src*/, const Tensor& /*dst*/,
-                               const Tensor& diff_dst, Tensor& diff_src, std::vector<Tensor>& diff_params) {
+                               const Tensor& diff_dst, Tensor& diff_src,
+                               std::vector<Tensor>& diff_params) {
     normalize_gradient(as_normalization(layer), diff_dst, diff_src);
     diff_params.clear();
   };

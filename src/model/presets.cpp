@@ -104,8 +104,9 @@ Sequential by_name(const std::string& name, const PresetOptions& options) {
     try {
       return make(options);
     } catch (const InputError& e) {
-      throw InputError(fmt::format("preset {} for {} pictures", name, to_string(options.input_shape)),
-                       e.source() + ": " + e.problem(), "use larger pictures or another preset");
+      throw InputError(
+          fmt::format("preset {} for {} pictures", name, to_string(options.input_shape)),
+          e.source() + ": " + e.problem(), "use larger pictures or another preset");
     }
   };
   if (name == "seed") return built(seed);

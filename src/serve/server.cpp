@@ -69,9 +69,9 @@ Image picture_from_json(const std::string& body, const Shape& input) {
     throw RequestError{400, "expected a JSON object {\"pixels\": [numbers 0..255]}"};
   const nlohmann::json& pixels = request["pixels"];
   if (std::int64_t(pixels.size()) != height * width * channels)
-    throw RequestError{400, fmt::format("expected {} values ({}x{}x{}, row-major), got {}",
-                                        height * width * channels, height, width, channels,
-                                        pixels.size())};
+    throw RequestError{
+        400, fmt::format("expected {} values ({}x{}x{}, row-major), got {}",
+                         height * width * channels, height, width, channels, pixels.size())};
   Image picture(height, width, channels);
   for (std::size_t i = 0; i < pixels.size(); ++i) {
     if (!pixels[i].is_number()) throw RequestError{400, fmt::format("pixel {} is not a number", i)};
@@ -89,8 +89,8 @@ struct DigitServer::Impl {
   const Sequential model;  // read only: requests share it
   std::string model_name;
   ServeOptions options;
-  std::vector<std::string> names;      // class names, one per output
-  PredictorPool predictors{model};     // requests are answered in parallel, each on its own
+  std::vector<std::string> names;   // class names, one per output
+  PredictorPool predictors{model};  // requests are answered in parallel, each on its own
   httplib::Server http;
   int bound_port = -1;
 

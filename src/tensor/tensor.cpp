@@ -51,8 +51,8 @@ PixelTensor::PixelTensor(Shape shape) : shape_(std::move(shape)), data_(element_
 
 PixelTensor::PixelTensor(Shape shape, std::vector<std::uint8_t> values)
     : shape_(std::move(shape)), data_(std::move(values)) {
-  IMGCLS_CHECK(element_count(shape_) == size(), "shape {} needs {} values, got {}", to_string(shape_),
-               element_count(shape_), size());
+  IMGCLS_CHECK(element_count(shape_) == size(), "shape {} needs {} values, got {}",
+               to_string(shape_), element_count(shape_), size());
 }
 
 PixelTensor PixelTensor::from_unit(const Tensor& values) {
@@ -71,8 +71,8 @@ std::int64_t PixelTensor::item_size() const {
 
 void PixelTensor::to_unit(std::int64_t first, std::int64_t count, float* out) const {
   const std::int64_t item = item_size();
-  IMGCLS_CHECK(first >= 0 && count >= 0 && first + count <= shape_[0], "items [{}, {}) of {}", first,
-               first + count, shape_[0]);
+  IMGCLS_CHECK(first >= 0 && count >= 0 && first + count <= shape_[0], "items [{}, {}) of {}",
+               first, first + count, shape_[0]);
   const std::uint8_t* in = data_.data() + first * item;
   for (std::int64_t i = 0; i < count * item; ++i) out[i] = unit(in[i]);
 }

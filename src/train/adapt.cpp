@@ -18,7 +18,8 @@ bool adapt_normalization(Sequential& model, const Dataset& data) {
   Tensor& variance = *buffers[1].value;
   const std::int64_t channels = mean.size();
   const std::int64_t values = data.images.size();
-  IMGCLS_CHECK(channels >= 1 && values % channels == 0, "{} values in {} channels", values, channels);
+  IMGCLS_CHECK(channels >= 1 && values % channels == 0, "{} values in {} channels", values,
+               channels);
   std::vector<double> sum(static_cast<std::size_t>(channels), 0.0),
       sum_of_squares(static_cast<std::size_t>(channels), 0.0);
   const std::uint8_t* pixels = data.images.data();
@@ -31,7 +32,8 @@ bool adapt_normalization(Sequential& model, const Dataset& data) {
   for (std::int64_t c = 0; c < channels; ++c) {
     const double m = sum[static_cast<std::size_t>(c)] / count;
     mean[c] = static_cast<float>(m);
-    variance[c] = static_cast<float>(std::max(0.0, sum_of_squares[static_cast<std::size_t>(c)] / count - m * m));
+    variance[c] = static_cast<float>(
+        std::max(0.0, sum_of_squares[static_cast<std::size_t>(c)] / count - m * m));
   }
   return true;
 }

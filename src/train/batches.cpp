@@ -69,8 +69,8 @@ PixelTensor gather_pixels(const PixelTensor& images, std::span<const std::int64_
   shape[0] = static_cast<std::int64_t>(order.size());
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(sample) * order.size());
   for (std::size_t i = 0; i < order.size(); ++i)
-    std::memcpy(bytes.data() + static_cast<std::int64_t>(i) * sample, images.data() + order[i] * sample,
-                static_cast<std::size_t>(sample));
+    std::memcpy(bytes.data() + static_cast<std::int64_t>(i) * sample,
+                images.data() + order[i] * sample, static_cast<std::size_t>(sample));
   return PixelTensor(shape, std::move(bytes));
 }
 
