@@ -23,19 +23,38 @@ double now_seconds() {
 }
 }  // namespace
 
+namespace {
+constexpr const char* kMnist = "mnist";
+constexpr const char* kFashionMnist = "fashion-mnist";
+
+// `path` absolute and lexically normal; as given when it cannot be made absolute.
+std::filesystem::path normal_path(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? std::filesystem::path(path) : absolute.lexically_normal();
+}
+
+bool is_fashion_mnist_dir(const std::string& dir) {
+  return normal_path(dir) == normal_path(kDebianFashionMnistDir);
+}
+}  // namespace
+
 std::string resolve_data_dir(const std::string& spec) {
-  return spec == "mnist" ? std::string(IMGCLS_DEFAULT_DATA_DIR) : spec;
+  if (spec == kMnist) return IMGCLS_DEFAULT_DATA_DIR;
+  if (spec != kFashionMnist) return spec;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(kDebianFashionMnistDir, ec))
+    throw InputError(spec, fmt::format("not installed: there is no {}", kDebianFashionMnistDir),
+                     "install Debian's package dataset-fashion-mnist (scripts/setup.sh installs it)");
+  return kDebianFashionMnistDir;
 }
 
 std::string data_record(const std::string& spec) {
-  if (spec == "mnist") return spec;
-  std::error_code ec;
-  const std::filesystem::path absolute = std::filesystem::absolute(spec, ec);
-  if (ec) return spec;
-  const std::filesystem::path normal = absolute.lexically_normal();
-  const std::filesystem::path installed =
-      std::filesystem::path(IMGCLS_DEFAULT_DATA_DIR).lexically_normal();
-  return normal == installed ? "mnist" : normal.string();
+  if (spec == kMnist || spec == kFashionMnist) return spec;
+  const std::filesystem::path normal = normal_path(spec);
+  if (normal == normal_path(IMGCLS_DEFAULT_DATA_DIR)) return kMnist;
+  if (normal == normal_path(kDebianFashionMnistDir)) return kFashionMnist;
+  return normal.string();
 }
 
 std::string data_for_model(const std::optional<std::string>& given, const std::string& model_path) {
@@ -44,7 +63,8 @@ std::string data_for_model(const std::optional<std::string>& given, const std::s
   if (summary.is_object() && summary.contains("data") && summary.at("data").is_string())
     return summary.at("data").get<std::string>();
   throw InputError(model_path, "the model file does not record the data it was trained on",
-                   "pass --data: mnist, a folder with the MNIST IDX files, or an image folder");
+                   "pass --data: mnist, fashion-mnist, a folder of IDX files or CIFAR binary files, "
+                   "or an image folder");
 }
 
 namespace {
@@ -145,11 +165,59 @@ FolderSplits load_folder(const std::string& dir, ImageFolderOptions folder, bool
 }
 
 bool is_image_folder(const std::string& dir) {
-  return !is_idx_folder(dir) && std::filesystem::is_directory(dir);
+  return !is_idx_folder(dir) && !cifar_folder_kind(dir) && std::filesystem::is_directory(dir);
 }
 
 Shape sample_shape(const PixelTensor& images) {
   return Shape(images.shape().begin() + 1, images.shape().end());
+}
+
+// IDX or CIFAR files (not an image folder), with Fashion-MNIST's class names when DIR is
+// its installed folder.
+FolderSplits load_data_files(const std::string& dir, bool test_only) {
+  FolderSplits data = test_only ? load_dataset_folder_test(dir, {}) : load_dataset_folder(dir, {});
+  if (data.class_names.empty() && is_fashion_mnist_dir(dir))
+    data.class_names = fashion_mnist_class_names();
+  return data;
+}
+
+// The resize rule of a model trained on data with class names: a resumed model's own, else
+// --resize, else stretch.
+Preprocessing resize_rule(std::optional<Preprocessing> model_resize, const PictureOptions& options) {
+  if (!model_resize || *model_resize == Preprocessing::mnist_digit)
+    return options.resize.value_or(Preprocessing::stretch);
+  if (options.resize && *options.resize != *model_resize)
+    throw InputError("--resize", fmt::format("{} for a model trained with {}", to_string(*options.resize),
+                                             to_string(*model_resize)),
+                     "drop --resize: the model's rule decides");
+  return *model_resize;
+}
+
+// IDX and CIFAR images are used as they are: --channels and --image-size may only repeat them,
+// and --resize (how predict prepares pictures) means nothing for digits.
+void check_picture_options_for_files(const std::string& dir, const TrainingData& data,
+                                     const PictureOptions& options) {
+  const Shape& shape = data.input_shape;
+  if (options.channels != 0 && options.channels != shape.at(2))
+    throw InputError("--channels", fmt::format("{} for the images of {}, which are {}", options.channels, dir,
+                                               to_string(shape)),
+                     "drop --channels: it converts the pictures of image folders");
+  if (options.image_size && (options.image_size->first != shape.at(0) || options.image_size->second != shape.at(1)))
+    throw InputError("--image-size",
+                     fmt::format("{}x{} for the images of {}, which are {}", options.image_size->first,
+                                 options.image_size->second, dir, to_string(shape)),
+                     "drop --image-size: it resizes the pictures of image folders");
+  if (options.resize && data.splits.class_names.empty())
+    throw InputError("--resize", fmt::format("the digits of {} are prepared as MNIST digits", dir),
+                     "drop --resize: it applies to data with class names (image folders, CIFAR, "
+                     "fashion-mnist)");
+}
+
+// "0", "1", ...: the classes of a model that does not name them.
+std::vector<std::string> numbered(std::size_t count) {
+  std::vector<std::string> names;
+  for (std::size_t c = 0; c < count; ++c) names.push_back(std::to_string(c));
+  return names;
 }
 
 }  // namespace
@@ -159,9 +227,13 @@ TrainingData load_training_data(const std::string& dir, const std::optional<Shap
                                 std::FILE* log) {
   TrainingData data;
   if (!is_image_folder(dir)) {
-    data.splits = load_dataset_folder(dir, {});
+    constexpr std::int64_t kDigitClasses = 10;
+    data.splits = load_data_files(dir, false);
     data.input_shape = sample_shape(data.splits.train.images);
-    data.classes = 10;
+    const std::vector<std::string>& names = data.splits.class_names;
+    data.classes = names.empty() ? kDigitClasses : static_cast<std::int64_t>(names.size());
+    check_picture_options_for_files(dir, data, options);
+    if (!names.empty()) data.resize = resize_rule(model_resize, options);
     return data;
   }
   ImageFolderOptions folder{.skip_bad_files = options.skip_bad_files};
@@ -184,26 +256,17 @@ TrainingData load_training_data(const std::string& dir, const std::optional<Shap
     if (options.image_size) std::tie(folder.height, folder.width) = *options.image_size;
     folder.channels = options.channels;
   }
-  if (model_resize && *model_resize != Preprocessing::mnist_digit) {
-    if (options.resize && *options.resize != *model_resize)
-      throw InputError("--resize", fmt::format("{} for a model trained with {}", to_string(*options.resize),
-                                               to_string(*model_resize)),
-                       "drop --resize: the model's rule decides");
-    folder.resize = *model_resize;
-  } else {
-    folder.resize = options.resize.value_or(Preprocessing::stretch);
-  }
+  folder.resize = resize_rule(model_resize, options);
   data.splits = load_folder(dir, folder, false, options.skip_bad_files, log);
   data.input_shape = sample_shape(data.splits.train.images);
   data.classes = static_cast<std::int64_t>(data.splits.class_names.size());
-  data.image_folder = true;
   data.resize = folder.resize;
   return data;
 }
 
 void fit_model_to_data(Sequential& model, const TrainingData& data, const std::string& dir) {
-  if (!data.image_folder) return;
   const std::vector<std::string>& names = data.splits.class_names;
+  if (names.empty()) return;  // digits: numbered classes, MNIST's preprocessing
   if (static_cast<std::int64_t>(names.size()) != element_count(model.output_shape()))
     throw InputError(
         dir,
@@ -217,7 +280,20 @@ void fit_model_to_data(Sequential& model, const TrainingData& data, const std::s
 
 Dataset load_test_data(const std::string& dir, const Sequential& model, const PictureOptions& options,
                        std::FILE* log) {
-  if (!is_image_folder(dir)) return load_dataset_folder_test(dir, {}).test;
+  if (!is_image_folder(dir)) {
+    FolderSplits data = load_data_files(dir, true);
+    // Digits carry no names: any model that numbers its classes takes them.
+    const std::vector<std::string> model_names = class_names(model);
+    const std::vector<std::string> data_names =
+        data.class_names.empty() ? numbered(model_names.size()) : data.class_names;
+    if (data_names != model_names)
+      throw InputError(dir,
+                       "the data's classes [" + listed(data_names) + "] differ from the model's [" +
+                           listed(model_names) + "]",
+                       "evaluate on the data the model was trained on, which its file records: "
+                       "leave out --data");
+    return std::move(data.test);
+  }
   const Shape& shape = model.input_shape();
   if (shape.size() != 3 || (shape[2] != 1 && shape[2] != 3))
     throw InputError(dir, "image folders give pictures [H, W, 1] or [H, W, 3]; the model takes " +

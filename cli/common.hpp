@@ -22,11 +22,14 @@ inline int default_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// "mnist" (the data scripts/setup.sh installed) or a folder holding the four IDX files.
+// The folder --data names: "mnist" (the data scripts/setup.sh installed in data/mnist),
+// "fashion-mnist" (Debian's package dataset-fashion-mnist, in kDebianFashionMnistDir; an
+// InputError saying how to install it when it is missing), or the folder given (IDX files,
+// CIFAR binary files or an image folder: load_dataset_folder).
 std::string resolve_data_dir(const std::string& spec);
-// How a run records its data (in checkpoints and model files): "mnist" for the installed
-// MNIST, else the folder's absolute path, so the record means the same folder from any
-// working directory.
+// How a run records its data (in checkpoints and model files): "mnist" or "fashion-mnist"
+// for the installed datasets (named, or given by their folder), else the folder's absolute
+// path, so the record means the same folder from any working directory.
 std::string data_record(const std::string& spec);
 // The data to evaluate a model on: `given` (--data) when there is one, else the data the
 // model file records (data_record of its training run). Throws InputError naming the model
@@ -47,29 +50,38 @@ struct PictureOptions {
 void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training);
 
 // The data of a training run and what the model must take to learn from it.
+//
+// Data comes as digits or with class names. Digits are IDX folders (MNIST, or any folder of
+// the four IDX files) other than Fashion-MNIST's: the model keeps numbered classes and the
+// mnist-digit preprocessing, so predict turns a picture of a digit into an MNIST digit.
+// Everything else has class names: an image folder (its subfolders), CIFAR (its names file or
+// the standard names) and Fashion-MNIST (its ten kinds of clothing, known by its installed
+// folder). The model records those names and, as its preprocessing, the resize rule (stretch,
+// or crop with --resize crop): a picture of a shoe must not be made a digit.
 struct TrainingData {
-  FolderSplits splits;
+  FolderSplits splits;          // splits.class_names: empty for digits
   Shape input_shape;            // one image, [H, W, C]
-  std::int64_t classes = 0;     // label range: the folder's classes, or 10 for IDX digits
-  bool image_folder = false;    // its class names and resize rule go into the model
-  Preprocessing resize = Preprocessing::stretch;
+  std::int64_t classes = 0;     // label range: the data's classes, or 10 for digits
+  Preprocessing resize = Preprocessing::stretch;  // data with class names: the model's rule
 };
-// --data DIR of train: IDX files, or an image folder (imgcls/data.hpp) whose pictures are
-// made `model_input`'s size and channels when the model exists already (an architecture file,
-// a resumed run), else those of `options`, else the folder's most common size, in colour
-// when any picture has colour. Decoding shows progress on `log` when it is a terminal. Files
-// the folder holds that are not read are listed in a warning on stderr; with skip_bad_files,
+// --data DIR of train: IDX or CIFAR files as they are (--channels and --image-size, when
+// given, must describe them), or an image folder (imgcls/data.hpp) whose pictures are made
+// `model_input`'s size and channels when the model exists already (an architecture file, a
+// resumed run), else those of `options`, else the folder's most common size, in colour when
+// any picture has colour. Decoding shows progress on `log` when it is a terminal. Files the
+// folder holds that are not read are listed in a warning on stderr; with skip_bad_files,
 // pictures that do not decode are left out and listed too (otherwise the first one is an
-// error naming it).
+// error naming it). --resize is refused for digits.
 TrainingData load_training_data(const std::string& dir, const std::optional<Shape>& model_input,
                                 std::optional<Preprocessing> model_resize, const PictureOptions& options,
                                 std::FILE* log);
-// Gives the model the folder's class names and resize rule; refuses a model whose output
-// count differs from the class count.
+// Data with class names gives the model its class names and resize rule (digits leave the
+// model as it is); refuses a model whose output count differs from the class count.
 void fit_model_to_data(Sequential& model, const TrainingData& data, const std::string& dir);
-// --data DIR of evaluate and show: the test split (IDX t10k-*, DIR/test/, or DIR) made the
-// model's input by the model's resize rule. Refuses a folder whose class names differ from
-// the model's.
+// --data DIR of evaluate and show: the test split (IDX t10k-*, CIFAR's test file, DIR/test/,
+// or DIR), pictures of an image folder made the model's input by the model's resize rule.
+// Refuses data whose class names differ from the model's (digits: a model that names its
+// classes other than 0, 1, ...).
 Dataset load_test_data(const std::string& dir, const Sequential& model, const PictureOptions& options,
                        std::FILE* log);
 inline constexpr const char* kSkipBadFilesHelp =

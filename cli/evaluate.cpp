@@ -2,6 +2,7 @@
 // of a saved model on a test set.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -61,20 +62,27 @@ int evaluate_command(const EvaluateOptions& options) {
   }
   fmt::print("{}: {} test images\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path,
              result.count, result.accuracy, result.loss);
-  fmt::print("{:>10} {:>10} {:>10} {:>10} {:>10}\n", "class", "precision", "recall", "f1",
-             "support");
+  // Columns as wide as the longest class name ("T-shirt/top"), at least the headings'.
+  std::size_t longest = 0;
+  for (const std::string& name : names) longest = std::max(longest, name.size());
+  const std::size_t name_width = std::max<std::size_t>(10, longest);
+  fmt::print("{:>{}} {:>10} {:>10} {:>10} {:>10}\n", "class", name_width, "precision", "recall",
+             "f1", "support");
   for (std::int64_t c = 0; c < classes; ++c) {
     const ClassMetrics& m = per_class[static_cast<std::size_t>(c)];
-    fmt::print("{:>10} {:>10.4f} {:>10.4f} {:>10.4f} {:>10}\n", names[static_cast<std::size_t>(c)],
-               m.precision, m.recall, m.f1, m.support);
+    fmt::print("{:>{}} {:>10.4f} {:>10.4f} {:>10.4f} {:>10}\n", names[static_cast<std::size_t>(c)],
+               name_width, m.precision, m.recall, m.f1, m.support);
   }
-  fmt::print("\nconfusion matrix (rows: true label, columns: predicted)\n{:>8}", "");
+  const std::size_t row_width = std::max<std::size_t>(8, longest + 1);
+  const std::size_t column_width = std::max<std::size_t>(7, longest + 1);
+  fmt::print("\nconfusion matrix (rows: true label, columns: predicted)\n{:>{}}", "", row_width);
   for (std::int64_t p = 0; p < classes; ++p)
-    fmt::print("{:>7}", names[static_cast<std::size_t>(p)]);
+    fmt::print("{:>{}}", names[static_cast<std::size_t>(p)], column_width);
   fmt::print("\n");
   for (std::int64_t t = 0; t < classes; ++t) {
-    fmt::print("{:>8}", names[static_cast<std::size_t>(t)]);
-    for (std::int64_t p = 0; p < classes; ++p) fmt::print("{:>7}", matrix.count(t, p));
+    fmt::print("{:>{}}", names[static_cast<std::size_t>(t)], row_width);
+    for (std::int64_t p = 0; p < classes; ++p)
+      fmt::print("{:>{}}", matrix.count(t, p), column_width);
     fmt::print("\n");
   }
   return kSuccess;
@@ -89,10 +97,10 @@ Action add_evaluate_command(CLI::App& app) {
   cmd->add_option("model", options->model_path, "Model file (.safetensors)")->required();
   cmd->add_option_function<std::string>(
       "--data", [options](const std::string& data) { options->data = data; },
-      "mnist, a folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, or an image "
-      "folder "
-      "(DIR/<class>/, or its DIR/test/<class>/); default: the data the model was trained on, as "
-      "its file records");
+      "mnist, fashion-mnist, a folder holding t10k-images-idx3-ubyte and "
+      "t10k-labels-idx1-ubyte, a CIFAR-10/100 binary folder, or an image folder (DIR/<class>/, "
+      "or its DIR/test/<class>/); default: the data the model was trained on, as its file "
+      "records");
   add_picture_options(cmd, options->pictures, false);
   cmd->add_option("--threads", options->threads, "CPU threads")
       ->capture_default_str()

@@ -100,11 +100,10 @@ Action add_show_command(CLI::App& app) {
       ->required();
   cmd->add_option_function<std::string>(
       "--data", [options](const std::string& data) { options->data = data; },
-      "For samples, errors, confusion: mnist, a folder with the MNIST test files "
-      "t10k-images-idx3-ubyte and "
-      "t10k-labels-idx1-ubyte (plain or .gz), or an image folder (DIR/<class>/, or its "
-      "DIR/test/<class>/); "
-      "default: the data the model was trained on, as its file records");
+      "For samples, errors, confusion: mnist, fashion-mnist, a folder with the MNIST test "
+      "files t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz), a CIFAR-10/100 "
+      "binary folder, or an image folder (DIR/<class>/, or its DIR/test/<class>/); default: "
+      "the data the model was trained on, as its file records");
   add_picture_options(cmd, options->pictures, false);
   cmd->add_option("--history", options->history_path,
                   "For --kind curves: the training history (default: <model stem>.history.json "

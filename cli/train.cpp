@@ -483,8 +483,9 @@ Action add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option(
          "--data", r.data,
-         "mnist, a folder with the four MNIST-format IDX files (plain or .gz), or an image folder: "
-         "DIR/<class>/ or DIR/train/<class>/ + DIR/test/<class>/ (see README)")
+         "mnist, fashion-mnist, a folder with the four MNIST-format IDX files (plain or .gz), a "
+         "CIFAR-10/100 binary folder, or an image folder: DIR/<class>/ or DIR/train/<class>/ + "
+         "DIR/test/<class>/ (see README)")
       ->capture_default_str();
   cmd->add_option("--epochs", r.epochs, "Passes over the training set")
       ->capture_default_str()

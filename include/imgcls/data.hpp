@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,14 @@ MnistSplits load_mnist(const std::string& dir);
 // Only the test split (t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, plain or .gz).
 Dataset load_mnist_test(const std::string& dir);
 
+// Fashion-MNIST (Zalando Research): MNIST's files, sizes and format, but pictures of ten kinds
+// of clothing, not digits. Debian's package dataset-fashion-mnist installs its four IDX files
+// (gzip-compressed) in kDebianFashionMnistDir; load_mnist reads them.
+inline constexpr const char* kDebianFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+// Its classes, label i the i-th: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt,
+// Sneaker, Bag, Ankle boot.
+std::vector<std::string> fashion_mnist_class_names();
+
 // Image folders: pictures sorted into one subfolder per class.
 //   DIR/<class>/<picture>    e.g. DIR/cat/001.png, DIR/dog/a.jpg
 // Classes are the subfolder names, sorted (byte order); label i is class i. Pictures are the
@@ -115,20 +124,72 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
 
 // A dataset folder as `imgcls train/evaluate --data DIR` take it, one of:
 //   - the four MNIST IDX files (plain or .gz): load_mnist; class_names stays empty;
+//   - CIFAR-10 or CIFAR-100 binary files (see load_cifar_folder below, fine labels);
 //   - DIR/train/<class>/ and DIR/test/<class>/: two image folders with the same classes (the
 //     test images get the size and channels the training images got);
 //   - DIR/<class>/: one image folder; for training it is all training data (test is empty).
 struct FolderSplits {
   Dataset train;
   Dataset test;                          // empty when the folder has no test split
-  std::vector<std::string> class_names;  // image folders only
+  std::vector<std::string> class_names;  // image and CIFAR folders; empty for IDX
   std::vector<std::string> ignored;      // image folders: paths not read (ImageFolder::ignored)
   std::vector<SkippedFile> skipped;      // image folders: pictures left out (skip_bad_files)
 };
 // True when DIR holds train-images-idx3-ubyte or t10k-images-idx3-ubyte (plain or .gz).
 bool is_idx_folder(const std::string& dir);
+// `options` apply to image folders. An image folder one of whose subfolders is an IDX or
+// CIFAR folder (DIR/cifar-10-batches-bin/, as the archive unpacks) is refused naming that
+// subfolder: the data is in it, it is no class.
 FolderSplits load_dataset_folder(const std::string& dir, const ImageFolderOptions& options);
-// The test split only: t10k-* for IDX, DIR/test/ when there is one, else the whole DIR.
+// The test split only: t10k-* for IDX, test_batch.bin or test.bin for CIFAR, DIR/test/ when
+// there is one, else the whole DIR.
 FolderSplits load_dataset_folder_test(const std::string& dir, const ImageFolderOptions& options);
+
+// CIFAR-10 and CIFAR-100, binary version: the archives "CIFAR-10 binary version" and
+// "CIFAR-100 binary version" of www.cs.toronto.edu/~kriz/cifar.html. A file is a run of
+// records of one size, with nothing before, between or after them:
+//   CIFAR-10   <label: 1 byte, 0-9> <pixels: 3072 bytes>                          3073 bytes
+//   CIFAR-100  <coarse label: 1 byte, 0-19> <fine label: 1 byte, 0-99> <pixels>   3074 bytes
+// The pixels are a 32x32 colour picture plane by plane: 1024 red bytes, then 1024 green,
+// then 1024 blue, each plane row by row from the top (its first 32 bytes are the top row).
+// The reader interleaves them: images [N, 32, 32, 3], pixel (y, x) of plane c at [n, y, x, c].
+enum class CifarKind { cifar10, cifar100 };
+// Which of CIFAR-100's labels are the classes: fine (100 classes, the default; the command
+// line always takes these) or coarse (the 20 superclasses). CIFAR-10 has one label.
+enum class CifarLabels { fine, coarse };
+
+// One CIFAR binary file, any whole number of records (1 or more). Throws InputError naming
+// the file when it is missing or unreadable, empty, not a whole number of records (a
+// truncated file), or holds a label out of range (either of CIFAR-100's two).
+Dataset read_cifar_file(const std::string& path, CifarKind kind,
+                        CifarLabels labels = CifarLabels::fine);
+
+// The standard class names, as the archives' name files list them: CIFAR-10's ten (airplane,
+// automobile, bird, cat, deer, dog, frog, horse, ship, truck); CIFAR-100's 100 fine ones
+// (apple, aquarium_fish, baby, ...) or 20 coarse ones (aquatic_mammals, fish, ...).
+std::vector<std::string> cifar_class_names(CifarKind kind, CifarLabels labels = CifarLabels::fine);
+
+// A CIFAR folder, as the archives unpack (cifar-10-batches-bin/, cifar-100-binary/):
+//   CIFAR-10   data_batch_1.bin ... data_batch_5.bin (training, in that order), test_batch.bin,
+//              class names in batches.meta.txt
+//   CIFAR-100  train.bin, test.bin, class names in fine_label_names.txt (coarse_label_names.txt
+//              with CifarLabels::coarse)
+// A names file holds one name per line (surrounding spaces and a final CR dropped, blank lines
+// at the end ignored) and must name every class once; without it the classes take the
+// standard names. Other files in the folder are not read. A partial set is refused: every
+// file of the split read must be there (a missing data_batch_3.bin is an error naming it).
+// The kind of files DIR holds: CIFAR-10's (any of data_batch_1.bin ... data_batch_5.bin,
+// test_batch.bin), CIFAR-100's (train.bin or test.bin), or neither (nullopt). Throws
+// InputError naming DIR when it holds both kinds.
+std::optional<CifarKind> cifar_folder_kind(const std::string& dir);
+struct CifarOptions {
+  CifarLabels labels = CifarLabels::fine;  // CIFAR-100 only
+};
+// Both splits; FolderSplits::class_names holds the classes. Throws InputError naming the
+// folder when it holds no CIFAR files, and naming the file at fault as read_cifar_file does
+// or when a file of the set or the names file is missing or malformed.
+FolderSplits load_cifar_folder(const std::string& dir, const CifarOptions& options = {});
+// The test split only (test_batch.bin or test.bin; the training files need not be there).
+FolderSplits load_cifar_folder_test(const std::string& dir, const CifarOptions& options = {});
 
 }  // namespace imgcls

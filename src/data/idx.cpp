@@ -211,4 +211,9 @@ Dataset load_mnist_test(const std::string& dir) {
   return read_idx_dataset(images, labels);
 }
 
+std::vector<std::string> fashion_mnist_class_names() {
+  return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+}
+
 }  // namespace imgcls

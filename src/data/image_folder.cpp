@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kLayoutHint =
     "put each class's pictures in DIR/<class name>/ (or DIR/train/<class>/ and DIR/test/<class>/), "
-    "or the four MNIST IDX files in DIR";
+    "or the four MNIST IDX files or the CIFAR binary files in DIR";
 
 // The entries of `dir` that satisfy `keep`, sorted by name; throws when it cannot be listed.
 template <typename Keep>
@@ -244,11 +244,32 @@ bool is_idx_folder(const std::string& dir) {
   return false;
 }
 
+namespace {
+// An image folder whose "class" is a dataset folder: DIR/cifar-10-batches-bin/ as the archive
+// unpacks, or DIR/mnist/. Reading it as a class would fail on its first file, far from the
+// point.
+void refuse_dataset_subfolders(const std::string& dir) {
+  for (const fs::path& entry : sorted_entries(dir, [](const fs::directory_entry& e) {
+         std::error_code ec;
+         return e.is_directory(ec);
+       })) {
+    const std::optional<CifarKind> cifar = cifar_folder_kind(entry.string());
+    if (!cifar && !is_idx_folder(entry.string())) continue;
+    const char* kind = !cifar ? "IDX" : *cifar == CifarKind::cifar10 ? "CIFAR-10" : "CIFAR-100";
+    throw InputError(dir, "holds the " + std::string(kind) + " folder " + entry.filename().string() +
+                              ": the data is in that folder",
+                     "give " + entry.string() + " itself");
+  }
+}
+}  // namespace
+
 FolderSplits load_dataset_folder(const std::string& dir, const ImageFolderOptions& options) {
   if (is_idx_folder(dir) || !is_folder(dir)) {
     MnistSplits mnist = load_mnist(dir);  // a missing folder is reported by its IDX file names
     return {std::move(mnist.train), std::move(mnist.test), {}};
   }
+  if (cifar_folder_kind(dir)) return load_cifar_folder(dir);
+  refuse_dataset_subfolders(dir);
   if (!is_split_folder(dir)) {
     ImageFolder all = read_image_folder(dir, options);
     return {std::move(all.data),
@@ -274,6 +295,8 @@ FolderSplits load_dataset_folder(const std::string& dir, const ImageFolderOption
 
 FolderSplits load_dataset_folder_test(const std::string& dir, const ImageFolderOptions& options) {
   if (is_idx_folder(dir) || !is_folder(dir)) return {{}, load_mnist_test(dir), {}};
+  if (cifar_folder_kind(dir)) return load_cifar_folder_test(dir);
+  refuse_dataset_subfolders(dir);
   const std::string test_dir = is_split_folder(dir) ? (fs::path(dir) / "test").string() : dir;
   ImageFolder test = read_image_folder(test_dir, options);
   return {{},
