@@ -125,11 +125,16 @@ class OutputNames {
   std::set<std::string> used_;
 };
 
+// A float as the shortest decimal that reads back as the same float (JSON numbers are
+// doubles; 0.1f would otherwise print as 0.10000000149011612).
+double json_number(float value) { return std::stod(fmt::format("{}", value)); }
+
 nlohmann::json map_rows(const Tensor& map) {
   nlohmann::json rows = nlohmann::json::array();
   for (std::int64_t y = 0; y < map.dim(0); ++y) {
     nlohmann::json row = nlohmann::json::array();
-    for (std::int64_t x = 0; x < map.dim(1); ++x) row.push_back(map[y * map.dim(1) + x]);
+    for (std::int64_t x = 0; x < map.dim(1); ++x)
+      row.push_back(json_number(map[y * map.dim(1) + x]));
     rows.push_back(std::move(row));
   }
   return rows;
@@ -147,10 +152,10 @@ std::string json_line(const std::string& file, const std::optional<std::string>&
                          {"method", std::string(to_string(e.method))},
                          {"class", e.target_class},
                          {"class_name", names[static_cast<std::size_t>(e.target_class)]},
-                         {"probability", e.probability},
+                         {"probability", json_number(e.probability)},
                          {"predicted", e.predicted_class},
                          {"predicted_name", names[static_cast<std::size_t>(e.predicted_class)]},
-                         {"predicted_probability", e.predicted_probability},
+                         {"predicted_probability", json_number(e.predicted_probability)},
                          {"signed", e.is_signed},
                          {"placement",
                           {{"top", placement.top},
