@@ -14,6 +14,10 @@
 //  - a deletion test on 200 MNIST test images: removing (setting to 0, black) the 10% most
 //    salient pixels lowers the predicted class's probability more than removing 10% of the
 //    pixels at random, on at least 90% of the images, for every method;
+//  - Grad-CAM (on conv2d_2 and on maxpool2d_3) and the input gradient against PyTorch:
+//    tests/explain/make_gradcam_fixture.py loads the seed model into torch and writes the
+//    expected maps for 4 MNIST test digits and 2 classes each
+//    (tests/explain/gradcam_fixture.safetensors; the test reads only that file);
 //  - the maps are larger on a digit's strokes than on its background, for every method;
 //  - every method on a colour model (finite maps of the input's size; completeness).
 #include "imgcls/explain.hpp"
@@ -35,6 +39,7 @@
 #include "imgcls/loss.hpp"
 #include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
+#include "io/safetensors.hpp"
 #include "plan/gradient_plan.hpp"
 #include "support/ci.hpp"
 #include "support/colour_model.hpp"
@@ -43,6 +48,7 @@ namespace imgcls {
 namespace {
 
 const std::string kModelPath = std::string(IMGCLS_PREDICT_FIXTURES_DIR) + "/seed_model.safetensors";
+const std::string kTorchFixture = std::string(IMGCLS_EXPLAIN_DIR) + "/gradcam_fixture.safetensors";
 constexpr std::int64_t kSide = 28;
 
 constexpr ExplainMethod kAllMethods[] = {ExplainMethod::saliency, ExplainMethod::gradient_x_input,
@@ -518,6 +524,68 @@ TEST(ExplainDeletion, RemovingTheMostSalientPixelsHurtsMoreThanRandomOnes) {
     else
       EXPECT_GE(share, kRequiredWins) << to_string(method);
   }
+}
+
+// ----------------------------------------------------------------------------------------
+// Against PyTorch (tests/explain/make_gradcam_fixture.py)
+
+// max |got - want| over max |want|, naming the worst element.
+::testing::AssertionResult close_to(const float* got, const float* want, std::int64_t count,
+                                    double tolerance) {
+  double largest = 0, worst = 0;
+  std::int64_t at = 0;
+  for (std::int64_t i = 0; i < count; ++i) largest = std::max(largest, std::abs(double(want[i])));
+  for (std::int64_t i = 0; i < count; ++i) {
+    const double error = std::abs(double(got[i]) - double(want[i]));
+    if (error > worst) worst = error, at = i;
+  }
+  if (largest > 0 && worst <= tolerance * largest) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "largest |want| " << largest << ", worst error " << worst << " at " << at << " (got "
+         << got[at] << ", want " << want[at] << ")";
+}
+
+TEST(ExplainTorch, GradcamAndTheInputGradientMatchPyTorch) {
+  constexpr double kTolerance = 1e-4;  // float32 against float64, relative to the map's largest
+  const io::SafetensorsFile fixture = io::read_safetensors(kTorchFixture);
+  const auto stored = [&](const std::string& name) -> const io::StoredTensor& {
+    const auto found = fixture.tensors.find(name);
+    if (found == fixture.tensors.end()) throw std::runtime_error("the fixture has no " + name);
+    return found->second;
+  };
+  const io::StoredTensor& classes = stored("classes");                 // [images, 2]
+  const Tensor inputs = stored("input").to_tensor();                   // [images, 28, 28, 1]
+  const Tensor gradients = stored("input_gradient").to_tensor();       // [images, 2, 28, 28, 1]
+  const Tensor conv_maps = stored("gradcam_conv2d_2").to_tensor();     // [images, 2, 28, 28]
+  const Tensor pool_maps = stored("gradcam_maxpool2d_3").to_tensor();  // [images, 2, 28, 28]
+  const std::int64_t images = inputs.dim(0), pixels = kSide * kSide;
+  ASSERT_EQ(classes.shape, (Shape{images, 2}));
+  const Sequential model = load_model(kModelPath);
+  Explainer explainer(model);
+  plan::GradientPlan plan(model, 1);
+  for (std::int64_t n = 0; n < images; ++n)
+    for (std::int64_t i = 0; i < 2; ++i) {
+      const std::int64_t k = classes.i32[std::size_t(n * 2 + i)];
+      SCOPED_TRACE(fmt::format("image {}, class {}", n, k));
+      const Tensor input({kSide, kSide, 1}, std::vector<float>(inputs.data() + n * pixels,
+                                                               inputs.data() + (n + 1) * pixels));
+      const std::int64_t at = (n * 2 + i) * pixels;
+      const Explanation conv =
+          explainer.explain(input, {.method = ExplainMethod::gradcam, .target_class = k});
+      EXPECT_EQ(conv.layer, "conv2d_2");
+      if (i == 0) EXPECT_EQ(conv.predicted_class, k) << "torch and imgcls disagree on the class";
+      EXPECT_TRUE(close_to(conv.map.data(), conv_maps.data() + at, pixels, kTolerance));
+      const Explanation pool = explainer.explain(
+          input, {.method = ExplainMethod::gradcam, .target_class = k, .layer = "maxpool2d_3"});
+      EXPECT_TRUE(close_to(pool.map.data(), pool_maps.data() + at, pixels, kTolerance));
+      Tensor batch = input;
+      batch.reshape({1, kSide, kSide, 1});
+      plan.forward(batch);
+      Tensor one_hot({1, 10});
+      one_hot[k] = 1.0f;
+      const Tensor& gradient = plan.backward(one_hot);
+      EXPECT_TRUE(close_to(gradient.data(), gradients.data() + at, pixels, kTolerance));
+    }
 }
 
 // ----------------------------------------------------------------------------------------
