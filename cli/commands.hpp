@@ -20,5 +20,6 @@ Action add_train_command(CLI::App& app);
 Action add_evaluate_command(CLI::App& app);
 Action add_export_command(CLI::App& app);
 Action add_serve_command(CLI::App& app);
+Action add_explain_command(CLI::App& app);
 
 }  // namespace imgcls::cli

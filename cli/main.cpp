@@ -24,7 +24,8 @@ int run_command_line(int argc, char** argv) {
       {"run", add_run_command(app)},           {"train", add_train_command(app)},
       {"evaluate", add_evaluate_command(app)}, {"predict", add_predict_command(app)},
       {"summary", add_summary_command(app)},   {"show", add_show_command(app)},
-      {"export", add_export_command(app)},     {"serve", add_serve_command(app)}};
+      {"export", add_export_command(app)},     {"serve", add_serve_command(app)},
+      {"explain", add_explain_command(app)}};
   // CLI11 would only say that a subcommand is required; name the unknown word instead.
   if (argc > 1 && argv[1][0] != '-' &&
       std::none_of(commands.begin(), commands.end(),

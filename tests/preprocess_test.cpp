@@ -202,5 +202,70 @@ TEST(Batch, StacksImagesAsNhwc) {
   EXPECT_FLOAT_EQ(batch[6], 0.75f);
 }
 
+// prepare_picture's placement maps the input back onto the picture: a square of ink at a
+// known place in the picture, found in the input (its rows and columns above half), lands
+// where it was, within one input pixel (in picture units) on each edge.
+struct PlacementCase {
+  Preprocessing preprocessing;
+  std::int64_t height, width;  // the picture
+  Box square;                  // the ink in the picture
+  Shape input;                 // the model input
+  float paper, ink;
+};
+
+TEST(Placement, TheInputsInkLiesWhereThePicturesInkIs) {
+  const PlacementCase cases[] = {
+      // the whole 60 x 40 picture squeezed into 10 x 10
+      {Preprocessing::stretch, 60, 40, {.top = 18, .left = 8, .bottom = 36, .right = 20}, {10, 10, 1},
+       0.0f, 1.0f},
+      // scaled by 1/4 to 15 x 10, rows 2..12 kept: picture rows [8, 48)
+      {Preprocessing::crop, 60, 40, {.top = 20, .left = 8, .bottom = 32, .right = 20}, {10, 10, 3},
+       0.0f, 1.0f},
+      // a dark bar off-centre on white paper, scaled to 20 px and centred in 28 x 28
+      {Preprocessing::mnist_digit, 100, 80, {.top = 10, .left = 45, .bottom = 50, .right = 65},
+       {28, 28, 1}, 1.0f, 0.0f},
+  };
+  for (const PlacementCase& c : cases) {
+    SCOPED_TRACE(std::string(to_string(c.preprocessing)));
+    Image picture(c.height, c.width, 1, c.paper);
+    for (std::int64_t y = c.square.top; y < c.square.bottom; ++y)
+      for (std::int64_t x = c.square.left; x < c.square.right; ++x)
+        picture.pixels[std::size_t(y * c.width + x)] = c.ink;
+    const PreparedInput prepared = prepare_picture(picture, c.input, c.preprocessing, "square");
+    const Image& input = prepared.input;
+    ASSERT_EQ(input.height, c.input[0]);
+    ASSERT_EQ(input.width, c.input[1]);
+    ASSERT_EQ(input.channels, c.input[2]);
+    std::int64_t top = input.height, left = input.width, bottom = 0, right = 0;
+    for (std::int64_t y = 0; y < input.height; ++y)
+      for (std::int64_t x = 0; x < input.width; ++x)
+        if (input.pixels[std::size_t((y * input.width + x) * input.channels)] > 0.5f) {
+          top = std::min(top, y);
+          left = std::min(left, x);
+          bottom = std::max(bottom, y + 1);
+          right = std::max(right, x + 1);
+        }
+    ASSERT_LT(top, bottom) << "no ink in the input";
+    const InputPlacement& p = prepared.placement;
+    const double row = p.height / double(input.height), column = p.width / double(input.width);
+    EXPECT_NEAR(p.top + double(top) * row, double(c.square.top), row);
+    EXPECT_NEAR(p.top + double(bottom) * row, double(c.square.bottom), row);
+    EXPECT_NEAR(p.left + double(left) * column, double(c.square.left), column);
+    EXPECT_NEAR(p.left + double(right) * column, double(c.square.right), column);
+  }
+}
+
+TEST(Placement, StretchCoversThePictureAndPictureToInputAgrees) {
+  const Image picture(30, 50, 3, 0.5f);
+  const PreparedInput prepared =
+      prepare_picture(picture, {12, 16, 3}, Preprocessing::stretch, "grey");
+  EXPECT_DOUBLE_EQ(prepared.placement.top, 0.0);
+  EXPECT_DOUBLE_EQ(prepared.placement.left, 0.0);
+  EXPECT_DOUBLE_EQ(prepared.placement.height, 30.0);
+  EXPECT_DOUBLE_EQ(prepared.placement.width, 50.0);
+  EXPECT_EQ(prepared.input.pixels,
+            picture_to_input(picture, {12, 16, 3}, Preprocessing::stretch, "grey").pixels);
+}
+
 }  // namespace
 }  // namespace imgcls

@@ -123,6 +123,38 @@ TEST_P(RegistryExample, KernelComputesWhatTheReferenceComputes) {
         << "param " << i;
 }
 
+// Explanations (src/plan/gradient_plan.hpp) run backward in Mode::infer asking for d(src)
+// alone: an empty diff_params gives the same d(src) and writes no parameter gradient.
+TEST_P(RegistryExample, BackwardWithoutParameterGradientsGivesTheSameDiffSrc) {
+  const Case& c = GetParam();
+  Rng rng(23);
+  const std::unique_ptr<Layer> layer = built_layer(c, rng);
+  Tensor src(c.data().input_shape);
+  fill_uniform(src, -1.0f, 1.0f, rng);
+  const std::unique_ptr<Kernel> kernel =
+      layer->make_kernel({.batch = src.dim(0), .mode = Mode::infer});
+  Tensor dst;
+  kernel->forward(src, dst);
+  Tensor diff_dst(dst.shape());
+  fill_uniform(diff_dst, -1.0f, 1.0f, rng);
+  std::vector<Tensor> diff_params;
+  std::vector<Tensor*> diff_param_pointers;
+  for (const Param& p : layer->params()) diff_params.emplace_back(p.value->shape());
+  for (Tensor& t : diff_params) diff_param_pointers.push_back(&t);
+  Tensor with_params, alone;
+  kernel->backward(src, dst, diff_dst, &with_params, diff_param_pointers);
+  // The layer's own gradient tensors, marked, must come through untouched.
+  constexpr float kMark = 12345.0f;
+  for (const Param& p : layer->params()) p.grad->fill(kMark);
+  kernel->backward(src, dst, diff_dst, &alone, {});
+  EXPECT_EQ(alone.shape(), with_params.shape());
+  EXPECT_EQ(alone.values(), with_params.values());
+  for (const Param& p : layer->params())
+    EXPECT_TRUE(std::all_of(p.grad->values().begin(), p.grad->values().end(),
+                            [](float v) { return v == kMark; }))
+        << p.name;
+}
+
 TEST_P(RegistryExample, GradientsMatchFiniteDifferences) {
   const Case& c = GetParam();
   std::unique_ptr<Layer> layer = layers::from_config(c.data().config, "example");

@@ -1,7 +1,8 @@
 // `imgcls serve`: the server in this process on a free port, asked over HTTP with httplib's
 // client: /health, the page, PNG and JSON predictions of MNIST test digits (matching the
-// library's own preprocess + predict exactly, and the true labels), every error answer
-// (400, 404, 413, 415) as JSON, 8 threads x 20 concurrent requests answered correctly; a
+// library's own preprocess + predict exactly, and the true labels), /explain (the PNG byte
+// for byte as draw_explanation draws it, the JSON map value for value as the Explainer
+// computes it, its refusals), every error answer (400, 404, 413, 415) as JSON, 8 threads x 20 concurrent requests answered correctly; a
 // colour model with named classes and a non-square input (ColourServeTest: /health, colour
 // PNGs of other sizes, JSON pixels H*W*3, grey pictures, each answered as picture_to_input +
 // Predictor answer it); then the binary itself: the start line, /health, SIGTERM -> exit 0,
@@ -20,11 +21,13 @@
 #include <vector>
 
 #include "imgcls/data.hpp"
+#include "imgcls/explain.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
 #include "imgcls/train.hpp"
+#include "imgcls/viz.hpp"
 #include "serve/server.hpp"
 #include "support/colour_model.hpp"
 #include "support/process.hpp"
@@ -199,6 +202,75 @@ TEST_F(ServeTest, BadRequestsGet400WithAReason) {
   wrong["pixels"][5] = "7";
   expect_error(c.Post("/predict", wrong.dump(), "application/json"), 400, "not a number");
   expect_error(c.Post("/predict", "hello", "text/plain"), 415, "Content-Type");
+}
+
+// /explain answers what the library computes for the same picture: the PNG byte for byte as
+// draw_explanation draws it, and with ?format=json the map value for value.
+struct LibraryExplanation {
+  Explanation explanation;
+  std::string png;
+};
+LibraryExplanation library_explanation(const std::string& png, const ExplainOptions& options) {
+  const Sequential model = load_model(kModel);
+  const Image picture = decode_picture(
+      std::span(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()), "png");
+  const PreparedInput prepared =
+      prepare_picture(picture, model.input_shape(), model.preprocessing(), "png");
+  LibraryExplanation out;
+  out.explanation = Explainer(model).explain(prepared.input, options);
+  out.png = draw_explanation(out.explanation, prepared.input, picture, prepared.placement,
+                             class_names(model), "your picture")
+                .encode(PictureFormat::png);
+  return out;
+}
+
+TEST_F(ServeTest, ExplainAnswersThePictureOfImgclsExplain) {
+  const Digit& digit = digits_[0];
+  const httplib::Result result =
+      client().Post("/explain?method=grad-cam", digit.png, "image/png");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"), "image/png");
+  const LibraryExplanation want =
+      library_explanation(digit.png, {.method = ExplainMethod::gradcam});
+  EXPECT_TRUE(result->body == want.png) << "the PNG differs from draw_explanation's";
+  const Image drawn = decode_picture(
+      std::span(reinterpret_cast<const std::uint8_t*>(result->body.data()), result->body.size()),
+      "the answer");
+  EXPECT_GT(drawn.width, 900);
+}
+
+TEST_F(ServeTest, ExplainAsJsonGivesTheMapOfTheClassAsked) {
+  for (const char* method : {"saliency", "integrated-gradients", "gradcam", "occlusion"}) {
+    const Digit& digit = digits_[1];
+    const nlohmann::json answer = body_of(client().Post(
+        std::string("/explain?format=json&class=3&method=") + method, digit.png, "image/png"));
+    ASSERT_TRUE(answer.contains("map")) << answer.dump();
+    EXPECT_EQ(answer["label"], digit.label());
+    EXPECT_EQ(answer["explained"], 3);
+    const Explanation want =
+        library_explanation(digit.png, {.method = parse_explain_method(method, "test"),
+                                        .target_class = 3})
+            .explanation;
+    EXPECT_EQ(answer["signed"], want.is_signed);
+    ASSERT_EQ(answer["map"].size(), std::size_t(kSide));
+    for (std::int64_t y = 0; y < kSide; ++y)
+      for (std::int64_t x = 0; x < kSide; ++x)
+        ASSERT_EQ(answer["map"][std::size_t(y)][std::size_t(x)].get<float>(), want.map[y * kSide + x])
+            << method << " at " << y << ", " << x;
+  }
+}
+
+TEST_F(ServeTest, ExplainRefusesWhatItCannotDo) {
+  httplib::Client c = client();
+  const std::string png = digits_[0].png;
+  expect_error(c.Post("/explain?method=lime", png, "image/png"), 400, "lime");
+  expect_error(c.Post("/explain?class=10", png, "image/png"), 400, "0 to 9");
+  expect_error(c.Post("/explain?class=3x", png, "image/png"), 400, "3x");
+  expect_error(c.Post("/explain?format=gif", png, "image/png"), 400, "gif");
+  expect_error(c.Post("/explain", encode_png(GreyImage(kSide, kSide, 1.0f)), "image/png"), 400,
+               "no digit");
+  expect_error(c.Post("/explain", "hello", "text/plain"), 415, "Content-Type");
 }
 
 TEST_F(ServeTest, UnknownPathsGet404) {

@@ -94,6 +94,28 @@ GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::i
 Image picture_to_input(const Image& picture, const Shape& input_shape, Preprocessing preprocessing,
                        const std::string& source);
 
+// Where a model input lies in the picture it was made from, in the picture's pixel
+// coordinates (its pixel (y, x) covers [y, y + 1) x [x, x + 1)): the input's H x W pixels
+// cover the rectangle [top, top + height) x [left, left + width), its pixel (i, j) the part
+// [top + i * height / H, top + (i + 1) * height / H) x [left + j * width / W, ...). So
+// something computed on the input (a heat map) can be drawn back over the picture. The
+// rectangle may reach past the picture's edges: a digit's 28 x 28 field is larger than the
+// digit's box.
+//   stretch      the whole picture: {0, 0, picture height, picture width}
+//   crop         the centre the crop kept
+//   mnist_digit  the field the digit was placed in: the ink's box, scaled and shifted as
+//                preprocess_digit scaled and shifted the digit
+struct InputPlacement {
+  double top = 0.0, left = 0.0, height = 0.0, width = 0.0;
+};
+struct PreparedInput {
+  Image input;  // what picture_to_input returns
+  InputPlacement placement;
+};
+// picture_to_input, and where the input lies in the picture. Throws as picture_to_input.
+PreparedInput prepare_picture(const Image& picture, const Shape& input_shape,
+                              Preprocessing preprocessing, const std::string& source);
+
 // Throws InputError naming `model` unless a model of `input_shape` can take pictures with
 // `preprocessing`: an image input [H, W, 1] or [H, W, 3], square and grey for mnist_digit.
 void check_picture_input(const Shape& input_shape, Preprocessing preprocessing,

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "imgcls/data.hpp"
+#include "imgcls/explain.hpp"
 #include "imgcls/metrics.hpp"
+#include "imgcls/preprocess.hpp"
 #include "imgcls/tensor.hpp"
 #include "imgcls/train.hpp"
 
@@ -93,5 +95,15 @@ Picture draw_confusion_matrix(const ConfusionMatrix& matrix,
 // Loss and accuracy per epoch, for training and, when the history has them, validation:
 // two panels with axes, ticks, axis titles and a legend. Requires at least one epoch.
 Picture draw_training_curves(const History& history);
+
+// An explanation (imgcls/explain.hpp) as three panels: `input` as the model saw it, the map
+// over it, and the map over `picture` (what the input was made from) where `placement` puts
+// the input, with a dashed frame around that part; a header names `source`, the predicted
+// class and its probability, the explained class and the method, and a colour bar gives the
+// map's scale. Requires a map of the input's height and width, classes within
+// class_names, 1 or 3 channels.
+Picture draw_explanation(const Explanation& explanation, const Image& input, const Image& picture,
+                         const InputPlacement& placement,
+                         const std::vector<std::string>& class_names, const std::string& source);
 
 }  // namespace imgcls

@@ -250,15 +250,18 @@ Point centre_of_mass(const GreyImage& ink) {
   return {y_sum / total, x_sum / total};
 }
 
-GreyImage place_by_centre_of_mass(const GreyImage& digit, std::int64_t side) {
+Shift centring_shift(const GreyImage& digit, std::int64_t side) {
   const Point centre = centre_of_mass(digit);
   const double target = double(side) / 2.0;
-  const std::int64_t shift_y = std::lround(target - centre.y);
-  const std::int64_t shift_x = std::lround(target - centre.x);
+  return {.y = std::lround(target - centre.y), .x = std::lround(target - centre.x)};
+}
+
+GreyImage place_by_centre_of_mass(const GreyImage& digit, std::int64_t side) {
+  const Shift shift = centring_shift(digit, side);
   GreyImage canvas(side, side);
   for (std::int64_t y = 0; y < digit.height; ++y)
     for (std::int64_t x = 0; x < digit.width; ++x) {
-      const std::int64_t cy = y + shift_y, cx = x + shift_x;
+      const std::int64_t cy = y + shift.y, cx = x + shift.x;
       if (cy >= 0 && cy < side && cx >= 0 && cx < side) canvas.at(cy, cx) = digit.at(y, x);
     }
   return canvas;
@@ -272,8 +275,11 @@ PreprocessOptions mnist_layout(std::int64_t canvas_side) {
               std::max<std::int64_t>(1, std::lround(kMnistDigitFraction * double(canvas_side)))};
 }
 
-GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& options,
-                           const std::string& source) {
+namespace {
+
+// preprocess_digit, and where its canvas lies in the picture.
+GreyImage digit_input(const GreyImage& picture, const PreprocessOptions& options,
+                      const std::string& source, InputPlacement& placement) {
   IMGCLS_CHECK(options.digit_side >= 1 && options.digit_side <= options.canvas_side,
                "digit side {} in a canvas of {}", options.digit_side, options.canvas_side);
   IMGCLS_CHECK(picture.size() > 0, "empty picture from {}", source);
@@ -288,7 +294,25 @@ GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& op
   const std::optional<Box> box = ink_bounding_box(clean);
   IMGCLS_CHECK(box.has_value(), "no ink left in {} after the contrast check passed", source);
   const GreyImage digit = scale_longer_side_to(crop(clean, *box), options.digit_side);
+  // The box's box.height() rows became digit.height rows, then moved down by shift.y: canvas
+  // row r is picture row box.top + (r - shift.y) * box.height() / digit.height (resize_image
+  // maps [o, o + 1) to [o, o + 1) * in / out), and the same across.
+  const Shift shift = centring_shift(digit, options.canvas_side);
+  const double row_scale = double(box->height()) / double(digit.height);
+  const double column_scale = double(box->width()) / double(digit.width);
+  placement = {.top = double(box->top) - double(shift.y) * row_scale,
+               .left = double(box->left) - double(shift.x) * column_scale,
+               .height = double(options.canvas_side) * row_scale,
+               .width = double(options.canvas_side) * column_scale};
   return place_by_centre_of_mass(digit, options.canvas_side);
+}
+
+}  // namespace
+
+GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& options,
+                           const std::string& source) {
+  InputPlacement placement;
+  return digit_input(picture, options, source, placement);
 }
 
 GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t width) {
@@ -348,12 +372,15 @@ Image stretched(const Image& picture, std::int64_t height, std::int64_t width) {
   return out;
 }
 
-}  // namespace
-
-Image resize_picture(const Image& picture, std::int64_t height, std::int64_t width,
-                     Preprocessing rule) {
+// resize_picture, and where its result lies in the picture.
+Image resized_and_placed(const Image& picture, std::int64_t height, std::int64_t width,
+                         Preprocessing rule, InputPlacement& placement) {
   IMGCLS_CHECK(picture.size() > 0 && height >= 1 && width >= 1, "{}x{} picture to {}x{}",
                picture.height, picture.width, height, width);
+  placement = {.top = 0.0,
+               .left = 0.0,
+               .height = double(picture.height),
+               .width = double(picture.width)};
   if (rule != Preprocessing::crop) return stretched(picture, height, width);
   // The smallest scale at which the picture covers height x width, then the centre of it.
   const double scale =
@@ -364,6 +391,13 @@ Image resize_picture(const Image& picture, std::int64_t height, std::int64_t wid
       std::max<std::int64_t>(width, std::llround(double(picture.width) * scale));
   const Image scaled = stretched(picture, scaled_h, scaled_w);
   const std::int64_t top = (scaled_h - height) / 2, left = (scaled_w - width) / 2;
+  // scaled row r is picture row r * picture.height / scaled_h (stretched's filters)
+  const double row_scale = double(picture.height) / double(scaled_h);
+  const double column_scale = double(picture.width) / double(scaled_w);
+  placement = {.top = double(top) * row_scale,
+               .left = double(left) * column_scale,
+               .height = double(height) * row_scale,
+               .width = double(width) * column_scale};
   Image out(height, width, picture.channels);
   for (std::int64_t y = 0; y < height; ++y) {
     const float* row = scaled.pixels.data() + ((top + y) * scaled_w + left) * picture.channels;
@@ -373,18 +407,35 @@ Image resize_picture(const Image& picture, std::int64_t height, std::int64_t wid
   return out;
 }
 
-Image picture_to_input(const Image& picture, const Shape& input_shape, Preprocessing preprocessing,
-                       const std::string& source) {
+}  // namespace
+
+Image resize_picture(const Image& picture, std::int64_t height, std::int64_t width,
+                     Preprocessing rule) {
+  InputPlacement placement;
+  return resized_and_placed(picture, height, width, rule, placement);
+}
+
+PreparedInput prepare_picture(const Image& picture, const Shape& input_shape,
+                              Preprocessing preprocessing, const std::string& source) {
   IMGCLS_CHECK(input_shape.size() == 3 && (input_shape[2] == 1 || input_shape[2] == 3),
                "a picture for an input {}", imgcls::to_string(input_shape));
   const std::int64_t height = input_shape[0], width = input_shape[1], channels = input_shape[2];
+  PreparedInput prepared;
   if (preprocessing == Preprocessing::mnist_digit) {
-    IMGCLS_CHECK(channels == 1, "digit preprocessing makes grey inputs, not {}",
+    IMGCLS_CHECK(channels == 1 && height == width, "digit preprocessing makes square grey inputs, not {}",
                  imgcls::to_string(input_shape));
-    return to_image(
-        picture_to_input(to_grey_image(with_channels(picture, 1)), height, width, true, source));
+    prepared.input = to_image(digit_input(to_grey_image(with_channels(picture, 1)),
+                                          mnist_layout(height), source, prepared.placement));
+  } else {
+    prepared.input = resized_and_placed(with_channels(picture, channels), height, width,
+                                        preprocessing, prepared.placement);
   }
-  return resize_picture(with_channels(picture, channels), height, width, preprocessing);
+  return prepared;
+}
+
+Image picture_to_input(const Image& picture, const Shape& input_shape, Preprocessing preprocessing,
+                       const std::string& source) {
+  return prepare_picture(picture, input_shape, preprocessing, source).input;
 }
 
 void check_picture_input(const Shape& input_shape, Preprocessing preprocessing,

@@ -54,8 +54,14 @@ struct Point {
   double y = 0.0, x = 0.0;
 };
 Point centre_of_mass(const GreyImage& ink);
-// A side x side canvas holding `digit` shifted by whole pixels so that its centre of mass
-// lands within half a pixel of (side / 2, side / 2); what falls outside is clipped.
+// The shift, in whole pixels, that brings the centre of mass within half a pixel of
+// (side / 2, side / 2): the digit's pixel (y, x) goes to (y + shift.y, x + shift.x).
+struct Shift {
+  std::int64_t y = 0, x = 0;
+};
+Shift centring_shift(const GreyImage& digit, std::int64_t side);
+// A side x side canvas holding `digit` shifted by centring_shift; what falls outside is
+// clipped.
 GreyImage place_by_centre_of_mass(const GreyImage& digit, std::int64_t side);
 
 }  // namespace imgcls

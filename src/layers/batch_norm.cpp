@@ -104,24 +104,28 @@ class BatchNormKernel final : public Kernel {
   // held constant in Mode::infer.
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
                 const std::vector<Tensor*>& diff_params) override {
-    IMGCLS_CHECK(
-        diff_dst.shape() == dst.shape() && src.shape() == dst.shape() && diff_params.size() == 2,
-        "{}: src {}, dst {}, diff_dst {}", layer_.name(), to_string(src.shape()),
-        to_string(dst.shape()), to_string(diff_dst.shape()));
-    // oneDNN computes diff_src together with the parameter gradients; without a caller's
-    // buffer it goes to scratch.
+    IMGCLS_CHECK(diff_dst.shape() == dst.shape() && src.shape() == dst.shape() &&
+                     (diff_params.empty() || diff_params.size() == 2),
+                 "{}: src {}, dst {}, diff_dst {}", layer_.name(), to_string(src.shape()),
+                 to_string(dst.shape()), to_string(diff_dst.shape()));
+    // oneDNN computes diff_src together with the parameter gradients; what the caller does
+    // not want goes to scratch.
     Tensor& diff = diff_src ? *diff_src : scratch_;
     diff.resize(src.shape());
+    Tensor& diff_gamma = diff_params.empty() ? scratch_gamma_ : *diff_params[0];
+    Tensor& diff_beta = diff_params.empty() ? scratch_beta_ : *diff_params[1];
+    diff_gamma.resize(layer_.gamma().shape());
+    diff_beta.resize(layer_.beta().shape());
     if (spec_.mode == Mode::train)
       primitives_->backward_training(src.data(), diff_dst.data(), layer_.gamma().data(),
                                      layer_.beta().data(), batch_mean_.data(),
-                                     batch_variance_.data(), diff.data(), diff_params[0]->data(),
-                                     diff_params[1]->data());
+                                     batch_variance_.data(), diff.data(), diff_gamma.data(),
+                                     diff_beta.data());
     else
       primitives_->backward_inference(src.data(), diff_dst.data(), layer_.gamma().data(),
                                       layer_.beta().data(), layer_.moving_mean().data(),
                                       layer_.moving_variance().data(), diff.data(),
-                                      diff_params[0]->data(), diff_params[1]->data());
+                                      diff_gamma.data(), diff_beta.data());
   }
 
   void update_buffers(const std::vector<Tensor*>& buffers) override {
@@ -141,7 +145,7 @@ class BatchNormKernel final : public Kernel {
   KernelSpec spec_;
   std::unique_ptr<backend::BatchNorm> primitives_;
   Tensor batch_mean_, batch_variance_;  // [C], of the last Mode::train forward
-  Tensor scratch_;
+  Tensor scratch_, scratch_gamma_, scratch_beta_;
 };
 
 std::unique_ptr<Kernel> BatchNormLayer::make_kernel(const KernelSpec& spec) const {

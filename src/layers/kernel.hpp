@@ -49,7 +49,8 @@ class Kernel {
   virtual void forward(const Tensor& src, Tensor& dst) = 0;
   // Given the last forward's src and dst and d(loss)/d(dst): writes d(loss)/d(each
   // parameter) into diff_params (one tensor per Layer::params(), in that order, shaped like
-  // it) and, when diff_src is not null, d(loss)/d(src).
+  // it) and, when diff_src is not null, d(loss)/d(src). An empty diff_params asks for no
+  // parameter gradient (explanations want d(src) alone, of a model they only read).
   virtual void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst,
                         Tensor* diff_src, const std::vector<Tensor*>& diff_params) = 0;
   // After a Mode::train forward: folds what that batch measured into the layer's buffers

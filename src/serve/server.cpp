@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "imgcls/error.hpp"
+#include "imgcls/explain.hpp"
 #include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
+#include "imgcls/viz.hpp"
 #include "serve/page_html.hpp"
 
 namespace imgcls::serve {
@@ -83,6 +85,29 @@ Image picture_from_json(const std::string& body, const Shape& input) {
   return picture;
 }
 
+// ?method=...&class=K of /explain: the library's method names (and grad-cam); the class
+// explained, 0 to classes - 1 (default: the predicted one).
+ExplainOptions explain_options(const httplib::Request& req, std::int64_t classes) {
+  ExplainOptions options;
+  if (req.has_param("method"))
+    options.method = parse_explain_method(req.get_param_value("method"), "the method");
+  if (req.has_param("class")) {
+    const std::string text = req.get_param_value("class");
+    std::size_t used = 0;
+    long long k = -1;
+    try {
+      k = std::stoll(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() || k < 0 || k >= classes)
+      throw RequestError{400, fmt::format("class '{}': the model's classes are 0 to {}", text,
+                                          classes - 1)};
+    options.target_class = k;
+  }
+  return options;
+}
+
 }  // namespace
 
 struct DigitServer::Impl {
@@ -133,6 +158,15 @@ struct DigitServer::Impl {
         answer_error(res, 400, error.what());
       }
     });
+    http.Post("/explain", [this](const httplib::Request& req, httplib::Response& res) {
+      try {
+        explain(req, res);
+      } catch (const RequestError& error) {
+        answer_error(res, error.status, error.message);
+      } catch (const InputError& error) {
+        answer_error(res, 400, error.what());
+      }
+    });
     // httplib's own answers (404 no route, 413 body too long, 400 unparsable request) come
     // with an empty body: give them a JSON one. Handlers' errors already have theirs.
     using HandlerResponse = httplib::Server::HandlerResponse;
@@ -142,7 +176,7 @@ struct DigitServer::Impl {
           if (res.status == 404)
             answer_error(res, 404,
                          "no such path: " + req.method + " " + req.path +
-                             " (routes: GET /, GET /health, POST /predict)");
+                             " (routes: GET /, GET /health, POST /predict, POST /explain)");
           else if (res.status == 413)
             answer_error(res, 413,
                          fmt::format("the body is larger than the limit of {} bytes",
@@ -189,14 +223,16 @@ struct DigitServer::Impl {
                            type + "'"};
   }
 
-  nlohmann::json classify(const httplib::Request& req) {
-    const Image picture = picture_of(req);
-    Image input;
+  PreparedInput prepared_input(const Image& picture) const {
     try {
-      input = picture_to_input(picture, model.input_shape(), model.preprocessing(), kBodySource);
+      return prepare_picture(picture, model.input_shape(), model.preprocessing(), kBodySource);
     } catch (const InputError& error) {
       throw RequestError{400, error.source() + ": " + error.problem()};
     }
+  }
+
+  nlohmann::json classify(const httplib::Request& req) {
+    const Image input = prepared_input(picture_of(req)).input;
     const std::vector<Image> batch{input};
     const Tensor probabilities = predictors.predict(to_batch(batch));  // [1, classes]
     const std::int64_t classes = probabilities.dim(1);
@@ -209,6 +245,43 @@ struct DigitServer::Impl {
             {"confidence", rounded_for_json(row[label])},
             {"probabilities", all},
             {"class_names", names}};
+  }
+
+  // The explanation of the picture in the body: the PNG draw_explanation draws, or with
+  // ?format=json its numbers. Each request compiles its own Explainer over the shared
+  // model (explaining only reads it).
+  void explain(const httplib::Request& req, httplib::Response& res) {
+    const std::string format = req.has_param("format") ? req.get_param_value("format") : "png";
+    if (format != "png" && format != "json")
+      throw RequestError{400, "format '" + format + "': png or json"};
+    const ExplainOptions options =
+        explain_options(req, static_cast<std::int64_t>(names.size()));
+    const Image picture = picture_of(req);
+    const PreparedInput prepared = prepared_input(picture);
+    const Explanation e = Explainer(model).explain(prepared.input, options);
+    if (format == "png") {
+      res.status = 200;
+      res.set_content(draw_explanation(e, prepared.input, picture, prepared.placement, names,
+                                       "your picture")
+                          .encode(PictureFormat::png),
+                      "image/png");
+      return;
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    for (std::int64_t y = 0; y < e.map.dim(0); ++y) {
+      nlohmann::json row = nlohmann::json::array();
+      for (std::int64_t x = 0; x < e.map.dim(1); ++x) row.push_back(std::stod(fmt::format("{}", e.map[y * e.map.dim(1) + x])));
+      rows.push_back(std::move(row));
+    }
+    answer_json(res, 200,
+                {{"label", e.predicted_class},
+                 {"class", names[static_cast<std::size_t>(e.predicted_class)]},
+                 {"confidence", rounded_for_json(e.predicted_probability)},
+                 {"method", std::string(to_string(e.method))},
+                 {"explained", e.target_class},
+                 {"explained_probability", rounded_for_json(e.probability)},
+                 {"signed", e.is_signed},
+                 {"map", rows}});
   }
 };
 

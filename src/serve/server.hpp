@@ -19,7 +19,13 @@
 //                  colour models; 784 grey values for 28x28x1), 0 = black, 255 = white.
 //                  -> {"label", "class", "confidence", "probabilities": [one per class],
 //                      "class_names"}
-//   400 bad picture, bad JSON, wrong pixel count, a picture without ink (digit models); 404
+//   POST /explain  a picture as for /predict; ?method= saliency (default), gradxinput,
+//                  integrated-gradients, gradcam or grad-cam, occlusion; ?class=K the class
+//                  explained (default: the predicted one); ?format=png (default) or json.
+//                  -> image/png: the picture `imgcls explain` draws (the input, the map over
+//                  it, the map over the picture); or {"label", "class", "confidence",
+//                  "method", "explained", "explained_probability", "signed", "map": [H][W]}
+//   400 bad picture, bad JSON, a bad method, class or format, wrong pixel count, a picture without ink (digit models); 404
 //   unknown path; 413 body over max_body_bytes; 415 another Content-Type; 500 anything
 //   unexpected. A request never takes the server down.
 // Pictures get the model's stored preprocessing, exactly as `imgcls predict` applies it

@@ -3,6 +3,7 @@
 // src/viz.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -59,5 +60,18 @@ struct ConfusionLayout {
 inline constexpr std::size_t kConfusionSubtitleLines = 2;
 ConfusionLayout confusion_layout(const ConfusionMatrix& matrix,
                                  const std::vector<std::string>& class_names);
+
+// The explanation picture (draw_explanation): three panels side by side, each fitted into a
+// square of the same side and centred in it (the input, the map over it, the map over the
+// picture), captions above them, the colour bar under them.
+inline constexpr std::size_t kExplanationSubtitleLines = 2;
+struct ExplanationLayout {
+  std::array<Rect, 3> panels;  // the images' own rectangles
+  Rect colour_bar;
+  int width = 0, height = 0;
+};
+ExplanationLayout explanation_layout(std::int64_t input_height, std::int64_t input_width,
+                                     std::int64_t picture_height, std::int64_t picture_width,
+                                     double header_width);
 
 }  // namespace imgcls::viz
