@@ -573,7 +573,9 @@ TEST(ExplainTorch, GradcamAndTheInputGradientMatchPyTorch) {
       const Explanation conv =
           explainer.explain(input, {.method = ExplainMethod::gradcam, .target_class = k});
       EXPECT_EQ(conv.layer, "conv2d_2");
-      if (i == 0) EXPECT_EQ(conv.predicted_class, k) << "torch and imgcls disagree on the class";
+      if (i == 0) {
+        EXPECT_EQ(conv.predicted_class, k) << "torch and imgcls disagree on the class";
+      }
       EXPECT_TRUE(close_to(conv.map.data(), conv_maps.data() + at, pixels, kTolerance));
       const Explanation pool = explainer.explain(
           input, {.method = ExplainMethod::gradcam, .target_class = k, .layer = "maxpool2d_3"});

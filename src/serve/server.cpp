@@ -101,8 +101,8 @@ ExplainOptions explain_options(const httplib::Request& req, std::int64_t classes
       used = 0;
     }
     if (used == 0 || used != text.size() || k < 0 || k >= classes)
-      throw RequestError{400, fmt::format("class '{}': the model's classes are 0 to {}", text,
-                                          classes - 1)};
+      throw RequestError{
+          400, fmt::format("class '{}': the model's classes are 0 to {}", text, classes - 1)};
     options.target_class = k;
   }
   return options;
@@ -254,23 +254,23 @@ struct DigitServer::Impl {
     const std::string format = req.has_param("format") ? req.get_param_value("format") : "png";
     if (format != "png" && format != "json")
       throw RequestError{400, "format '" + format + "': png or json"};
-    const ExplainOptions options =
-        explain_options(req, static_cast<std::int64_t>(names.size()));
+    const ExplainOptions asked = explain_options(req, static_cast<std::int64_t>(names.size()));
     const Image picture = picture_of(req);
     const PreparedInput prepared = prepared_input(picture);
-    const Explanation e = Explainer(model).explain(prepared.input, options);
+    const Explanation e = Explainer(model).explain(prepared.input, asked);
     if (format == "png") {
       res.status = 200;
-      res.set_content(draw_explanation(e, prepared.input, picture, prepared.placement, names,
-                                       "your picture")
-                          .encode(PictureFormat::png),
-                      "image/png");
+      res.set_content(
+          draw_explanation(e, prepared.input, picture, prepared.placement, names, "your picture")
+              .encode(PictureFormat::png),
+          "image/png");
       return;
     }
     nlohmann::json rows = nlohmann::json::array();
     for (std::int64_t y = 0; y < e.map.dim(0); ++y) {
       nlohmann::json row = nlohmann::json::array();
-      for (std::int64_t x = 0; x < e.map.dim(1); ++x) row.push_back(std::stod(fmt::format("{}", e.map[y * e.map.dim(1) + x])));
+      for (std::int64_t x = 0; x < e.map.dim(1); ++x)
+        row.push_back(std::stod(fmt::format("{}", e.map[y * e.map.dim(1) + x])));
       rows.push_back(std::move(row));
     }
     answer_json(res, 200,
