@@ -3,10 +3,17 @@
 //
 //   node serve_page_test.js digits IMGCLS_BINARY ARTIFACTS_DIR MODEL PICTURE LABEL
 //     A digit model (the fixture): the page is a drawing canvas. Draws a 7 stroke by stroke
-//     with the mouse, waits for the page's prediction and checks it and the bars, saves a
-//     screenshot, clears (the canvas, the digit and the bars reset), draws a 1 (checking
-//     that a prediction shows up while the stroke is still under way), checks it, draws a 1
-//     by touch on a phone-sized page, then chooses PICTURE (a photo of the digit LABEL)
+//     with the mouse, waits for the page's prediction and checks it and the bars, then the
+//     heat-map panel: the class explained is the one predicted, with the bar's probability;
+//     every block of the canvas has the colour of the PNG of `imgcls explain` for the
+//     server's map and input; the map is concentrated on the ink (mass per pixel inside
+//     the ink's bounding box at least kHeatConcentration times that outside); changing
+//     the method sends one new request and redraws (gradcam, then the signed methods);
+//     saves screenshots, clears (the canvas, the digit, the bars and the map reset). With
+//     maps delayed by kSlowExplainMs: a map that comes after Clear is not shown; a 1 is
+//     drawn (checking that a prediction shows up while the stroke is still under way, and
+//     that never more than one /explain is in flight), checks it and its map, draws a 1 by
+//     touch on a phone-sized page, then chooses PICTURE (a photo of the digit LABEL)
 //     with the file picker and checks the answer and that the picture is on the canvas.
 //
 //   node serve_page_test.js pictures IMGCLS_BINARY ARTIFACTS_DIR
@@ -17,7 +24,8 @@
 //     (setInputFiles), then drops a night-sky JPEG made by the browser (a synthetic drop
 //     event), each time checking the shown class, the bars (most probable first, adding up
 //     to 100%) against the server's own answer to the same bytes, the Content-Type sent, and
-//     the preview; then a picture over the server's size limit, which the page sends scaled
+//     the preview, and the tomato's heat map (colour input, drawn in the PNG's colours);
+//     then a picture over the server's size limit, which the page sends scaled
 //     down; then a text file chosen with the keyboard, whose refusal the page shows;
 //     and that the page asked nothing of any other origin. Screenshots of both answers and the refusal.
 //
@@ -41,6 +49,7 @@ const kWholeTestMs = 100000;
 // many times its mass per pixel outside (1 for a map spread evenly). Measured on the fixture
 // model: saliency 3.0 on the 7 and 9.2 on the 1 (a thin box), gradcam 3.4 on the 7.
 const kHeatConcentration = 2;
+const kSlowExplainMs = 400;  // the delay of maps while the 1 is drawn
 
 function fail(message) {
   console.error("serve_page_test: FAILED: " + message);
@@ -358,8 +367,30 @@ async function digits(binary, artifacts, [model, picture, label]) {
     check(cleared.best === 0 && cleared.filled === 0, "Clear left bars filled: " + JSON.stringify(cleared));
     check(cleared.blank, "Clear left ink on the canvas");
 
+    // From here on maps come back kSlowExplainMs late. A stroke, then Clear while its map is
+    // under way: the late map must not show up.
+    await page.route(/\/explain\?/, async (route) => {
+      const response = await route.fetch();
+      await new Promise((resolve) => setTimeout(resolve, kSlowExplainMs));
+      await route.fulfill({ response });
+    });
+    await stroke(page, box, [[120, 60], [150, 220]]);
+    await page.waitForFunction(() => window.explainsInFlight > 0, null, { timeout: kTimeoutMs });
+    await page.click("#clear");
+    await page.waitForFunction(() => window.explainsInFlight === 0, null, { timeout: kTimeoutMs });
+    await page.waitForTimeout(kSlowExplainMs / 2);  // the page's own reading of the late answer
+    const late = await page.evaluate(() => {
+      const heat = document.getElementById("heat");
+      return { state: document.getElementById("why").dataset.state, text: document.getElementById("explained").textContent,
+               blank: heat.getContext("2d").getImageData(0, 0, heat.width, heat.height).data.every((v) => v === 0) };
+    });
+    check(late.state === "empty" && late.blank && late.text === "", "a map that came after Clear was shown: " + JSON.stringify(late));
+
     // A 1: one slightly slanted vertical stroke, drawn after the Clear. Halfway, with the
     // button still down, the page must already show a prediction (updates while drawing).
+    // The maps are still late, so that drawing asks for maps while one is under way: the
+    // page must still send one at a time and end on the last input's map.
+    const explainsBefore = (await page.evaluate(() => window.recordedExplains.length));
     const at = (x, y) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
     await page.mouse.move(...at(146, 48));
     await page.mouse.down();
@@ -371,7 +402,11 @@ async function digits(binary, artifacts, [model, picture, label]) {
     await page.mouse.up();
     const one = await waitForAnswer(page);
     check(one.shown === "1", `drew a 1 after Clear, the page shows '${one.shown}' (${one.status})`);
-    checkHeatMap(await waitForExplanation(page), one, "the 1 (saliency)");
+    const oneWhy = await waitForExplanation(page);
+    checkHeatMap(oneWhy, one, "the 1 (saliency, slow answers)");
+    check(oneWhy.requests.length - explainsBefore >= 2,
+          "drawing the 1 with slow maps asked for fewer than 2: " + JSON.stringify(oneWhy.requests.slice(explainsBefore)));
+    await page.unroute(/\/explain\?/);
     await page.screenshot({ path: path.join(artifacts, "serve_page_1.png"), fullPage: true, animations: "disabled" });
 
     // A picture of a digit through the file picker: sent as it is, drawn on the canvas.
