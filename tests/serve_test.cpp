@@ -209,6 +209,7 @@ TEST_F(ServeTest, BadRequestsGet400WithAReason) {
 struct LibraryExplanation {
   Explanation explanation;
   std::string png;
+  Image input;  // the model input the map lies over
 };
 LibraryExplanation library_explanation(const std::string& png, const ExplainOptions& options) {
   const Sequential model = load_model(kModel);
@@ -218,6 +219,7 @@ LibraryExplanation library_explanation(const std::string& png, const ExplainOpti
       prepare_picture(picture, model.input_shape(), model.preprocessing(), "png");
   LibraryExplanation out;
   out.explanation = Explainer(model).explain(prepared.input, options);
+  out.input = prepared.input;
   out.png = draw_explanation(out.explanation, prepared.input, picture, prepared.placement,
                              class_names(model), "your picture")
                 .encode(PictureFormat::png);
@@ -248,11 +250,24 @@ TEST_F(ServeTest, ExplainAsJsonGivesTheMapOfTheClassAsked) {
     ASSERT_TRUE(answer.contains("map")) << answer.dump();
     EXPECT_EQ(answer["label"], digit.label());
     EXPECT_EQ(answer["explained"], 3);
-    const Explanation want =
-        library_explanation(digit.png, {.method = parse_explain_method(method, "test"),
-                                        .target_class = 3})
-            .explanation;
+    const LibraryExplanation library = library_explanation(
+        digit.png, {.method = parse_explain_method(method, "test"), .target_class = 3});
+    const Explanation& want = library.explanation;
     EXPECT_EQ(answer["signed"], want.is_signed);
+    EXPECT_EQ(answer["layer"], want.layer);
+    EXPECT_EQ(answer["layer"] == "", want.method != ExplainMethod::gradcam) << answer["layer"];
+    // the input the map lies over, as the page draws it: [H][W][C], 6 decimals
+    const Image& input = library.input;
+    ASSERT_EQ(answer["input"].size(), std::size_t(kSide));
+    for (std::int64_t y = 0; y < kSide; ++y) {
+      ASSERT_EQ(answer["input"][std::size_t(y)].size(), std::size_t(kSide));
+      for (std::int64_t x = 0; x < kSide; ++x) {
+        const nlohmann::json& pixel = answer["input"][std::size_t(y)][std::size_t(x)];
+        ASSERT_EQ(pixel.size(), std::size_t(input.channels));
+        ASSERT_NEAR(pixel[0].get<double>(), input.pixels[std::size_t(y * kSide + x)], 1e-6)
+            << method << " input at " << y << ", " << x;
+      }
+    }
     ASSERT_EQ(answer["map"].size(), std::size_t(kSide));
     for (std::int64_t y = 0; y < kSide; ++y)
       for (std::int64_t x = 0; x < kSide; ++x)

@@ -273,6 +273,20 @@ struct DigitServer::Impl {
         row.push_back(std::stod(fmt::format("{}", e.map[y * e.map.dim(1) + x])));
       rows.push_back(std::move(row));
     }
+    // The model input the map lies over, [H][W][C] in 0..1, for a client to draw it on.
+    const Image& input = prepared.input;
+    nlohmann::json pixels = nlohmann::json::array();
+    for (std::int64_t y = 0; y < input.height; ++y) {
+      nlohmann::json row = nlohmann::json::array();
+      for (std::int64_t x = 0; x < input.width; ++x) {
+        nlohmann::json pixel = nlohmann::json::array();
+        for (std::int64_t c = 0; c < input.channels; ++c)
+          pixel.push_back(rounded_for_json(
+              input.pixels[std::size_t((y * input.width + x) * input.channels + c)]));
+        row.push_back(std::move(pixel));
+      }
+      pixels.push_back(std::move(row));
+    }
     answer_json(res, 200,
                 {{"label", e.predicted_class},
                  {"class", names[static_cast<std::size_t>(e.predicted_class)]},
@@ -281,7 +295,9 @@ struct DigitServer::Impl {
                  {"explained", e.target_class},
                  {"explained_probability", rounded_for_json(e.probability)},
                  {"signed", e.is_signed},
-                 {"map", rows}});
+                 {"layer", e.layer},
+                 {"map", rows},
+                 {"input", pixels}});
   }
 };
 

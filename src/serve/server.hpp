@@ -24,7 +24,8 @@
 //                  explained (default: the predicted one); ?format=png (default) or json.
 //                  -> image/png: the picture `imgcls explain` draws (the input, the map over
 //                  it, the map over the picture); or {"label", "class", "confidence",
-//                  "method", "explained", "explained_probability", "signed", "map": [H][W]}
+//                  "method", "explained", "explained_probability", "signed", "layer" (gradcam's;
+//                  else ""), "map": [H][W], "input": [H][W][C] the model input in 0..1}
 //   400 bad picture, bad JSON, a bad method, class or format, wrong pixel count, a picture without ink (digit models); 404
 //   unknown path; 413 body over max_body_bytes; 415 another Content-Type; 500 anything
 //   unexpected. A request never takes the server down.

@@ -3,10 +3,17 @@
 //
 //   node serve_page_test.js digits IMGCLS_BINARY ARTIFACTS_DIR MODEL PICTURE LABEL
 //     A digit model (the fixture): the page is a drawing canvas. Draws a 7 stroke by stroke
-//     with the mouse, waits for the page's prediction and checks it and the bars, saves a
-//     screenshot, clears (the canvas, the digit and the bars reset), draws a 1 (checking
-//     that a prediction shows up while the stroke is still under way), checks it, draws a 1
-//     by touch on a phone-sized page, then chooses PICTURE (a photo of the digit LABEL)
+//     with the mouse, waits for the page's prediction and checks it and the bars, then the
+//     heat-map panel: the class explained is the one predicted, with the bar's probability;
+//     every block of the canvas has the colour of the PNG of `imgcls explain` for the
+//     server's map and input; the map is concentrated on the ink (mass per pixel inside
+//     the ink's bounding box at least kHeatConcentration times that outside); changing
+//     the method sends one new request and redraws (gradcam, then the signed methods);
+//     saves screenshots, clears (the canvas, the digit, the bars and the map reset). With
+//     maps delayed by kSlowExplainMs: a map that comes after Clear is not shown; a 1 is
+//     drawn (checking that a prediction shows up while the stroke is still under way, and
+//     that never more than one /explain is in flight), checks it and its map, draws a 1 by
+//     touch on a phone-sized page, then chooses PICTURE (a photo of the digit LABEL)
 //     with the file picker and checks the answer and that the picture is on the canvas.
 //
 //   node serve_page_test.js pictures IMGCLS_BINARY ARTIFACTS_DIR
@@ -17,7 +24,8 @@
 //     (setInputFiles), then drops a night-sky JPEG made by the browser (a synthetic drop
 //     event), each time checking the shown class, the bars (most probable first, adding up
 //     to 100%) against the server's own answer to the same bytes, the Content-Type sent, and
-//     the preview; then a picture over the server's size limit, which the page sends scaled
+//     the preview, and the tomato's heat map (colour input, drawn in the PNG's colours);
+//     then a picture over the server's size limit, which the page sends scaled
 //     down; then a text file chosen with the keyboard, whose refusal the page shows;
 //     and that the page asked nothing of any other origin. Screenshots of both answers and the refusal.
 //
@@ -37,6 +45,11 @@ const kChromium = "/usr/bin/chromium";
 const kTimeoutMs = 30000;
 const kStopMs = 10000;
 const kWholeTestMs = 100000;
+// The heat map's mass per pixel inside the bounding box of the input's ink, at least this
+// many times its mass per pixel outside (1 for a map spread evenly). Measured on the fixture
+// model: saliency 3.0 on the 7 and 9.2 on the 1 (a thin box), gradcam 3.4 on the 7.
+const kHeatConcentration = 2;
+const kSlowExplainMs = 400;  // the delay of maps while the 1 is drawn
 
 function fail(message) {
   console.error("serve_page_test: FAILED: " + message);
@@ -104,16 +117,32 @@ async function waitForAnswer(page, state = "idle") {
 function sum(values) { return values.reduce((a, b) => a + b, 0); }
 
 // Every POST /predict the page makes, as fetch() is given it: the Content-Type and the
-// body's length (Playwright sees no body for a Blob or File). Call before page.goto.
+// body's length (Playwright sees no body for a Blob or File). And every POST /explain: its
+// URL, its answer (recordedExplanations, in the order they came back) and the most requests
+// to /explain ever in flight at once. Call before page.goto.
 async function recordPredictions(page) {
   await page.addInitScript(() => {
     const original = window.fetch;
     window.recordedPosts = [];
+    window.recordedExplains = [];
+    window.recordedExplanations = [];
+    window.explainsInFlight = 0;
+    window.mostExplainsInFlight = 0;
     window.fetch = (resource, init = {}) => {
       if (String(resource).endsWith("/predict") && init.method === "POST") {
         const body = init.body;
         window.recordedPosts.push({ type: init.headers["Content-Type"],
                                     bytes: body instanceof Blob ? body.size : String(body).length });
+      }
+      if (String(resource).startsWith("/explain") && init.method === "POST") {
+        window.recordedExplains.push(String(resource));
+        window.explainsInFlight += 1;
+        window.mostExplainsInFlight = Math.max(window.mostExplainsInFlight, window.explainsInFlight);
+        const answer = original(resource, init);
+        answer.then((response) => response.clone().json())
+          .then((json) => window.recordedExplanations.push(json), () => window.recordedExplanations.push(null))
+          .finally(() => { window.explainsInFlight -= 1; });
+        return answer;
       }
       return original(resource, init);
     };
@@ -122,6 +151,111 @@ async function recordPredictions(page) {
 
 function predictionsSent(page) {
   return page.evaluate(() => window.recordedPosts);
+}
+
+// The colour the page must give a block of the heat map: the input's luma as a grey in
+// [0.2, 0.75] under the map's colour, as src/viz/explanation.cpp draws the PNG.
+function expectedHeatColour(pixel, value, largest, signed) {
+  const kFor = [0.86, 0.08, 0.08], kAgainst = [0.10, 0.35, 0.90], kHottest = [1.0, 0.85, 0.0];
+  const luma = pixel.length === 1 ? pixel[0] : 0.299 * pixel[0] + 0.587 * pixel[1] + 0.114 * pixel[2];
+  const grey = 0.2 + 0.55 * luma;
+  const share = largest > 0 ? value / largest : 0;
+  const strength = Math.min(1, Math.abs(share));
+  const t = strength * strength;
+  const colour = signed ? (share >= 0 ? kFor : kAgainst) : kFor.map((v, i) => v + (kHottest[i] - v) * t);
+  return colour.map((c) => Math.round(255 * Math.min(1, Math.max(0, grey + (c - grey) * 0.8 * strength))));
+}
+
+// Waits until the heat-map panel shows the map for the input as it is now and every
+// /explain answer has been recorded; reads the panel: its canvas's pixels, what it says, and
+// the server's answer it drew.
+async function waitForExplanation(page) {
+  await page.waitForSelector('#why[data-state="idle"]', { timeout: kTimeoutMs });
+  await page.waitForFunction(() => window.recordedExplanations.length === window.recordedExplains.length, null,
+                             { timeout: kTimeoutMs });
+  return page.evaluate(() => {
+    const heat = document.getElementById("heat");
+    const why = document.getElementById("why");
+    return {
+      width: heat.width,
+      height: heat.height,
+      pixels: [...heat.getContext("2d").getImageData(0, 0, heat.width, heat.height).data],
+      explained: why.dataset.explained,
+      method: why.dataset.method,
+      text: document.getElementById("explained").textContent,
+      caption: document.getElementById("heat-caption").textContent,
+      requests: window.recordedExplains.slice(),
+      answer: window.recordedExplanations[window.recordedExplanations.length - 1],
+      mostInFlight: window.mostExplainsInFlight,
+    };
+  });
+}
+
+// The panel's canvas is the answer's map drawn over its input in the PNG's colours, block
+// by block, and not blank; never more than one /explain was in flight. Returns where the
+// input lies on the canvas.
+function checkHeatColours(why, what) {
+  const { answer } = why;
+  check(answer && Array.isArray(answer.map) && Array.isArray(answer.input), `${what}: no /explain answer: ${JSON.stringify(answer)}`);
+  check(why.mostInFlight === 1, `${what}: ${why.mostInFlight} /explain requests were in flight at once`);
+  const rows = answer.map.length, columns = answer.map[0].length;
+  check(answer.input.length === rows && answer.input[0].length === columns, `${what}: the map and the input differ in size`);
+  const scale = Math.min(why.width / columns, why.height / rows);
+  const left = Math.round((why.width - Math.round(columns * scale)) / 2);
+  const top = Math.round((why.height - Math.round(rows * scale)) / 2);
+  const at = (x, y) => why.pixels.slice(4 * (y * why.width + x), 4 * (y * why.width + x) + 4);
+  let largest = 0;
+  for (const row of answer.map) for (const v of row) largest = Math.max(largest, Math.abs(v));
+  check(largest > 0, `${what}: the map is all zeros`);
+  let coloured = 0;
+  for (let y = 0; y < rows; ++y)
+    for (let x = 0; x < columns; ++x) {
+      const want = expectedHeatColour(answer.input[y][x], answer.map[y][x], largest, answer.signed);
+      const got = at(Math.floor(left + (x + 0.5) * scale), Math.floor(top + (y + 0.5) * scale));
+      check(got[3] === 255 && want.every((v, i) => Math.abs(v - got[i]) <= 2),
+            `${what}: block (${y}, ${x}) of the map is drawn ${got}, the PNG's colour is ${want}`);
+      if (Math.abs(got[0] - got[2]) > 40) coloured += 1;
+    }
+  check(coloured >= 0.02 * rows * columns, `${what}: the heat map is blank (${coloured} coloured blocks)`);
+  return { rows, columns, scale, left, top, at };
+}
+
+// The panel against the server's answer and the bars: the class explained is the one the
+// bars predict, with the bars' probability; the canvas as checkHeatColours; and the map's
+// mass lies on the ink: more of it inside the bounding box of the input's ink than outside.
+function checkHeatMap(why, shown, what) {
+  const { answer } = why;
+  const { rows, columns, scale, left, top, at } = checkHeatColours(why, what);
+  check(why.explained === shown.shown && answer.class === shown.shown && answer.explained === answer.label,
+        `${what}: the map explains '${why.explained}', the bars predict '${shown.shown}'`);
+  const best = shown.names.indexOf(shown.shown);
+  check(why.text.includes(shown.shown) && why.text.includes(shown.values[best].toFixed(1) + "%"),
+        `${what}: the panel says '${why.text}', the bar of ${shown.shown} shows ${shown.values[best]}%`);
+  // the ink's bounding box in canvas pixels; heat = how far a pixel is from grey (|red - blue|)
+  const luma = (p) => (p.length === 1 ? p[0] : 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]);
+  const background = luma(answer.input[0][0]) > 0.5;
+  let x0 = columns, x1 = -1, y0 = rows, y1 = -1;
+  for (let y = 0; y < rows; ++y)
+    for (let x = 0; x < columns; ++x)
+      if ((luma(answer.input[y][x]) > 0.5) !== background) {
+        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+      }
+  check(x1 >= 0, `${what}: no ink in the model's input`);
+  let inside = 0, outside = 0, insideArea = 0, outsideArea = 0;
+  for (let y = 0; y < why.height; ++y)
+    for (let x = 0; x < why.width; ++x) {
+      const p = at(x, y);
+      const h = Math.abs(p[0] - p[2]);
+      const cx = (x - left) / scale, cy = (y - top) / scale;
+      if (cx >= x0 && cx < x1 + 1 && cy >= y0 && cy < y1 + 1) { inside += h; insideArea += 1; }
+      else { outside += h; outsideArea += 1; }
+    }
+  const concentration = (inside / insideArea) / Math.max(1e-9, outside / outsideArea);
+  console.log(`${what}: mass ${inside} inside the ink's box (${insideArea} px), ${outside} outside (${outsideArea} px): ${concentration.toFixed(2)} times denser inside`);
+  check(concentration >= kHeatConcentration,
+        `${what}: the map is not on the ink: ${inside} of its mass inside the ink's box (${insideArea} px), ` +
+        `${outside} outside (${outsideArea} px), ${concentration.toFixed(2)} times denser inside (at least ${kHeatConcentration} wanted)`);
+  return { inside, outside, concentration };
 }
 
 let running = null;  // the server, for the whole-test time limit (main) to kill
@@ -153,12 +287,13 @@ function playwright() {
 async function digits(binary, artifacts, [model, picture, label]) {
   if (!model || !picture || label === undefined) fail("digits needs MODEL PICTURE LABEL");
   await withServer(binary, model, async (server, browser) => {
-    const page = await browser.newPage({ viewport: { width: 900, height: 680 } });
+    const page = await browser.newPage({ viewport: { width: 1140, height: 680 } });
     const pageErrors = [];
     page.on("pageerror", (error) => pageErrors.push(error.message));
     await recordPredictions(page);
     await page.goto(server.url, { timeout: kTimeoutMs });
     await page.waitForFunction(() => document.querySelectorAll("#bars .bar").length === 10, null, { timeout: kTimeoutMs });
+    check(await page.evaluate(() => document.getElementById("why").dataset.state) === "empty", "a heat map before any drawing");
     check(await page.evaluate(() => document.body.dataset.mode) === "digits", "the fixture model is not shown as a digit model");
     check(await page.locator("#pad").isVisible(), "a digit model's page has no drawing canvas");
     const box = await page.locator("#pad").boundingBox();
@@ -170,8 +305,42 @@ async function digits(binary, artifacts, [model, picture, label]) {
     check(seven.best.length === 1 && seven.best[0] === "7", "the 7's bar is not the highlighted one: " + seven.best);
     check(seven.values.length === 10 && Math.abs(sum(seven.values) - 100) < 1, "the bars do not add up to 100%: " + seven.values);
     check(seven.names.join() === "0,1,2,3,4,5,6,7,8,9", "a digit model's bars are not in class order: " + seven.names);
+    // The heat map beside the bars: the default method's map of the 7, over the model's input.
+    const sevenWhy = await waitForExplanation(page);
+    check(sevenWhy.method === "saliency" && sevenWhy.requests.every((url) => url.includes("method=saliency")),
+          "the default method is not saliency: " + JSON.stringify([sevenWhy.method, sevenWhy.requests]));
+    const sevenMass = checkHeatMap(sevenWhy, seven, "the 7 (saliency)");
     const screenshot = path.join(artifacts, "serve_page.png");
     await page.screenshot({ path: screenshot, fullPage: true, animations: "disabled" });
+
+    // Another method: a new request, and another map drawn.
+    await page.selectOption("#method", "gradcam");
+    check(await page.evaluate(() => document.getElementById("why").dataset.state) === "busy",
+          "changing the method did not ask for a new map");
+    await page.waitForSelector('#why[data-method="gradcam"]', { timeout: kTimeoutMs });
+    const gradcam = await waitForExplanation(page);
+    check(gradcam.requests.length === sevenWhy.requests.length + 1 && gradcam.requests.at(-1).includes("method=gradcam"),
+          "changing the method did not send one request with it: " + JSON.stringify(gradcam.requests.slice(sevenWhy.requests.length)));
+    check(gradcam.answer.method === "gradcam" && gradcam.caption.startsWith("gradcam (layer "),
+          `the panel does not show the gradcam map: ${gradcam.answer.method} / ${gradcam.caption}`);
+    const redrawn = gradcam.pixels.filter((v, i) => v !== sevenWhy.pixels[i]).length;
+    check(redrawn > gradcam.pixels.length / 20, `the map was not redrawn for gradcam (${redrawn} values changed)`);
+    const gradcamMass = checkHeatMap(gradcam, seven, "the 7 (gradcam)");
+    await page.screenshot({ path: path.join(artifacts, "serve_page_gradcam.png"), fullPage: true, animations: "disabled" });
+    // The signed methods: red for, blue against, in the PNG's colours.
+    for (const method of ["gradxinput", "integrated-gradients", "occlusion"]) {
+      await page.selectOption("#method", method);
+      await page.waitForSelector(`#why[data-method="${method}"]`, { timeout: kTimeoutMs });
+      const signed = await waitForExplanation(page);
+      checkHeatColours(signed, `the 7 (${method})`);
+      check(signed.answer.signed && signed.explained === "7" && signed.caption.includes("blue ones lower it"),
+            `${method}: not shown as a signed map of the 7: ${signed.explained} / ${signed.caption}`);
+      check(signed.requests.at(-1).includes("method=" + method), `${method}: asked ${signed.requests.at(-1)}`);
+      await page.screenshot({ path: path.join(artifacts, `serve_page_${method}.png`), fullPage: true, animations: "disabled" });
+    }
+    await page.selectOption("#method", "saliency");
+    await page.waitForSelector('#why[data-method="saliency"]', { timeout: kTimeoutMs });
+    await waitForExplanation(page);
 
     // Clear: blank canvas, no digit, empty bars.
     await page.click("#clear");
@@ -184,14 +353,44 @@ async function digits(binary, artifacts, [model, picture, label]) {
         best: document.querySelectorAll(".bar.best").length,
         filled: [...document.querySelectorAll(".bar .fill")].filter((e) => parseFloat(e.style.width) > 0).length,
         blank: pixels.every((v) => v === 255),
+        why: document.getElementById("why").dataset.state,
+        heatBlank: (() => {
+          const heat = document.getElementById("heat");
+          return heat.getContext("2d").getImageData(0, 0, heat.width, heat.height).data.every((v) => v === 0);
+        })(),
+        explained: document.getElementById("explained").textContent,
       };
     });
+    check(cleared.why === "empty" && cleared.heatBlank && cleared.explained === "",
+          "Clear left the heat map: " + JSON.stringify({ ...cleared, heatBlank: cleared.heatBlank }));
     check(cleared.state === "empty" && cleared.shown === "\u2013", "Clear left the prediction: " + JSON.stringify(cleared));
     check(cleared.best === 0 && cleared.filled === 0, "Clear left bars filled: " + JSON.stringify(cleared));
     check(cleared.blank, "Clear left ink on the canvas");
 
+    // From here on maps come back kSlowExplainMs late. A stroke, then Clear while its map is
+    // under way: the late map must not show up.
+    await page.route(/\/explain\?/, async (route) => {
+      const response = await route.fetch();
+      await new Promise((resolve) => setTimeout(resolve, kSlowExplainMs));
+      await route.fulfill({ response });
+    });
+    await stroke(page, box, [[120, 60], [150, 220]]);
+    await page.waitForFunction(() => window.explainsInFlight > 0, null, { timeout: kTimeoutMs });
+    await page.click("#clear");
+    await page.waitForFunction(() => window.explainsInFlight === 0, null, { timeout: kTimeoutMs });
+    await page.waitForTimeout(kSlowExplainMs / 2);  // the page's own reading of the late answer
+    const late = await page.evaluate(() => {
+      const heat = document.getElementById("heat");
+      return { state: document.getElementById("why").dataset.state, text: document.getElementById("explained").textContent,
+               blank: heat.getContext("2d").getImageData(0, 0, heat.width, heat.height).data.every((v) => v === 0) };
+    });
+    check(late.state === "empty" && late.blank && late.text === "", "a map that came after Clear was shown: " + JSON.stringify(late));
+
     // A 1: one slightly slanted vertical stroke, drawn after the Clear. Halfway, with the
     // button still down, the page must already show a prediction (updates while drawing).
+    // The maps are still late, so that drawing asks for maps while one is under way: the
+    // page must still send one at a time and end on the last input's map.
+    const explainsBefore = (await page.evaluate(() => window.recordedExplains.length));
     const at = (x, y) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
     await page.mouse.move(...at(146, 48));
     await page.mouse.down();
@@ -203,6 +402,11 @@ async function digits(binary, artifacts, [model, picture, label]) {
     await page.mouse.up();
     const one = await waitForAnswer(page);
     check(one.shown === "1", `drew a 1 after Clear, the page shows '${one.shown}' (${one.status})`);
+    const oneWhy = await waitForExplanation(page);
+    checkHeatMap(oneWhy, one, "the 1 (saliency, slow answers)");
+    check(oneWhy.requests.length - explainsBefore >= 2,
+          "drawing the 1 with slow maps asked for fewer than 2: " + JSON.stringify(oneWhy.requests.slice(explainsBefore)));
+    await page.unroute(/\/explain\?/);
     await page.screenshot({ path: path.join(artifacts, "serve_page_1.png"), fullPage: true, animations: "disabled" });
 
     // A picture of a digit through the file picker: sent as it is, drawn on the canvas.
@@ -241,7 +445,9 @@ async function digits(binary, artifacts, [model, picture, label]) {
     await touchPage.screenshot({ path: path.join(artifacts, "serve_page_touch.png"), fullPage: true, animations: "disabled" });
     await phone.close();
     check(pageErrors.length === 0, "errors in the page: " + pageErrors.join("; "));
-    console.log(`serve_page_test: digits passed (7 and 1 by mouse, Clear, a picture file, 1 by touch); screenshot ${screenshot}`);
+    console.log(`serve_page_test: digits passed (7 and 1 by mouse with their heat maps, the 7's ` +
+                `${sevenMass.concentration.toFixed(1)} (saliency) and ${gradcamMass.concentration.toFixed(1)} (gradcam) ` +
+                `times denser on the ink; Clear, a picture file, 1 by touch); screenshot ${screenshot}`);
   });
 }
 
@@ -389,6 +595,10 @@ async function pictures(binary, artifacts) {
       const tomatoAnswer = await apiAnswer(server.url, tomato, "image/png");
       check(tomatoAnswer.class === "tomato", "the model does not see a tomato in the red picture: " + JSON.stringify(tomatoAnswer));
       checkAgainst(chosen, tomatoAnswer, "tomato.png");
+      const tomatoWhy = await waitForExplanation(page);
+      checkHeatColours(tomatoWhy, "tomato.png");
+      check(tomatoWhy.explained === "tomato" && tomatoWhy.answer.input[0][0].length === 3 && tomatoWhy.text.includes("tomato"),
+            "the heat map of tomato.png: " + JSON.stringify([tomatoWhy.explained, tomatoWhy.text]));
       let posts = await predictionsSent(page);
       check(posts.length === 1 && posts[0].type === "image/png" && posts[0].bytes === tomato.length,
             "tomato.png was not sent as it is: " + JSON.stringify(posts));
