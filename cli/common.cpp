@@ -107,6 +107,25 @@ void warn_about_unused_files(const std::string& dir, const FolderSplits& data) {
 }
 }  // namespace
 
+std::optional<TtaOptions> TtaChoice::options() const {
+  if (!enabled) return std::nullopt;
+  constexpr int kEightNeighbours = 9;
+  return views == kEightNeighbours ? TtaOptions::eight_neighbours() : TtaOptions::four_neighbours();
+}
+
+void add_tta_options(CLI::App* cmd, TtaChoice& choice) {
+  CLI::Option* tta = cmd->add_flag(
+      "--tta", choice.enabled,
+      "Test-time augmentation: average the class probabilities over the picture and its "
+      "one-pixel shifts (filled with 0), one forward pass per view");
+  cmd->add_option("--tta-views", choice.views,
+                  "With --tta: 5 (the picture and its shifts up, down, left, right) or 9 (the "
+                  "diagonals too)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({5, 9}))
+      ->needs(tta);
+}
+
 void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training) {
   const std::string from = training ? "the model's input for an architecture file, else " : "";
   cmd->add_option(

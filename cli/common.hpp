@@ -48,6 +48,15 @@ struct PictureOptions {
 // folder) rather than of evaluate and show (the model's own).
 void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training);
 
+// Test-time augmentation (--tta, --tta-views), as evaluate and predict take it.
+struct TtaChoice {
+  bool enabled = false;
+  int views = 5;  // 5: the picture and its 4 one-pixel shifts; 9: its 8
+  // The views to average over; none without --tta.
+  std::optional<TtaOptions> options() const;
+};
+void add_tta_options(CLI::App* cmd, TtaChoice& choice);
+
 // The data of a training run and what the model must take to learn from it.
 //
 // Data comes as digits or with class names. Digits are IDX folders (MNIST, or any folder of

@@ -22,6 +22,7 @@ struct EvaluateOptions {
   int threads = default_threads();
   bool json = false;
   PictureOptions pictures;
+  TtaChoice tta;
 };
 
 int evaluate_command(const EvaluateOptions& options) {
@@ -30,7 +31,9 @@ int evaluate_command(const EvaluateOptions& options) {
   const std::string data = resolve_data_dir(data_for_model(options.data, options.model_path));
   const Dataset test =
       load_test_data(data, model, options.pictures, options.json ? stderr : stdout);
-  const Evaluation result = evaluate(model, test);
+  const std::optional<TtaOptions> tta = options.tta.options();
+  const Evaluation result = tta ? evaluate(model, test, *tta) : evaluate(model, test);
+  const std::size_t views = tta ? tta->shifts.size() : 1;
   const std::vector<std::string> names = class_names(model);
   const auto classes = static_cast<std::int64_t>(names.size());
   const ConfusionMatrix matrix = confusion_matrix(test.labels, result.predicted, classes);
@@ -55,14 +58,17 @@ int evaluate_command(const EvaluateOptions& options) {
     std::cout << nlohmann::json{{"accuracy", result.accuracy},
                                 {"loss", result.loss},
                                 {"n", result.count},
+                                {"tta", tta.has_value()},
+                                {"views", views},
                                 {"per_class", classes_json},
                                 {"confusion", confusion}}
                      .dump(2)
               << std::endl;
     return kSuccess;
   }
-  fmt::print("{}: {} test images\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path,
-             result.count, result.accuracy, result.loss);
+  fmt::print("{}: {} test images{}\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path,
+             result.count, tta ? fmt::format(", test-time augmentation over {} views", views) : "",
+             result.accuracy, result.loss);
   // Columns as wide as the longest class name ("T-shirt/top"), at least the headings'.
   std::size_t longest = 0;
   for (const std::string& name : names) longest = std::max(longest, name.size());
@@ -108,8 +114,10 @@ Action add_evaluate_command(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "CPU threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  add_tta_options(cmd, options->tta);
   cmd->add_flag("--json", options->json,
-                "Print exactly one JSON object: accuracy, loss, n, per_class, confusion");
+                "Print exactly one JSON object: accuracy, loss, n, tta (true or false), views "
+                "(per picture), per_class, confusion");
   return [options] { return evaluate_command(*options); };
 }
 

@@ -2,8 +2,8 @@
 // picture or a folder (its pictures, sorted by name). Pictures are prepared as the model file
 // says (imgcls/preprocess.hpp: a digit model's MNIST-form preprocessing, or a resize to the
 // model's input, stretched or cropped, grey or colour); --no-preprocess replaces digit
-// preprocessing by a plain resize. They are classified in chunks and printed one line each,
-// in order.
+// preprocessing by a plain resize; --tta averages each picture's probabilities over it and
+// its one-pixel shifts. They are classified in chunks and printed one line each, in order.
 // A picture (or PATH) that cannot be used is reported on stderr and, with --json, as a line
 // {"file", "error"} in its place, so a consumer sees every input; the others are still
 // classified, and the exit code is then 1.
@@ -20,6 +20,7 @@
 #include <set>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "imgcls/error.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
@@ -44,6 +45,7 @@ struct PredictOptions {
   // One thread by default: a few pictures are too little work to share, and a second
   // thread waiting on a busy machine costs more than it saves (process start to answer).
   int threads = 1;
+  TtaChoice tta;
 };
 
 struct Ranked {
@@ -175,9 +177,11 @@ std::string text_line(const std::string& file, const std::vector<Ranked>& ranked
 }
 
 // {"file", "label" (class index), "class" (its name), "confidence", "probabilities": [one
-// per class]} and, with --top > 1, "top": [{"label", "probability"}, ...].
+// per class]}; with --top > 1, "top": [{"label", "probability"}, ...]; with --tta, "tta":
+// true and "views" (the views averaged).
 std::string json_line(const std::string& file, const float* probabilities, std::int64_t classes,
-                      const std::vector<Ranked>& ranked, const std::vector<std::string>& names) {
+                      const std::vector<Ranked>& ranked, const std::vector<std::string>& names,
+                      const std::optional<TtaOptions>& tta) {
   nlohmann::json all = nlohmann::json::array();
   for (std::int64_t c = 0; c < classes; ++c) all.push_back(rounded_for_json(probabilities[c]));
   nlohmann::json line = {{"file", file},
@@ -190,6 +194,10 @@ std::string json_line(const std::string& file, const float* probabilities, std::
     for (const Ranked& r : ranked)
       top.push_back({{"label", r.label}, {"probability", rounded_for_json(r.probability)}});
     line["top"] = top;
+  }
+  if (tta) {
+    line["tta"] = true;
+    line["views"] = tta->shifts.size();
   }
   return line.dump();
 }
@@ -205,7 +213,10 @@ std::string json_error_line(const std::string& file, const InputError& error) {
 void print_predictions(Sequential& model, const std::vector<Entry>& entries,
                        const std::vector<Image>& inputs, const PredictOptions& options) {
   if (entries.empty()) return;
-  const Tensor probabilities = inputs.empty() ? Tensor() : predict(model, to_batch(inputs));
+  const std::optional<TtaOptions> tta = options.tta.options();
+  Tensor probabilities;
+  if (!inputs.empty())
+    probabilities = tta ? predict(model, to_batch(inputs), *tta) : predict(model, to_batch(inputs));
   const std::int64_t classes = inputs.empty() ? 0 : probabilities.dim(1);
   const std::vector<std::string> names = class_names(model);
   std::int64_t row_index = 0;
@@ -216,7 +227,7 @@ void print_predictions(Sequential& model, const std::vector<Entry>& entries,
     }
     const float* row = probabilities.data() + row_index++ * classes;
     const std::vector<Ranked> ranked = top_classes(row, classes, options.top);
-    const std::string line = options.json ? json_line(entry.file, row, classes, ranked, names)
+    const std::string line = options.json ? json_line(entry.file, row, classes, ranked, names, tta)
                                           : text_line(entry.file, ranked, names);
     fmt::print("{}\n", line);
   }
@@ -285,12 +296,13 @@ Action add_predict_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", options->json,
                 "One JSON object per line and input: file, label, class, confidence, "
-                "probabilities; or file and "
+                "probabilities (and tta, views with --tta); or file and "
                 "error for an input that could not be classified");
   cmd->add_flag("--no-preprocess", options->no_preprocess,
                 "Digit models: only resize to the model's input (no inversion, cropping or "
                 "centring), for pictures already in MNIST form, white digit on black. Other models "
                 "are always fed by their own resize rule (stretch or crop)");
+  add_tta_options(cmd, options->tta);
   cmd->add_option("--save-preprocessed", options->save_dir,
                   "Write the image the model saw, as PNG, into this folder (created if needed)");
   cmd->add_option("--threads", options->threads,

@@ -6,6 +6,7 @@
 //   const imgcls::Sequential model = imgcls::load_model("model.safetensors");
 //   imgcls::Predictor predictor(model);
 //   imgcls::Tensor probabilities = predictor.predict(images);  // [N, classes]
+//   imgcls::Tensor averaged = predictor.predict(images, imgcls::TtaOptions{});  // 5 views
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,36 @@ namespace imgcls {
 // writes 2.7 MB for 32 images, 86 MB for 1000). Over the 10,000 MNIST test images with 2
 // threads: about 39,600 images/s at 32, 31,700 at 256, 30,800 at 1000 (bench/, BM_Inference).
 inline constexpr std::int64_t kInferenceBatch = 32;
+
+// An integer move of an image: dst(y, x) = src(y - down, x - right).
+struct PixelShift {
+  std::int64_t down = 0;   // rows; negative: up
+  std::int64_t right = 0;  // columns; negative: left
+};
+
+// images [N, H, W, C] -> the same images moved by `shift`, every channel alike; a pixel whose
+// source lies outside the image is 0 (the value training's shifts and crops fill with too,
+// see AugmentOptions; a model whose first layer is a Normalization sees it normalised like
+// any other pixel of value 0). A shift by the height (width) or more leaves only the fill.
+Tensor shift_images(const Tensor& images, PixelShift shift);
+
+// Test-time augmentation (TTA): a prediction averaged over views of each image, each view the
+// image moved by one of `shifts` (shift_images, on the model's input as the predictor gets
+// it). The softmax probabilities of the views are averaged (not their logits), so the result
+// is a probability distribution again. Costs shifts.size() forward passes per image.
+struct TtaOptions {
+  // The views; {0, 0} is the image itself. The default: the image and its four one-pixel
+  // shifts (up, down, left, right), 5 views.
+  std::vector<PixelShift> shifts = {{0, 0}, {-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+
+  // The default: the image and its 4 one-pixel shifts.
+  static TtaOptions four_neighbours() { return {}; }
+  // The image and all 8 one-pixel shifts (the diagonals too): 9 views.
+  static TtaOptions eight_neighbours() {
+    return {
+        .shifts = {{0, 0}, {-1, 0}, {1, 0}, {0, -1}, {0, 1}, {-1, -1}, {-1, 1}, {1, -1}, {1, 1}}};
+  }
+};
 
 class Predictor {
  public:
@@ -42,11 +73,23 @@ class Predictor {
   // The same for 8-bit images (a dataset's), made floats a batch at a time.
   Tensor logits(const PixelTensor& images);
   Tensor predict(const PixelTensor& images);
+  // Test-time augmentation: images [N, H, W, C] -> the mean over tta.shifts of each view's
+  // softmax probabilities [N, classes], in batches of batch_size images (each batch runs
+  // once per view). With the single view {0, 0} it equals predict(images) exactly. Throws
+  // InputError when the model's input is not a picture [height, width, channels]; tta.shifts
+  // must not be empty.
+  Tensor predict(const Tensor& images, const TtaOptions& tta);
+  Tensor predict(const PixelTensor& images, const TtaOptions& tta);
 
  private:
   void check_images(const Shape& shape) const;
+  // Calls on_chunk(first, chunk) for each batch of `images` as floats, chunk [count, ...].
+  template <typename Images, typename OnChunk>
+  void for_each_chunk(const Images& images, OnChunk on_chunk);
   template <typename Images>
   Tensor logits_of(const Images& images);
+  template <typename Images>
+  Tensor averaged_over_views(const Images& images, const TtaOptions& tta);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

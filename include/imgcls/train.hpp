@@ -3,6 +3,7 @@
 //   imgcls::Adam adam;
 //   imgcls::History h = imgcls::fit(model, adam, train, {.epochs = 5, .batch_size = 32});
 //   imgcls::Evaluation e = imgcls::evaluate(model, test);
+//   imgcls::Evaluation t = imgcls::evaluate(model, test, imgcls::TtaOptions{});  // 5 views
 //
 // fit runs a Trainer (trainer.hpp), which also takes callbacks: progress, checkpoints,
 // early stopping, a CSV log, or your own.
@@ -117,8 +118,16 @@ struct Evaluation {
 Evaluation evaluate(const Sequential& model, const Dataset& data,
                     std::int64_t batch_size = kInferenceBatch);
 
+// With test-time augmentation: the probabilities are each image's mean over the views of
+// `tta` (Predictor::predict(images, tta)); loss, accuracy and predictions follow from them.
+Evaluation evaluate(const Sequential& model, const Dataset& data, const TtaOptions& tta,
+                    std::int64_t batch_size = kInferenceBatch);
+
 // images [N, ...input_shape] -> probabilities [N, classes] (Predictor::predict).
 Tensor predict(const Sequential& model, const Tensor& images,
+               std::int64_t batch_size = kInferenceBatch);
+// The same averaged over the views of `tta` (Predictor::predict(images, tta)).
+Tensor predict(const Sequential& model, const Tensor& images, const TtaOptions& tta,
                std::int64_t batch_size = kInferenceBatch);
 
 // When the model's first layer is a Normalization (layers::Normalization), sets its mean and

@@ -18,11 +18,13 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
   return history;
 }
 
-Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t batch_size) {
-  check_dataset(model, data, "evaluation data");
+namespace {
+
+// Loss, accuracy and predictions of `probabilities` [N, classes] against data's labels.
+Evaluation scored(Tensor probabilities, const Dataset& data) {
   Evaluation result;
   result.count = data.size();
-  result.probabilities = Predictor(model, batch_size).predict(data.images);
+  result.probabilities = std::move(probabilities);
   const std::int64_t classes = result.probabilities.dim(1);
   double loss_sum = 0.0;
   std::int64_t correct = 0;
@@ -40,8 +42,26 @@ Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t b
   return result;
 }
 
+}  // namespace
+
+Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t batch_size) {
+  check_dataset(model, data, "evaluation data");
+  return scored(Predictor(model, batch_size).predict(data.images), data);
+}
+
+Evaluation evaluate(const Sequential& model, const Dataset& data, const TtaOptions& tta,
+                    std::int64_t batch_size) {
+  check_dataset(model, data, "evaluation data");
+  return scored(Predictor(model, batch_size).predict(data.images, tta), data);
+}
+
 Tensor predict(const Sequential& model, const Tensor& images, std::int64_t batch_size) {
   return Predictor(model, batch_size).predict(images);
+}
+
+Tensor predict(const Sequential& model, const Tensor& images, const TtaOptions& tta,
+               std::int64_t batch_size) {
+  return Predictor(model, batch_size).predict(images, tta);
 }
 
 std::pair<Dataset, Dataset> split_validation(const Dataset& data, double fraction,
