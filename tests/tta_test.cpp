@@ -5,6 +5,7 @@
 // evaluate follows them. `imgcls evaluate --tta` and `imgcls predict --tta --json` on the
 // seed model of tests/fixtures agree with the library, and misuse is refused.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -242,8 +243,16 @@ std::vector<std::string> lines_of(const std::string& text) {
   return result;
 }
 
+// Each test process runs the command in a folder of its own: the child's stdout and stderr
+// files live there, and ctest runs other tests' commands at the same time.
 Outcome imgcls_run(const std::vector<std::string>& args) {
-  return testing_support::run_process(IMGCLS_BINARY, args, std::filesystem::temp_directory_path());
+  static const std::filesystem::path dir = [] {
+    const std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("imgcls_tta_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(path);
+    return path;
+  }();
+  return testing_support::run_process(IMGCLS_BINARY, args, dir);
 }
 
 TEST(TtaCli, HelpNamesTheOptions) {
