@@ -216,14 +216,29 @@ struct PlacementCase {
 TEST(Placement, TheInputsInkLiesWhereThePicturesInkIs) {
   const PlacementCase cases[] = {
       // the whole 60 x 40 picture squeezed into 10 x 10
-      {Preprocessing::stretch, 60, 40, {.top = 18, .left = 8, .bottom = 36, .right = 20}, {10, 10, 1},
-       0.0f, 1.0f},
+      {Preprocessing::stretch,
+       60,
+       40,
+       {.top = 18, .left = 8, .bottom = 36, .right = 20},
+       {10, 10, 1},
+       0.0f,
+       1.0f},
       // scaled by 1/4 to 15 x 10, rows 2..12 kept: picture rows [8, 48)
-      {Preprocessing::crop, 60, 40, {.top = 20, .left = 8, .bottom = 32, .right = 20}, {10, 10, 3},
-       0.0f, 1.0f},
+      {Preprocessing::crop,
+       60,
+       40,
+       {.top = 20, .left = 8, .bottom = 32, .right = 20},
+       {10, 10, 3},
+       0.0f,
+       1.0f},
       // a dark bar off-centre on white paper, scaled to 20 px and centred in 28 x 28
-      {Preprocessing::mnist_digit, 100, 80, {.top = 10, .left = 45, .bottom = 50, .right = 65},
-       {28, 28, 1}, 1.0f, 0.0f},
+      {Preprocessing::mnist_digit,
+       100,
+       80,
+       {.top = 10, .left = 45, .bottom = 50, .right = 65},
+       {28, 28, 1},
+       1.0f,
+       0.0f},
   };
   for (const PlacementCase& c : cases) {
     SCOPED_TRACE(std::string(to_string(c.preprocessing)));

@@ -150,9 +150,9 @@ TEST_P(RegistryExample, BackwardWithoutParameterGradientsGivesTheSameDiffSrc) {
   EXPECT_EQ(alone.shape(), with_params.shape());
   EXPECT_EQ(alone.values(), with_params.values());
   for (const Param& p : layer->params())
-    EXPECT_TRUE(std::all_of(p.grad->values().begin(), p.grad->values().end(),
-                            [](float v) { return v == kMark; }))
-        << p.name;
+    EXPECT_TRUE(std::all_of(p.grad->values().begin(), p.grad->values().end(), [](float v) {
+      return v == kMark;
+    })) << p.name;
 }
 
 TEST_P(RegistryExample, GradientsMatchFiniteDifferences) {

@@ -2,11 +2,11 @@
 // client: /health, the page, PNG and JSON predictions of MNIST test digits (matching the
 // library's own preprocess + predict exactly, and the true labels), /explain (the PNG byte
 // for byte as draw_explanation draws it, the JSON map value for value as the Explainer
-// computes it, its refusals), every error answer (400, 404, 413, 415) as JSON, 8 threads x 20 concurrent requests answered correctly; a
-// colour model with named classes and a non-square input (ColourServeTest: /health, colour
-// PNGs of other sizes, JSON pixels H*W*3, grey pictures, each answered as picture_to_input +
-// Predictor answer it); then the binary itself: the start line, /health, SIGTERM -> exit 0,
-// a taken port -> exit 1.
+// computes it, its refusals), every error answer (400, 404, 413, 415) as JSON, 8 threads x 20
+// concurrent requests answered correctly; a colour model with named classes and a non-square input
+// (ColourServeTest: /health, colour PNGs of other sizes, JSON pixels H*W*3, grey pictures, each
+// answered as picture_to_input + Predictor answer it); then the binary itself: the start line,
+// /health, SIGTERM -> exit 0, a taken port -> exit 1.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -228,8 +228,7 @@ LibraryExplanation library_explanation(const std::string& png, const ExplainOpti
 
 TEST_F(ServeTest, ExplainAnswersThePictureOfImgclsExplain) {
   const Digit& digit = digits_[0];
-  const httplib::Result result =
-      client().Post("/explain?method=grad-cam", digit.png, "image/png");
+  const httplib::Result result = client().Post("/explain?method=grad-cam", digit.png, "image/png");
   ASSERT_TRUE(result);
   ASSERT_EQ(result->status, 200) << result->body;
   EXPECT_EQ(result->get_header_value("Content-Type"), "image/png");
@@ -271,7 +270,8 @@ TEST_F(ServeTest, ExplainAsJsonGivesTheMapOfTheClassAsked) {
     ASSERT_EQ(answer["map"].size(), std::size_t(kSide));
     for (std::int64_t y = 0; y < kSide; ++y)
       for (std::int64_t x = 0; x < kSide; ++x)
-        ASSERT_EQ(answer["map"][std::size_t(y)][std::size_t(x)].get<float>(), want.map[y * kSide + x])
+        ASSERT_EQ(answer["map"][std::size_t(y)][std::size_t(x)].get<float>(),
+                  want.map[y * kSide + x])
             << method << " at " << y << ", " << x;
   }
 }

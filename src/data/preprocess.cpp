@@ -377,10 +377,8 @@ Image resized_and_placed(const Image& picture, std::int64_t height, std::int64_t
                          Preprocessing rule, InputPlacement& placement) {
   IMGCLS_CHECK(picture.size() > 0 && height >= 1 && width >= 1, "{}x{} picture to {}x{}",
                picture.height, picture.width, height, width);
-  placement = {.top = 0.0,
-               .left = 0.0,
-               .height = double(picture.height),
-               .width = double(picture.width)};
+  placement = {
+      .top = 0.0, .left = 0.0, .height = double(picture.height), .width = double(picture.width)};
   if (rule != Preprocessing::crop) return stretched(picture, height, width);
   // The smallest scale at which the picture covers height x width, then the centre of it.
   const double scale =
@@ -422,7 +420,8 @@ PreparedInput prepare_picture(const Image& picture, const Shape& input_shape,
   const std::int64_t height = input_shape[0], width = input_shape[1], channels = input_shape[2];
   PreparedInput prepared;
   if (preprocessing == Preprocessing::mnist_digit) {
-    IMGCLS_CHECK(channels == 1 && height == width, "digit preprocessing makes square grey inputs, not {}",
+    IMGCLS_CHECK(channels == 1 && height == width,
+                 "digit preprocessing makes square grey inputs, not {}",
                  imgcls::to_string(input_shape));
     prepared.input = to_image(digit_input(to_grey_image(with_channels(picture, 1)),
                                           mnist_layout(height), source, prepared.placement));

@@ -75,10 +75,10 @@ class Conv2DKernel final : public Kernel {
 
   void backward(const Tensor& src, const Tensor& dst, const Tensor& diff_dst, Tensor* diff_src,
                 const std::vector<Tensor*>& diff_params) override {
-    IMGCLS_CHECK(diff_dst.shape() == dst.shape() &&
-                     (diff_params.empty() || diff_params.size() == 2),
-                 "{}: diff_dst {} vs dst {}", layer_.name(), to_string(diff_dst.shape()),
-                 to_string(dst.shape()));
+    IMGCLS_CHECK(
+        diff_dst.shape() == dst.shape() && (diff_params.empty() || diff_params.size() == 2),
+        "{}: diff_dst {} vs dst {}", layer_.name(), to_string(diff_dst.shape()),
+        to_string(dst.shape()));
     const Tensor& diff_pre =
         detail::gradient_before_activation(backward_activation_, dst, diff_dst, scratch_);
     if (diff_src) diff_src->resize(src.shape());

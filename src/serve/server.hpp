@@ -26,9 +26,9 @@
 //                  it, the map over the picture); or {"label", "class", "confidence",
 //                  "method", "explained", "explained_probability", "signed", "layer" (gradcam's;
 //                  else ""), "map": [H][W], "input": [H][W][C] the model input in 0..1}
-//   400 bad picture, bad JSON, a bad method, class or format, wrong pixel count, a picture without ink (digit models); 404
-//   unknown path; 413 body over max_body_bytes; 415 another Content-Type; 500 anything
-//   unexpected. A request never takes the server down.
+//   400 bad picture, bad JSON, a bad method, class or format, wrong pixel count, a picture without
+//   ink (digit models); 404 unknown path; 413 body over max_body_bytes; 415 another Content-Type;
+//   500 anything unexpected. A request never takes the server down.
 // Pictures get the model's stored preprocessing, exactly as `imgcls predict` applies it
 // (picture_to_input): mnist-digit (dark-on-light and light-on-dark both work), or stretch /
 // crop to the input's size; a grey picture sent to a colour model has its grey repeated in
