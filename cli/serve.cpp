@@ -88,7 +88,8 @@ Action add_serve_command(CLI::App& app) {
       "serve",
       "Serve a web page where you draw a digit and see the model's prediction as you draw "
       "(digit models), or drop or pick a picture (any other model), and a JSON API: POST "
-      "/predict (a picture as the body, or {\"pixels\": [...]}), GET /health");
+      "/predict (a picture as the body, or {\"pixels\": [...]}), POST /explain (the heat map of "
+      "a picture: a PNG, or ?format=json), GET /health");
   cmd->add_option("model", options->model_path,
                   "A model file written by imgcls (model.safetensors)")
       ->required();

@@ -33,12 +33,7 @@ constexpr std::int64_t kSide = 28;
 
 using imgcls::testing_support::Outcome;
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> result;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) result.push_back(line);
-  return result;
-}
+using imgcls::testing_support::lines_of;
 
 class ExplainCli : public ::testing::Test {
  protected:

@@ -29,12 +29,7 @@ const std::string kThree = kDigits + "/font_003.bmp";
 
 using imgcls::testing_support::Outcome;
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> result;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) result.push_back(line);
-  return result;
-}
+using imgcls::testing_support::lines_of;
 
 class PredictCli : public ::testing::Test {
  protected:

@@ -236,12 +236,7 @@ TEST(TtaMisuse, NoViewsIsAUsageError) {
 
 // --- the command line ---------------------------------------------------------------------
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> result;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) result.push_back(line);
-  return result;
-}
+using imgcls::testing_support::lines_of;
 
 // Each test process runs the command in a folder of its own: the child's stdout and stderr
 // files live there, and ctest runs other tests' commands at the same time.

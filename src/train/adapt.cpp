@@ -28,7 +28,8 @@ bool adapt_normalization(Sequential& model, const Dataset& data) {
     sum[static_cast<std::size_t>(i % channels)] += v;
     sum_of_squares[static_cast<std::size_t>(i % channels)] += v * v;
   }
-  const double count = double(values / channels);
+  const std::int64_t per_channel = values / channels;  // exact: checked above
+  const double count = double(per_channel);
   for (std::int64_t c = 0; c < channels; ++c) {
     const double m = sum[static_cast<std::size_t>(c)] / count;
     mean[c] = static_cast<float>(m);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -135,6 +136,14 @@ inline Outcome run_process(const std::string& binary, const std::vector<std::str
 inline Outcome run_shell(const std::string& command, const std::filesystem::path& dir,
                          std::chrono::milliseconds limit = kDefaultWaitLimit) {
   return run_process("/bin/sh", {"-c", command}, dir, limit);
+}
+
+// The lines of a command's output (without their line ends).
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> result;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) result.push_back(line);
+  return result;
 }
 
 }  // namespace imgcls::testing_support
