@@ -129,17 +129,6 @@ class OutputNames {
 // doubles; 0.1f would otherwise print as 0.10000000149011612).
 double json_number(float value) { return std::stod(fmt::format("{}", value)); }
 
-nlohmann::json map_rows(const Tensor& map) {
-  nlohmann::json rows = nlohmann::json::array();
-  for (std::int64_t y = 0; y < map.dim(0); ++y) {
-    nlohmann::json row = nlohmann::json::array();
-    for (std::int64_t x = 0; x < map.dim(1); ++x)
-      row.push_back(json_number(map[y * map.dim(1) + x]));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
 // {"file", "out" (the PNG, or null), "method", "layer" (gradcam), "class" and "class_name"
 // (the class explained), "probability", "predicted", "predicted_name",
 // "predicted_probability", "signed", "placement" {top, left, height, width} (where the input

@@ -41,6 +41,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "imgcls/image.hpp"
 #include "imgcls/model.hpp"
@@ -121,6 +122,10 @@ class Explainer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A map [H, W] as H rows of W numbers, each the shortest decimal that reads back as the same
+// float, for text formats (in JSON, 0.1f would otherwise be 0.10000000149011612).
+std::vector<std::vector<double>> map_rows(const Tensor& map);
 
 // Explainer(model).explain(input, options), once.
 Explanation explain(const Sequential& model, const Tensor& input,

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/check.hpp"
@@ -337,6 +338,16 @@ Explanation Explainer::explain(const Image& input, const ExplainOptions& options
                "a {}x{}x{} image for a model of {}", input.height, input.width, input.channels,
                to_string(impl_->model.input_shape()));
   return impl_->explain(Tensor(impl_->model.input_shape(), input.pixels), options);
+}
+
+std::vector<std::vector<double>> map_rows(const Tensor& map) {
+  IMGCLS_CHECK(map.rank() == 2, "a map {} is not [H, W]", to_string(map.shape()));
+  std::vector<std::vector<double>> rows(static_cast<std::size_t>(map.dim(0)));
+  for (std::int64_t y = 0; y < map.dim(0); ++y)
+    for (std::int64_t x = 0; x < map.dim(1); ++x)
+      rows[static_cast<std::size_t>(y)].push_back(
+          std::stod(fmt::format("{}", map[y * map.dim(1) + x])));
+  return rows;
 }
 
 Explanation explain(const Sequential& model, const Tensor& input, const ExplainOptions& options) {

@@ -266,13 +266,6 @@ struct DigitServer::Impl {
           "image/png");
       return;
     }
-    nlohmann::json rows = nlohmann::json::array();
-    for (std::int64_t y = 0; y < e.map.dim(0); ++y) {
-      nlohmann::json row = nlohmann::json::array();
-      for (std::int64_t x = 0; x < e.map.dim(1); ++x)
-        row.push_back(std::stod(fmt::format("{}", e.map[y * e.map.dim(1) + x])));
-      rows.push_back(std::move(row));
-    }
     // The model input the map lies over, [H][W][C] in 0..1, for a client to draw it on.
     const Image& input = prepared.input;
     nlohmann::json pixels = nlohmann::json::array();
@@ -296,7 +289,7 @@ struct DigitServer::Impl {
                  {"explained_probability", rounded_for_json(e.probability)},
                  {"signed", e.is_signed},
                  {"layer", e.layer},
-                 {"map", rows},
+                 {"map", map_rows(e.map)},
                  {"input", pixels}});
   }
 };
