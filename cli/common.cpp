@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 #include "imgcls/error.hpp"
@@ -137,14 +139,19 @@ void add_picture_options(CLI::App* cmd, PictureOptions& options, bool training) 
     cmd->add_option_function<std::string>(
         "--image-size",
         [&options](const std::string& text) {
+          // H, or H and W joined by an x: digits only, nothing around them.
+          const auto number = [](std::string_view digits, std::int64_t& value) {
+            const char* end = digits.data() + digits.size();
+            const auto [stop, error] = std::from_chars(digits.data(), end, value);
+            return !digits.empty() && error == std::errc{} && stop == end;
+          };
+          const std::size_t x = text.find('x');
           std::int64_t height = 0, width = 0;
-          char x = 0;
-          std::istringstream in(text);
-          in >> height;
-          if (in.peek() != EOF) in >> x >> width;
-          if (x == 0) width = height;
-          if (!in || !in.eof() || (x != 0 && x != 'x') || height < 1 || width < 1 ||
-              height > 4096 || width > 4096)
+          const std::string_view all(text);
+          const bool read = x == std::string::npos ? number(all, height) && number(all, width)
+                                                   : number(all.substr(0, x), height) &&
+                                                         number(all.substr(x + 1), width);
+          if (!read || height < 1 || width < 1 || height > 4096 || width > 4096)
             throw CLI::ValidationError("--image-size",
                                        "expected H or HxW (1 to 4096), got " + text);
           options.image_size = std::pair{height, width};

@@ -213,6 +213,28 @@ TEST_F(ImageFolderTest, TrainCommandBuildsPresetsForTheFolderAndRefusesFilesThat
   EXPECT_THAT(empty.err, HasSubstr(path("empty_cli") + ": no class subfolders"));
 }
 
+// --image-size takes H (a square) or HxW; anything else is a usage error before any work.
+TEST_F(ImageFolderTest, ImageSizeIsASideOrHeightByWidth) {
+  const std::vector<std::pair<std::string, Shape>> sizes = {{"20", Shape{20, 20, 1}},
+                                                            {"24x20", Shape{24, 20, 1}}};
+  for (const auto& [size, shape] : sizes) {
+    const std::string model = path("size_" + size + ".safetensors");
+    const Outcome trained = run({"train", "--data", path("abc"), "--epochs", "1", "--image-size",
+                                 size, "--threads", "1", "--out", model});
+    ASSERT_EQ(trained.exit_code, 0) << size << ": " << trained.err;
+    EXPECT_EQ(load_model(model).input_shape(), shape) << size;
+  }
+  for (const std::string bad : {"0", "20x", "x20", "20x20x3", "twenty", "20 ", "-4", "5000"}) {
+    const Outcome refused = run({"train", "--data", path("abc"), "--epochs", "1", "--image-size",
+                                 bad, "--out", path("bad_size.safetensors")});
+    EXPECT_EQ(refused.exit_code, 2) << bad;
+    EXPECT_THAT(refused.err, HasSubstr("--image-size: expected H or HxW (1 to 4096), got " + bad))
+        << bad;
+    EXPECT_THAT(refused.err, testing::Not(HasSubstr("Loading"))) << bad;
+  }
+  EXPECT_FALSE(fs::exists(path("bad_size.safetensors")));
+}
+
 TEST_F(ImageFolderTest, TrainCommandWithoutATestSplitSkipsTheTestEvaluation) {
   const Outcome trained = run({"train", "--data", path("digits/test"), "--epochs", "1", "--out",
                                path("single.safetensors"), "--threads", "1"});

@@ -1,8 +1,8 @@
 // The generated colour dataset of tests/colour (coloured shapes) and its CIFAR-10 copy: the
 // same seed writes the same files and another seed others; every class has its pictures in
-// both splits, 32x32 PNG, none repeated; each class's shape is in its hue; the CIFAR-10 files
-// hold the drawn pixels in CIFAR-10's layout; and imgcls reads the image folder and the
-// CIFAR-10 files into the same dataset, bit for bit.
+// both splits, 32x32 PNG (or of many sizes), none repeated; each class's shape is in its hue; the
+// CIFAR-10 files hold the drawn pixels in CIFAR-10's layout; and imgcls reads the image folder and
+// the CIFAR-10 files into the same dataset, bit for bit.
 #include "colour/shapes.hpp"
 
 #include <fmt/core.h>
@@ -182,15 +182,29 @@ TEST(ShapesCifar, TheBinaryFilesHoldTheDrawnPicturesInCifar10Layout) {
   EXPECT_FALSE(fs::exists(tmp.path() / "data_batch_6.bin"));
 }
 
-// Parity: the image folder (PNG files, decoded) and the CIFAR-10 files (imgcls's CIFAR
-// reader) give the same dataset: class names, labels and every pixel byte of both splits.
-TEST(ShapesCifar, TheFolderAndTheCifarFilesReadAsTheSameDatasetBitForBit) {
+// Parity: the image folder (PNG files, decoded; pictures of many sizes made 32x32 as the
+// folder reader makes them) and the CIFAR-10 files (imgcls's CIFAR reader) give the same
+// dataset: class names, labels and every pixel byte of both splits.
+class ShapesParity : public testing::TestWithParam<std::int64_t> {};
+TEST_P(ShapesParity, TheFolderAndTheCifarFilesReadAsTheSameDatasetBitForBit) {
   const TemporaryFolder tmp("imgcls_shapes_parity");
-  const ShapesOptions options{.seed = 5, .train_per_class = 20, .test_per_class = 5};
+  const ShapesOptions options{
+      .seed = 5, .train_per_class = 20, .test_per_class = 5, .max_side = GetParam()};
   imgcls::shapes::write_shapes_folder((tmp.path() / "folder").string(), options);
   imgcls::shapes::write_shapes_cifar10((tmp.path() / "cifar").string(), options);
+  if (options.max_side > 0) {  // pictures of many sizes, within the bounds
+    std::set<std::pair<std::int64_t, std::int64_t>> sizes;
+    for (const auto& entry : fs::recursive_directory_iterator(tmp.path() / "folder"))
+      if (entry.is_regular_file()) {
+        const imgcls::Image picture = imgcls::read_picture(entry.path().string());
+        EXPECT_GE(std::min(picture.height, picture.width), 32) << entry.path();
+        EXPECT_LE(std::max(picture.height, picture.width), options.max_side) << entry.path();
+        sizes.emplace(picture.height, picture.width);
+      }
+    EXPECT_GT(sizes.size(), 100u) << "of 250 pictures";
+  }
   const imgcls::FolderSplits folder =
-      imgcls::load_dataset_folder((tmp.path() / "folder").string(), {});
+      imgcls::load_dataset_folder((tmp.path() / "folder").string(), {.height = 32, .width = 32});
   ASSERT_EQ(imgcls::cifar_folder_kind((tmp.path() / "cifar").string()), imgcls::CifarKind::cifar10);
   const imgcls::FolderSplits cifar =
       imgcls::load_dataset_folder((tmp.path() / "cifar").string(), {});
@@ -209,6 +223,11 @@ TEST(ShapesCifar, TheFolderAndTheCifarFilesReadAsTheSameDatasetBitForBit) {
   EXPECT_EQ(folder.train.size(), 10 * options.train_per_class);
   EXPECT_EQ(folder.test.size(), 10 * options.test_per_class);
 }
+INSTANTIATE_TEST_SUITE_P(Sizes, ShapesParity, testing::Values(0, 96),
+                         [](const testing::TestParamInfo<std::int64_t>& param) {
+                           return param.param == 0 ? std::string("AllThirtyTwo")
+                                                   : fmt::format("SidesUpTo{}", param.param);
+                         });
 
 TEST(ShapesCifar, OnlyThirtyTwoPixelPicturesMakeCifarFiles) {
   const TemporaryFolder tmp("imgcls_shapes_cifar_side");

@@ -90,7 +90,8 @@ GreyImage picture_to_input(const GreyImage& picture, std::int64_t height, std::i
                            bool digit_preprocessing, const std::string& source);
 // A picture (as read_picture returns it, any channels) -> a model input of `input_shape`
 // [H, W, C], by `preprocessing`; what predict, serve and the C API feed a model and what an
-// image folder holds. Throws InputError naming `source` as preprocess_digit does.
+// image folder holds: resized by stretch or crop and rounded to 8-bit levels (v / 255), as
+// a dataset stores it. Throws InputError naming `source` as preprocess_digit does.
 Image picture_to_input(const Image& picture, const Shape& input_shape, Preprocessing preprocessing,
                        const std::string& source);
 

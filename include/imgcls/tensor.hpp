@@ -72,6 +72,8 @@ class PixelTensor {
   // The value of byte v: v / 255, computed as v * (1 / 255.0f) everywhere, so that every
   // path from bytes to floats gives the same floats.
   static float unit(std::uint8_t v) { return static_cast<float>(v) * kUnitScale; }
+  // The byte of a value in [0, 1] (clamped): the nearest level v / 255, as from_unit rounds.
+  static std::uint8_t level(float value);
   // Items [first, first + count) of the first axis as values in [0, 1], into `out`
   // (count * item_size() floats).
   void to_unit(std::int64_t first, std::int64_t count, float* out) const;

@@ -428,6 +428,9 @@ PreparedInput prepare_picture(const Image& picture, const Shape& input_shape,
   } else {
     prepared.input = resized_and_placed(with_channels(picture, channels), height, width,
                                         preprocessing, prepared.placement);
+    // To 8-bit levels, as an image folder holds the same picture: predict on a file and
+    // evaluate on its folder give the same answer, whatever the picture's size.
+    for (float& value : prepared.input.pixels) value = PixelTensor::unit(PixelTensor::level(value));
   }
   return prepared;
 }

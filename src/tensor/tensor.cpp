@@ -55,12 +55,15 @@ PixelTensor::PixelTensor(Shape shape, std::vector<std::uint8_t> values)
                to_string(shape_), element_count(shape_), size());
 }
 
+std::uint8_t PixelTensor::level(float value) {
+  constexpr float kLevels = 255.0f;
+  return static_cast<std::uint8_t>(std::lround(kLevels * std::clamp(value, 0.0f, 1.0f)));
+}
+
 PixelTensor PixelTensor::from_unit(const Tensor& values) {
   PixelTensor pixels(values.shape());
-  constexpr float kLevels = 255.0f;
   for (std::int64_t i = 0; i < values.size(); ++i)
-    pixels.data_[static_cast<std::size_t>(i)] =
-        static_cast<std::uint8_t>(std::lround(kLevels * std::clamp(values[i], 0.0f, 1.0f)));
+    pixels.data_[static_cast<std::size_t>(i)] = level(values[i]);
   return pixels;
 }
 

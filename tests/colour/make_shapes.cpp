@@ -1,7 +1,9 @@
 // make_shapes: writes the generated colour dataset of shapes.hpp as an image folder, and
 // optionally the same pictures as CIFAR-10 binary files.
-//   make_shapes --out DIR [--seed S] [--train-per-class N] [--test-per-class M] [--cifar CIFAR_DIR]
-// DIR gets train/<class>/ and test/<class>/ (32x32 PNG files); CIFAR_DIR gets data_batch_1.bin
+//   make_shapes --out DIR [--seed S] [--train-per-class N] [--test-per-class M] [--max-side S]
+//               [--cifar CIFAR_DIR]
+// DIR gets train/<class>/ and test/<class>/ (PNG files, 32x32 or, with --max-side, of sides
+// 32 to S); CIFAR_DIR gets data_batch_1.bin
 // ... data_batch_5.bin, test_batch.bin and batches.meta.txt, so that `imgcls train --data DIR`
 // and `--data CIFAR_DIR` see the same images in the same order.
 #include <fmt/core.h>
@@ -24,6 +26,9 @@ int main(int argc, char** argv) {
   app.add_option("--test-per-class", options.test_per_class, "Test pictures per class")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  app.add_option("--max-side", options.max_side,
+                 "Pictures of many sizes: each picture's height and width drawn from [32, this]")
+      ->check(CLI::Range(32, 4096));
   app.add_option("--cifar", cifar,
                  "Also write the same pictures as CIFAR-10 binary files into this folder");
   CLI11_PARSE(app, argc, argv);

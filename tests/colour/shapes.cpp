@@ -12,9 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <numbers>
+#include <span>
 
 #include "core/check.hpp"
 #include "imgcls/error.hpp"
+#include "imgcls/image.hpp"
+#include "imgcls/preprocess.hpp"
 #include "imgcls/rng.hpp"
 
 namespace imgcls::shapes {
@@ -356,9 +359,15 @@ Picture draw_picture(const ShapesOptions& options, int split, int label, std::in
   Rng rng(picture_seed(options, split, label, index));
   Draw draw(rng);
   IMGCLS_CHECK(options.side >= 8, "pictures of side {}: at least 8 px", options.side);
+  IMGCLS_CHECK(options.max_side == 0 || options.max_side >= options.side,
+               "pictures of sides {} to {}", options.side, options.max_side);
   Picture picture;
   picture.height = options.side;
   picture.width = options.side;
+  if (options.max_side > options.side) {
+    picture.height = draw.integer(options.side, options.max_side);
+    picture.width = draw.integer(options.side, options.max_side);
+  }
   const std::int64_t height = picture.height, width = picture.width;
   const auto kind = static_cast<Background>(draw.integer(0, kBackgroundKinds - 1));
   const Canvas canvas = fill_background(kind, height, width, draw);
@@ -441,11 +450,16 @@ void write_shapes_cifar10(const std::string& dir, const ShapesOptions& options) 
     bytes.reserve(static_cast<std::size_t>((last - first) * (1 + 3 * kPlane)));
     for (std::int64_t n = first; n < last; ++n) {
       const int label = static_cast<int>(n / per_class);
-      const Picture picture = draw_picture(options, split, label, n % per_class);
+      const std::string png = encode_png(draw_picture(options, split, label, n % per_class));
+      const Image decoded = decode_picture(
+          std::span(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()), "a picture");
+      const Image made =
+          resize_picture(with_channels(decoded, 3), kCifarSide, kCifarSide, Preprocessing::stretch);
       bytes += static_cast<char>(label);
       for (std::int64_t c = 0; c < 3; ++c)
         for (std::int64_t p = 0; p < kPlane; ++p)
-          bytes += static_cast<char>(picture.rgb[static_cast<std::size_t>(p * 3 + c)]);
+          bytes += static_cast<char>(
+              PixelTensor::level(made.pixels[static_cast<std::size_t>(p * 3 + c)]));
     }
     return bytes;
   };

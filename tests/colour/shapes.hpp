@@ -1,4 +1,5 @@
-// A generated colour dataset for the tests: side x side pictures (32x32 by default) of
+// A generated colour dataset for the tests: side x side pictures (32x32 by default, or of
+// sizes from side to max_side) of
 // coloured shapes on varied backgrounds, written as an image folder of PNG files
 // (DIR/train/<class>/, DIR/test/<class>/) and as CIFAR-10 binary files, from the drawn
 // pixels themselves. Everything follows from a seed: the same options write the same files.
@@ -29,12 +30,16 @@ struct ShapesOptions {
   std::int64_t train_per_class = 200;
   std::int64_t test_per_class = 50;
   std::int64_t side = 32;  // every picture is side x side; CIFAR-10 files need 32
+  // When larger than side: each picture's height and width are drawn from [side, max_side]
+  // (pictures of many sizes and shapes, as a user's folder holds), and the CIFAR-10 files
+  // hold them made 32x32 as an image folder makes them (stretched, 8-bit).
+  std::int64_t max_side = 0;
 };
 
 // The class folder names in label order (byte order, as an image folder sorts them).
 const std::vector<std::string>& class_names();
 
-// One picture: 8-bit RGB, row-major, [side, side, 3].
+// One picture: 8-bit RGB, row-major, [height, width, 3].
 struct Picture {
   std::int64_t height = 0;
   std::int64_t width = 0;
@@ -56,8 +61,11 @@ std::int64_t write_shapes_folder(const std::string& dir, const ShapesOptions& op
 //   data_batch_1.bin ... data_batch_5.bin  the training pictures, split evenly
 //   test_batch.bin                         the test pictures
 //   batches.meta.txt                       the class names, one per line
-// Each record: 1 label byte, then 1024 red bytes, 1024 green, 1024 blue (row-major). Requires
-// options.side == 32. Throws InputError naming the file or folder that cannot be written.
+// Each record: 1 label byte, then 1024 red bytes, 1024 green, 1024 blue (row-major): each
+// picture decoded from its PNG and made 32x32 by the library's image-folder path
+// (resize_picture, stretch; 8-bit levels), so that a folder read at --image-size 32 and these
+// files hold the same bytes. Requires options.side == 32. Throws InputError naming the file or
+// folder that cannot be written.
 void write_shapes_cifar10(const std::string& dir, const ShapesOptions& options);
 
 }  // namespace imgcls::shapes
