@@ -307,12 +307,12 @@ void fit_model_to_data(Sequential& model, const TrainingData& data, const std::s
   const std::vector<std::string>& names = data.splits.class_names;
   if (names.empty()) return;  // digits: numbered classes, MNIST's preprocessing
   if (static_cast<std::int64_t>(names.size()) != element_count(model.output_shape()))
-    throw InputError(
-        dir,
-        fmt::format("{} classes ({}) for a model with {} outputs", names.size(), joined(names),
-                    element_count(model.output_shape())),
-        "use a preset (--arch seed, lenet5, strong, cifar: built for the data), or an architecture "
-        "file whose last layer has one unit per class");
+    throw InputError(dir,
+                     fmt::format("{} classes ({}) for a model with {} outputs", names.size(),
+                                 joined(names), element_count(model.output_shape())),
+                     "use a preset (--arch seed, fast, lenet5, strong, cifar: built for the data), "
+                     "or an architecture "
+                     "file whose last layer has one unit per class");
   model.set_class_names(names);
   model.set_preprocessing(data.resize);
 }

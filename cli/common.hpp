@@ -106,7 +106,7 @@ inline constexpr const char* kPrecisionHelp =
 
 // True when `spec` names an architecture JSON file rather than a preset.
 bool is_architecture_file(const std::string& spec);
-// A preset name (seed, lenet5, strong, cifar), built for the data, or an architecture JSON
+// A preset name (seed, fast, lenet5, strong, cifar), built for the data, or an architecture JSON
 // file (its own input). Presets on colour images start with a Normalization layer.
 Sequential resolve_architecture(const std::string& spec, const TrainingData& data);
 

@@ -235,6 +235,58 @@ TEST_F(ImageFolderTest, ImageSizeIsASideOrHeightByWidth) {
   EXPECT_FALSE(fs::exists(path("bad_size.safetensors")));
 }
 
+// --arch fast brings its recipe for each option not given; given options win, and with
+// --optimizer sgd its Adam values (learning rate, betas) are not used.
+TEST_F(ImageFolderTest, TheFastPresetBringsItsRecipeForWhatIsNotGiven) {
+  const auto run_of = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{
+        "train",     "--arch", "fast",   "--data", path("abc"),
+        "--threads", "1",      "--json", "--out",  path("fast.safetensors")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Outcome trained = run(args);
+    EXPECT_EQ(trained.exit_code, 0) << trained.err;
+    return trained.exit_code == 0 ? nlohmann::json::parse(trained.out).at("run") : nlohmann::json();
+  };
+  const nlohmann::json recipe = run_of({});
+  ASSERT_FALSE(recipe.is_null());
+  EXPECT_EQ(recipe.at("arch"), "fast");
+  EXPECT_EQ(recipe.at("epochs"), 1);
+  EXPECT_EQ(recipe.at("batch_size"), 256);
+  EXPECT_EQ(recipe.at("schedule"), "onecycle");
+  EXPECT_DOUBLE_EQ(recipe.at("learning_rate").get<double>(), 0.01);
+  EXPECT_DOUBLE_EQ(recipe.at("beta1").get<double>(), 0.7);
+  EXPECT_DOUBLE_EQ(recipe.at("beta2").get<double>(), 0.9);
+  EXPECT_EQ(load_model(path("fast.safetensors")).layer(0).kind(), "Conv2D");
+
+  const nlohmann::json given = run_of({"--epochs", "2", "--lr", "0.003", "--beta1", "0.85",
+                                       "--batch-size", "4", "--schedule", "cosine"});
+  ASSERT_FALSE(given.is_null());
+  EXPECT_EQ(given.at("epochs"), 2);
+  EXPECT_EQ(given.at("batch_size"), 4);
+  EXPECT_EQ(given.at("schedule"), "cosine");
+  EXPECT_DOUBLE_EQ(given.at("learning_rate").get<double>(), 0.003);
+  EXPECT_DOUBLE_EQ(given.at("beta1").get<double>(), 0.85);
+  EXPECT_DOUBLE_EQ(given.at("beta2").get<double>(), 0.9);
+
+  const nlohmann::json sgd = run_of({"--optimizer", "sgd"});
+  ASSERT_FALSE(sgd.is_null());
+  EXPECT_EQ(sgd.at("epochs"), 1);
+  EXPECT_DOUBLE_EQ(sgd.at("learning_rate").get<double>(), 0.01);  // SGD's own default
+  EXPECT_DOUBLE_EQ(sgd.at("beta1").get<double>(), 0.9);
+
+  // Another preset keeps the usual defaults.
+  const Outcome seed = run({"train", "--data", path("abc"), "--threads", "1", "--json", "--out",
+                            path("seed_defaults.safetensors")});
+  ASSERT_EQ(seed.exit_code, 0) << seed.err;
+  const nlohmann::json plain = nlohmann::json::parse(seed.out).at("run");
+  EXPECT_EQ(plain.at("epochs"), 5);
+  EXPECT_EQ(plain.at("batch_size"), 32);
+  EXPECT_EQ(plain.at("schedule"), "constant");
+  EXPECT_DOUBLE_EQ(plain.at("learning_rate").get<double>(), 0.001);
+  EXPECT_DOUBLE_EQ(plain.at("beta1").get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(plain.at("beta2").get<double>(), 0.999);
+}
+
 TEST_F(ImageFolderTest, TrainCommandWithoutATestSplitSkipsTheTestEvaluation) {
   const Outcome trained = run({"train", "--data", path("digits/test"), "--epochs", "1", "--out",
                                path("single.safetensors"), "--threads", "1"});

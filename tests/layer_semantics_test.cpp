@@ -451,7 +451,9 @@ TEST(Presets, ParameterCountsAndOutputs) {
   };
   // strong: convs 320 + 9,248 + 18,496 + 36,928; BatchNorms 2 x (32 + 32 + 64 + 64 + 256)
   // trainable and as many moving statistics; Dense 3,136 x 256 + 256 and 256 x 10 + 10.
-  const Expected expected[] = {{"seed", 121930, 0}, {"lenet5", 61706, 0}, {"strong", 871530, 896}};
+  // fast: convs 16 x 25 + 16 and 32 x 16 x 9 + 32; Dense 800 x 256 + 256 and 256 x 10 + 10.
+  const Expected expected[] = {
+      {"seed", 121930, 0}, {"fast", 212682, 0}, {"lenet5", 61706, 0}, {"strong", 871530, 896}};
   for (const Expected& e : expected) {
     SCOPED_TRACE(e.name);
     const Sequential model = presets::by_name(e.name);
@@ -476,7 +478,7 @@ TEST(Presets, UnknownNameListsThePresets) {
     presets::by_name("vgg16");
     ADD_FAILURE() << "accepted";
   } catch (const InputError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("seed, lenet5, strong"));
+    EXPECT_THAT(e.what(), HasSubstr("seed, fast, lenet5, strong, cifar"));
   }
 }
 

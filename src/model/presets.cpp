@@ -27,6 +27,18 @@ Sequential seed(const PresetOptions& options) {
   return model;
 }
 
+Sequential fast(const PresetOptions& options) {
+  Sequential model = start(options);
+  model.add(layers::Conv2D({.filters = 16, .kernel_size = 5, .activation = Activation::relu}));
+  model.add(layers::MaxPool2D({.pool_size = 2}));
+  model.add(layers::Conv2D({.filters = 32, .kernel_size = 3, .activation = Activation::relu}));
+  model.add(layers::MaxPool2D({.pool_size = 2}));
+  model.add(layers::Flatten());
+  model.add(layers::Dense({.units = 256, .activation = Activation::relu}));
+  model.add(layers::Dense({.units = options.classes}));
+  return model;
+}
+
 Sequential lenet5(const PresetOptions& options) {
   Sequential model = start(options);
   model.add(layers::Conv2D(
@@ -97,7 +109,7 @@ Sequential cifar(const PresetOptions& options) {
   return model;
 }
 
-std::string names() { return "seed, lenet5, strong, cifar"; }
+std::string names() { return "seed, fast, lenet5, strong, cifar"; }
 
 Sequential by_name(const std::string& name, const PresetOptions& options) {
   const auto built = [&](Sequential (*make)(const PresetOptions&)) {
@@ -110,6 +122,7 @@ Sequential by_name(const std::string& name, const PresetOptions& options) {
     }
   };
   if (name == "seed") return built(seed);
+  if (name == "fast") return built(fast);
   if (name == "lenet5") return built(lenet5);
   if (name == "strong") return built(strong);
   if (name == "cifar") return built(cifar);
