@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch peer for the imgcls benchmarks: the "seed" CNN on MNIST.
+"""PyTorch peer for the imgcls benchmarks: the "seed" CNN on MNIST (and, with --arch fast,
+the fast preset with its recipe: one epoch, batch 256, Adam lr 0.01 betas (0.7, 0.9),
+one-cycle).
 
 Trains and/or times inference of the same seed model the C++ toolkit uses,
 so the two can be compared on equal terms:
@@ -107,6 +109,38 @@ def load_mnist(data_dir, limit=None):
 # Model
 # --------------------------------------------------------------------------
 
+class FastNet(nn.Module):
+    """imgcls's fast preset (presets::fast), flattening in NHWC/Keras order as SeedNet."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5)
+        self.conv2 = nn.Conv2d(16, 32, 3)
+        self.fc1 = nn.Linear(5 * 5 * 32, 256)
+        self.fc2 = nn.Linear(256, 10)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
+        x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)
+
+
+# Each architecture's training recipe, as `imgcls train --arch NAME` uses it when no option
+# is given (cli/train.cpp): epochs, batch size, Adam's learning rate and betas, schedule.
+RECIPES = {
+    "seed": {"epochs": 5, "batch_size": 32, "lr": 1e-3, "betas": (0.9, 0.999),
+             "schedule": "constant"},
+    "fast": {"epochs": 1, "batch_size": 256, "lr": 0.01, "betas": (0.7, 0.9),
+             "schedule": "onecycle"},
+}
+
+
 class SeedNet(nn.Module):
     """The seed CNN (NCHW logical layout; flattens in NHWC/Keras order)."""
 
@@ -159,11 +193,18 @@ def evaluate(model, x, y, batch=1000):
 # Benchmarks
 # --------------------------------------------------------------------------
 
-def train(model, x_train, y_train, epochs, batch_size, seed):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999),
-                           eps=1e-7)
+def train(model, x_train, y_train, epochs, batch_size, seed, lr=1e-3,
+          betas=(0.9, 0.999), schedule="constant"):
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=1e-7)
     gen = torch.Generator().manual_seed(seed)
     n = x_train.shape[0]
+    steps = epochs * ((n + batch_size - 1) // batch_size)
+    # imgcls's onecycle: PyTorch's OneCycleLR with cosine annealing, from lr/25 up to lr over
+    # the first 30% of the steps, then down to lr/250,000; Adam's betas stay as they are.
+    sched = (torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=steps, pct_start=0.3, anneal_strategy="cos",
+        cycle_momentum=False, div_factor=25.0, final_div_factor=1e4)
+        if schedule == "onecycle" else None)
     epoch_seconds = []
     for epoch in range(epochs):
         model.train()
@@ -178,6 +219,8 @@ def train(model, x_train, y_train, epochs, batch_size, seed):
             loss = F.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             total_loss += loss.item() * idx.shape[0]
         dt = time.perf_counter() - t0
         epoch_seconds.append(dt)
@@ -252,8 +295,10 @@ def parse_args():
         description="PyTorch peer benchmark for the imgcls seed CNN.")
     p.add_argument("--data", required=True,
                    help="folder with the four MNIST IDX files (or .gz)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--arch", choices=sorted(RECIPES), default="seed",
+                   help="the model; its recipe gives the defaults of the options below")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=None,
@@ -264,7 +309,14 @@ def parse_args():
                    help="single-image calls timed for latency")
     p.add_argument("--infer-passes", type=int, default=5,
                    help="timed passes over the test set for throughput")
-    return p.parse_args()
+    args = p.parse_args()
+    recipe = RECIPES[args.arch]
+    if args.epochs is None:
+        args.epochs = recipe["epochs"]
+    if args.batch_size is None:
+        args.batch_size = recipe["batch_size"]
+    args.recipe = recipe
+    return args
 
 
 def main():
@@ -276,19 +328,23 @@ def main():
     x_train, y_train, x_test, y_test = load_mnist(args.data, args.limit)
     log("train %s, test %s" % (tuple(x_train.shape), tuple(x_test.shape)))
 
-    model = SeedNet().to(memory_format=CHANNELS_LAST)
+    model = (FastNet() if args.arch == "fast" else SeedNet()).to(
+        memory_format=CHANNELS_LAST)
 
     result = {
         "peer": "pytorch",
         "torch_version": torch.__version__,
         "threads": args.threads,
         "blas_library": blas_library(),
+        "arch": args.arch,
         "batch_size": args.batch_size,
     }
 
     if args.mode in ("train", "both"):
         epoch_seconds = train(model, x_train, y_train, args.epochs,
-                              args.batch_size, args.seed)
+                              args.batch_size, args.seed, lr=args.recipe["lr"],
+                              betas=args.recipe["betas"],
+                              schedule=args.recipe["schedule"])
         train_seconds = sum(epoch_seconds)
         result["epochs"] = args.epochs
         result["train_images"] = int(x_train.shape[0])
