@@ -109,47 +109,17 @@ def load_mnist(data_dir, limit=None):
 # Model
 # --------------------------------------------------------------------------
 
-class FastNet(nn.Module):
-    """imgcls's fast preset (presets::fast), flattening in NHWC/Keras order as SeedNet."""
+class SmallCnn(nn.Module):
+    """Conv(k1) + ReLU, max pool 2, Conv 3x3 + ReLU, max pool 2, Flatten, Dense + ReLU, Dense
+    10 logits: imgcls's seed and fast presets (NCHW logical layout; flattens in NHWC/Keras
+    order). Glorot-uniform kernels, zero biases."""
 
-    def __init__(self):
+    def __init__(self, conv1_filters, conv1_kernel, conv2_filters, dense_units):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, 5)
-        self.conv2 = nn.Conv2d(16, 32, 3)
-        self.fc1 = nn.Linear(5 * 5 * 32, 256)
-        self.fc2 = nn.Linear(256, 10)
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
-        x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
-        x = F.relu(self.fc1(x))
-        return self.fc2(x)
-
-
-# Each architecture's training recipe, as `imgcls train --arch NAME` uses it when no option
-# is given (cli/train.cpp): epochs, batch size, Adam's learning rate and betas, schedule.
-RECIPES = {
-    "seed": {"epochs": 5, "batch_size": 32, "lr": 1e-3, "betas": (0.9, 0.999),
-             "schedule": "constant"},
-    "fast": {"epochs": 1, "batch_size": 256, "lr": 0.01, "betas": (0.7, 0.9),
-             "schedule": "onecycle"},
-}
-
-
-class SeedNet(nn.Module):
-    """The seed CNN (NCHW logical layout; flattens in NHWC/Keras order)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3)
-        self.conv2 = nn.Conv2d(32, 64, 3)
-        self.fc1 = nn.Linear(5 * 5 * 64, 64)
-        self.fc2 = nn.Linear(64, 10)
+        self.conv1 = nn.Conv2d(1, conv1_filters, conv1_kernel)
+        self.conv2 = nn.Conv2d(conv1_filters, conv2_filters, 3)
+        self.fc1 = nn.Linear(5 * 5 * conv2_filters, dense_units)
+        self.fc2 = nn.Linear(dense_units, 10)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.xavier_uniform_(m.weight)
@@ -162,6 +132,26 @@ class SeedNet(nn.Module):
         x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
         x = F.relu(self.fc1(x))
         return self.fc2(x)
+
+
+def SeedNet():
+    """The seed CNN: Conv 32 3x3, Conv 64 3x3, Dense 64."""
+    return SmallCnn(32, 3, 64, 64)
+
+
+def FastNet():
+    """imgcls's fast preset (presets::fast): Conv 16 5x5, Conv 32 3x3, Dense 256."""
+    return SmallCnn(16, 5, 32, 256)
+
+
+# Each architecture's training recipe, as `imgcls train --arch NAME` uses it when no option
+# is given (cli/train.cpp): epochs, batch size, Adam's learning rate and betas, schedule.
+RECIPES = {
+    "seed": {"epochs": 5, "batch_size": 32, "lr": 1e-3, "betas": (0.9, 0.999),
+             "schedule": "constant"},
+    "fast": {"epochs": 1, "batch_size": 256, "lr": 0.01, "betas": (0.7, 0.9),
+             "schedule": "onecycle"},
+}
 
 
 def blas_library():
