@@ -311,8 +311,7 @@ void fit_model_to_data(Sequential& model, const TrainingData& data, const std::s
                      fmt::format("{} classes ({}) for a model with {} outputs", names.size(),
                                  joined(names), element_count(model.output_shape())),
                      "use a preset (--arch seed, fast, lenet5, strong, cifar: built for the data), "
-                     "or an architecture "
-                     "file whose last layer has one unit per class");
+                     "or an architecture file whose last layer has one unit per class");
   model.set_class_names(names);
   model.set_preprocessing(data.resize);
 }

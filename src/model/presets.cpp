@@ -13,31 +13,28 @@ Sequential start(const PresetOptions& options) {
   if (options.normalize) model.add(layers::Normalization());
   return model;
 }
+
+// Conv2D (k x k) relu, MaxPool 2, Conv2D 3x3 relu, MaxPool 2, Flatten, Dense relu, Dense
+// classes: the seed and fast models.
+Sequential conv_pool_twice(const PresetOptions& options, std::int64_t filters1,
+                           std::int64_t kernel1, std::int64_t filters2, std::int64_t units) {
+  Sequential model = start(options);
+  model.add(layers::Conv2D(
+      {.filters = filters1, .kernel_size = kernel1, .activation = Activation::relu}));
+  model.add(layers::MaxPool2D({.pool_size = 2}));
+  model.add(
+      layers::Conv2D({.filters = filters2, .kernel_size = 3, .activation = Activation::relu}));
+  model.add(layers::MaxPool2D({.pool_size = 2}));
+  model.add(layers::Flatten());
+  model.add(layers::Dense({.units = units, .activation = Activation::relu}));
+  model.add(layers::Dense({.units = options.classes}));
+  return model;
+}
 }  // namespace
 
-Sequential seed(const PresetOptions& options) {
-  Sequential model = start(options);
-  model.add(layers::Conv2D({.filters = 32, .kernel_size = 3, .activation = Activation::relu}));
-  model.add(layers::MaxPool2D({.pool_size = 2}));
-  model.add(layers::Conv2D({.filters = 64, .kernel_size = 3, .activation = Activation::relu}));
-  model.add(layers::MaxPool2D({.pool_size = 2}));
-  model.add(layers::Flatten());
-  model.add(layers::Dense({.units = 64, .activation = Activation::relu}));
-  model.add(layers::Dense({.units = options.classes}));
-  return model;
-}
+Sequential seed(const PresetOptions& options) { return conv_pool_twice(options, 32, 3, 64, 64); }
 
-Sequential fast(const PresetOptions& options) {
-  Sequential model = start(options);
-  model.add(layers::Conv2D({.filters = 16, .kernel_size = 5, .activation = Activation::relu}));
-  model.add(layers::MaxPool2D({.pool_size = 2}));
-  model.add(layers::Conv2D({.filters = 32, .kernel_size = 3, .activation = Activation::relu}));
-  model.add(layers::MaxPool2D({.pool_size = 2}));
-  model.add(layers::Flatten());
-  model.add(layers::Dense({.units = 256, .activation = Activation::relu}));
-  model.add(layers::Dense({.units = options.classes}));
-  return model;
-}
+Sequential fast(const PresetOptions& options) { return conv_pool_twice(options, 16, 5, 32, 256); }
 
 Sequential lenet5(const PresetOptions& options) {
   Sequential model = start(options);
