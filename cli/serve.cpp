@@ -4,7 +4,6 @@
 // exits 0: stopping is how a server ends, not an interruption of work. A port that cannot be bound
 // is bad input (exit 1).
 #include <fmt/core.h>
-#include <pthread.h>
 
 #include <atomic>
 #include <csignal>
@@ -16,6 +15,7 @@
 #include "commands.hpp"
 #include "imgcls/io.hpp"
 #include "serve/server.hpp"
+#include "stop_signals.hpp"
 
 namespace imgcls::cli {
 
@@ -29,29 +29,8 @@ struct ServeOptions {
   int port = 8080;
 };
 
-// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts after
-// (the server's workers inherit the mask); the signals are then taken by sigwait alone.
-// The mask is restored on destruction.
-class BlockStopSignals {
- public:
-  BlockStopSignals() {
-    sigemptyset(&signals_);
-    sigaddset(&signals_, SIGINT);
-    sigaddset(&signals_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
-  }
-  ~BlockStopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-  BlockStopSignals(const BlockStopSignals&) = delete;
-  BlockStopSignals& operator=(const BlockStopSignals&) = delete;
-  const sigset_t& signals() const { return signals_; }
-
- private:
-  sigset_t signals_{};
-  sigset_t previous_{};
-};
-
 int serve(const ServeOptions& options) {
-  const BlockStopSignals blocked;
+  const BlockStopSignals blocked;  // before the server starts its threads
   const std::string name = std::filesystem::path(options.model_path).filename().string();
   serve::DigitServer server(load_model(options.model_path), name,
                             {.host = options.host, .port = options.port});

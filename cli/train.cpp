@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -23,29 +22,13 @@
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
 #include "imgcls/runtime.hpp"
+#include "stop_signals.hpp"
 
 namespace imgcls::cli {
 
 namespace {
 
-std::atomic<bool> g_stop_requested{false};
-extern "C" void request_stop(int) { g_stop_requested.store(true); }
-
-// Installs the stop handlers for the lifetime of the object, restoring the defaults after.
-class StopOnSignals {
- public:
-  StopOnSignals() {
-    g_stop_requested.store(false);
-    std::signal(SIGINT, request_stop);
-    std::signal(SIGTERM, request_stop);
-  }
-  ~StopOnSignals() {
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-  }
-  StopOnSignals(const StopOnSignals&) = delete;
-  StopOnSignals& operator=(const StopOnSignals&) = delete;
-};
+std::atomic<bool> g_stop_requested{false};  // set by SIGINT or SIGTERM during training
 
 // The options that define a run; a checkpoint keeps them, so a resumed run is the same run.
 // Every value is the one used: defaults that depend on other options (the learning rate and
@@ -404,6 +387,9 @@ nlohmann::json init_report_json(const InitReport& report, const std::string& sou
 }
 
 int train(const CLI::App& cmd, TrainOptions options) {
+  g_stop_requested.store(false);
+  // Before MPI or any other thread starts, so that every thread blocks the stop signals.
+  StopSignals stop_signals(g_stop_requested);
   std::unique_ptr<Communicator> world;  // first in, last out: MPI outlives everything below
   if (options.distributed) {
     if (!mpi_built()) {
@@ -599,11 +585,9 @@ int train(const CLI::App& cmd, TrainOptions options) {
         outputs.checkpoint, ModelCheckpointOptions{.every_steps = options.checkpoint_every},
         checkpoint_config));
 
-  History history;
-  {
-    StopOnSignals stop_on_signals;
-    history = run_training(trainer);
-  }
+  stop_signals.set_catching(true);  // meanwhile a stop signal ends the run with a checkpoint
+  const History history = run_training(trainer);
+  stop_signals.set_catching(false);
   const TrainingState& end = trainer.state();
   if (world && lead)
     fmt::print(log, "Distributed over {} ranks: {:.2f} s of {:.2f} s in collectives ({:.1f}%)\n",

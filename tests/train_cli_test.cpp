@@ -205,6 +205,53 @@ TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
   EXPECT_THAT(conflicting.err, HasSubstr("--seed"));
 }
 
+// No stop signal runs a handler on a computing thread: oneDNN's GEMM kernels point rsp into the
+// heap, where a handler's frame would land (cli/stop_signals.hpp). With a handler, this storm of
+// SIGTERM through the last step and the checkpoint write aborted the process in free() or killed
+// it before it exited (20 runs of 20 failed). It must end the run as one signal does.
+TEST_F(TrainCli, AStormOfStopSignalsEndsTheRunAsOneDoes) {
+  Child storm(IMGCLS_BINARY,
+              {"train", "--data", data(), "--epochs", "20", "--batch-size", "320", "--threads", "1",
+               "--out", path("storm.safetensors")},
+              root_);
+  for (int i = 0; i < 1000 && !fs::exists(path("storm.checkpoint.safetensors")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 300; ++i) {
+    storm.send(SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const Outcome stopped = storm.wait();
+  ASSERT_EQ(stopped.exit_code, 130) << "signal " << stopped.signal << "\n" << stopped.err;
+  EXPECT_THAT(stopped.err, HasSubstr("Resume with: imgcls train --resume"));
+  EXPECT_FALSE(fs::exists(path("storm.safetensors")));
+  const LoadedCheckpoint checkpoint = load_checkpoint(path("storm.checkpoint.safetensors"));
+  EXPECT_GE(checkpoint.state.epoch, 2);  // the first epoch's end was saved before the storm
+}
+
+// Before training starts a stop signal ends the process at once, as its default action does,
+// and nothing is written. The signal is sent once the watcher thread runs (the process has two
+// threads), while the 60,000 MNIST pictures load.
+TEST_F(TrainCli, AStopSignalBeforeTrainingEndsTheProcessAtOnce) {
+  Child early(IMGCLS_BINARY,
+              {"train", "--data", IMGCLS_MNIST_DIR, "--epochs", "1", "--threads", "1", "--out",
+               path("early.safetensors")},
+              root_);
+  const fs::path tasks = fs::path("/proc") / std::to_string(early.pid()) / "task";
+  auto thread_count = [&] {
+    std::error_code error;
+    const auto entries = fs::directory_iterator(tasks, error);
+    return error ? 0 : std::distance(fs::begin(entries), fs::end(entries));
+  };
+  for (int i = 0; i < 5000 && thread_count() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  ASSERT_GE(thread_count(), 2) << "the watcher thread never started";
+  early.send(SIGINT);
+  const Outcome ended = early.wait();
+  EXPECT_EQ(ended.signal, SIGINT) << ended.out << ended.err;
+  EXPECT_FALSE(fs::exists(path("early.safetensors")));
+  EXPECT_FALSE(fs::exists(path("early.checkpoint.safetensors")));
+}
+
 // Lost work: every output path is checked before the first step, so a bad one fails in
 // moments with exit code 1, not after the whole training.
 TEST_F(TrainCli, BadOutputPathsFailBeforeTraining) {
