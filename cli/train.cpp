@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <iostream>
@@ -71,38 +72,45 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epoch
                                                 image_size, resize, init, freeze)
 
 // The augmentations --augment names, in a fixed order: "digits" (the default of a bare
-// --augment), "crop", "flip". Throws CLI::ValidationError on another name.
+// --augment), "handwriting", "crop", "flip". Throws CLI::ValidationError on another name.
 std::string augment_names(const std::string& given) {
-  const std::string list = given.empty() ? "digits" : given;
-  bool digits = false, crop = false, flip = false;
-  std::istringstream in(list);
+  constexpr std::array<const char*, 4> kNames = {"digits", "handwriting", "crop", "flip"};
+  std::array<bool, kNames.size()> on{};
+  std::istringstream in(given.empty() ? "digits" : given);
   for (std::string name; std::getline(in, name, ',');) {
-    if (name == "digits")
-      digits = true;
-    else if (name == "crop")
-      crop = true;
-    else if (name == "flip")
-      flip = true;
-    else
-      throw CLI::ValidationError("--augment", "\"" + name + "\" is not one of digits, crop, flip");
+    const auto* known = std::find(kNames.begin(), kNames.end(), name);
+    if (known == kNames.end())
+      throw CLI::ValidationError("--augment",
+                                 "\"" + name + "\" is not one of digits, handwriting, crop, flip");
+    on[static_cast<std::size_t>(known - kNames.begin())] = true;
   }
   std::string names;
-  for (const auto& [on, name] : {std::pair{digits, "digits"}, {crop, "crop"}, {flip, "flip"}})
-    if (on) names += (names.empty() ? "" : ",") + std::string(name);
+  for (std::size_t i = 0; i < kNames.size(); ++i)
+    if (on[i]) names += (names.empty() ? "" : ",") + std::string(kNames[i]);
   return names;
 }
 
 std::optional<AugmentOptions> augment_options(const std::string& names) {
   if (names.empty()) return std::nullopt;
+  const auto named = [&](const std::string& name) {
+    std::istringstream in(names);
+    for (std::string each; std::getline(in, each, ',');)
+      if (each == name) return true;
+    return false;
+  };
   AugmentOptions options = AugmentOptions::natural();
-  if (names.find("digits") != std::string::npos) {
-    const AugmentOptions digits = AugmentOptions::digits();
+  if (named("digits") || named("handwriting")) {
+    const AugmentOptions digits =
+        named("handwriting") ? AugmentOptions::handwriting() : AugmentOptions::digits();
     options.max_shift = digits.max_shift;
     options.max_rotation_degrees = digits.max_rotation_degrees;
     options.max_scale_change = digits.max_scale_change;
+    options.elastic_alpha = digits.elastic_alpha;
+    options.elastic_sigma = digits.elastic_sigma;
+    options.stroke_change = digits.stroke_change;
   }
-  if (names.find("crop") == std::string::npos) options.crop_padding = 0;
-  if (names.find("flip") == std::string::npos) options.horizontal_flip = false;
+  if (!named("crop")) options.crop_padding = 0;
+  if (!named("flip")) options.horizontal_flip = false;
   return options;
 }
 
@@ -710,8 +718,10 @@ Action add_train_command(CLI::App& app) {
          "--augment",
          [options](const std::string& names) { options->run.augment = augment_names(names); },
          "Augment training images, by names: digits (random shift of 2 px, rotation of 10 deg and "
-         "scale of 10%: for digits; a bare --augment means this), crop (a random crop of the image "
-         "padded by 4 px), flip (a horizontal mirror, half of the time): e.g. --augment crop,flip")
+         "scale of 10%: for digits; a bare --augment means this), handwriting (digits plus an "
+         "elastic distortion and a thicker or thinner pen in 4 images of 10), crop (a random crop "
+         "of the image padded by 4 px), flip (a horizontal mirror, half of the time): e.g. "
+         "--augment crop,flip")
       ->expected(0, 1);
   cmd->add_option(
          "--early-stop", r.early_stop,

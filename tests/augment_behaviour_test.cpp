@@ -378,5 +378,75 @@ TEST(Augment, AllChannelsMoveTogether) {
   EXPECT_GT(changed, 0.1) << "augmentation changed nothing";
 }
 
+// Elastic alone (Simard's alpha 34, sigma 4): every draw warps the picture, and the warp is
+// local: a blob moves by the field where it is (a smoothed field's standard deviation: about
+// alpha * sqrt(1/3 / (4 pi sigma^2)) = 1.4 px an axis), two blobs 10 px apart move by different
+// amounts, the mean move is 0, and twice the alpha moves twice as far.
+TEST(Augment, ElasticAloneWarpsLocallyWithAMoveThatGrowsWithAlpha) {
+  const Picture centre = round_blob(), off = off_centre_blob();
+  const Moments centre_before = moments(centre), off_before = moments(off);
+  double rms_at_34 = 0;
+  for (const float alpha : {34.0f, 68.0f}) {
+    SCOPED_TRACE("alpha " + std::to_string(alpha));
+    const AugmentOptions elastic{.max_shift = 0,
+                                 .max_rotation_degrees = 0,
+                                 .max_scale_change = 0,
+                                 .elastic_alpha = alpha,
+                                 .elastic_sigma = 4.0f};
+    Rng rng(21);
+    double sum_x = 0, sum_squares = 0;
+    int apart = 0;
+    for (int draw = 0; draw < kDraws / 4; ++draw) {
+      const std::vector<Moments> after = augment_probes({centre, off}, elastic, rng);
+      const double cx = after[0].x - centre_before.x, cy = after[0].y - centre_before.y;
+      const double ox = after[1].x - off_before.x, oy = after[1].y - off_before.y;
+      ASSERT_LT(std::hypot(cx, cy), 6.0 * alpha / 34.0) << "draw " << draw;
+      sum_x += cx;
+      sum_squares += cx * cx + cy * cy;
+      if (std::hypot(cx - ox, cy - oy) > 0.05) ++apart;
+    }
+    const double n = kDraws / 4.0, rms = std::sqrt(sum_squares / (2 * n));
+    std::cout << "[ elastic  ] alpha " << alpha << ": rms move " << rms << " px an axis, mean x "
+              << sum_x / n << ", blobs moved apart in " << apart << " of " << n << " draws\n";
+    EXPECT_GT(rms, 0.7 * alpha / 34.0);
+    EXPECT_LT(rms, 2.5 * alpha / 34.0);
+    EXPECT_LT(std::abs(sum_x / n), 0.3 * alpha / 34.0);
+    EXPECT_GT(apart, 0.9 * n) << "the field moved both blobs alike: a shift, not a warp";
+    if (alpha == 34.0f)
+      rms_at_34 = rms;
+    else
+      EXPECT_NEAR(rms / rms_at_34, 2.0, 0.3);
+  }
+}
+
+// A change of pen width alone: in place (the centroid of a symmetric bar stays), thicker (more
+// ink) or thinner (less) about half the time each, and only as often as stroke_change says.
+TEST(Augment, StrokeChangeThickensOrThinsAsOftenAsAsked) {
+  const Picture probe = bar();
+  const Moments before = moments(probe);
+  for (const float chance : {1.0f, 0.4f}) {
+    SCOPED_TRACE("stroke_change " + std::to_string(chance));
+    const AugmentOptions pen{
+        .max_shift = 0, .max_rotation_degrees = 0, .max_scale_change = 0, .stroke_change = chance};
+    Rng rng(5);
+    int thicker = 0, thinner = 0, unchanged = 0;
+    for (int draw = 0; draw < kDraws; ++draw) {
+      const Moments after = augment_probes({probe}, pen, rng)[0];
+      ASSERT_NEAR(after.x, before.x, 1e-6) << "draw " << draw;
+      ASSERT_NEAR(after.y, before.y, 1e-6) << "draw " << draw;
+      if (after.mass > before.mass * 1.01)
+        ++thicker;
+      else if (after.mass < before.mass * 0.99)
+        ++thinner;
+      else if (after.mass == before.mass)
+        ++unchanged;
+    }
+    EXPECT_EQ(thicker + thinner + unchanged, kDraws) << "a draw changed the ink by under 1%";
+    // Binomial shares, each within 4 standard deviations (at most 0.011 for 2000 draws).
+    EXPECT_NEAR(double(thicker + thinner) / kDraws, chance, 0.045);
+    EXPECT_NEAR(double(thicker) / kDraws, chance / 2, 0.045);
+  }
+}
+
 }  // namespace
 }  // namespace imgcls

@@ -205,6 +205,19 @@ TEST_F(TrainCli, InterruptedRunsResumeToTheSameWeights) {
   EXPECT_THAT(conflicting.err, HasSubstr("--seed"));
 }
 
+// --augment takes names in any order and records them in a fixed one; an unknown name is a
+// usage error that lists the known ones.
+TEST_F(TrainCli, AugmentNamesAreCheckedAndRecorded) {
+  const Outcome trained =
+      run({"train", "--data", data(), "--epochs", "1", "--augment", "crop,handwriting", "--json",
+           "--threads", "1", "--out", path("handwriting.safetensors")});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_EQ(nlohmann::json::parse(trained.out).at("run").at("augment"), "handwriting,crop");
+  const Outcome refused = run({"train", "--data", data(), "--augment", "digits,pen"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("\"pen\" is not one of digits, handwriting, crop, flip"));
+}
+
 // No stop signal runs a handler on a computing thread: oneDNN's GEMM kernels point rsp into the
 // heap, where a handler's frame would land (cli/stop_signals.hpp). With a handler, this storm of
 // SIGTERM through the last step and the checkpoint write aborted the process in free() or killed

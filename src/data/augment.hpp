@@ -1,7 +1,7 @@
 // Augmentation of one image (AugmentOptions, imgcls/data.hpp): a random affine jitter (shift,
-// rotation, scale about the centre, bilinear), then a random crop of the padded image, then
-// a horizontal flip; outside the source is 0 (MNIST's background). Each step draws from
-// `rng` only when it is on, in that order.
+// rotation, scale about the centre) with an elastic distortion, bilinear; then a change of pen
+// width, a random crop of the padded image, a horizontal flip; outside the source is 0
+// (MNIST's background). Each step draws from `rng` only when it is on, in that order.
 #pragma once
 
 #include <cstdint>
