@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 
+#include "builtin_model.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 #include "imgcls/error.hpp"
@@ -74,7 +75,7 @@ InputPlan plan_inputs(const Sequential& model, const PredictOptions& options) {
   if (options.no_preprocess && preprocessing == Preprocessing::mnist_digit)
     preprocessing = Preprocessing::stretch;
   try {
-    check_picture_input(model.input_shape(), preprocessing, options.model_path);
+    check_picture_input(model.input_shape(), preprocessing, model_name(options.model_path));
   } catch (const InputError& e) {
     if (preprocessing != Preprocessing::mnist_digit) throw;
     throw InputError(e.source(), e.problem(),
@@ -241,9 +242,26 @@ void create_save_dir(const std::string& dir) {
     throw InputError(dir, "cannot create the folder for --save-preprocessed: " + ec.message());
 }
 
-int predict_pictures(const PredictOptions& options) {
+// The model is --model, or a model file given first among the paths (the form imgcls predict
+// MODEL PICTURE... of earlier versions), or the built-in digits model. False: only a model
+// was given.
+bool take_model_from_paths(PredictOptions& options) {
+  if (!options.model_path.empty() || !options.paths.front().ends_with(".safetensors")) return true;
+  options.model_path = options.paths.front();
+  options.paths.erase(options.paths.begin());
+  return !options.paths.empty();
+}
+
+int predict_pictures(PredictOptions options) {
+  if (!take_model_from_paths(options)) {
+    fmt::print(stderr,
+               "imgcls predict: no pictures after the model {}\nUsage: imgcls predict [--model "
+               "MODEL] PICTURE...\n",
+               options.model_path);
+    return kUsage;
+  }
   set_num_threads(options.threads);
-  Sequential model = load_model(options.model_path);
+  Sequential model = load_model_or_builtin(options.model_path);
   const InputPlan plan = plan_inputs(model, options);
   if (!options.save_dir.empty()) create_save_dir(options.save_dir);
   PreprocessedNames names(options.save_dir);
@@ -284,12 +302,14 @@ Action add_predict_command(CLI::App& app) {
       "predict",
       "Classify your own pictures (PNG, JPEG, BMP, PGM, PPM) with a trained model; "
       "prints one line per picture: file, label, confidence");
-  cmd->add_option("model", options->model_path,
-                  "A model file written by imgcls (model.safetensors)")
-      ->required();
   cmd->add_option("paths", options->paths,
-                  "Pictures, or folders whose pictures (by extension, sorted by name) are read")
+                  "Pictures, or folders whose pictures (by extension, sorted by name) are read. "
+                  "A model file (.safetensors) first, as in imgcls predict MODEL PICTURE..., is "
+                  "the same as --model MODEL")
       ->required();
+  cmd->add_option("--model", options->model_path,
+                  "A model file written by imgcls (model.safetensors); default: the built-in "
+                  "digits model (models/digits.safetensors)");
   cmd->add_option("--top", options->top,
                   "Also list the K most probable classes with their probabilities")
       ->capture_default_str()

@@ -12,6 +12,7 @@
 #include <memory>
 #include <thread>
 
+#include "builtin_model.hpp"
 #include "commands.hpp"
 #include "imgcls/io.hpp"
 #include "serve/server.hpp"
@@ -31,8 +32,10 @@ struct ServeOptions {
 
 int serve(const ServeOptions& options) {
   const BlockStopSignals blocked;  // before the server starts its threads
-  const std::string name = std::filesystem::path(options.model_path).filename().string();
-  serve::DigitServer server(load_model(options.model_path), name,
+  const std::string name = options.model_path.empty()
+                               ? "digits.safetensors (built in)"
+                               : std::filesystem::path(options.model_path).filename().string();
+  serve::DigitServer server(load_model_or_builtin(options.model_path), name,
                             {.host = options.host, .port = options.port});
   try {
     server.bind();
@@ -40,8 +43,8 @@ int serve(const ServeOptions& options) {
     throw InputError(e.source(), e.problem(),
                      "choose another --port (0 picks a free one) or --host");
   }
-  fmt::print("serving {} on http://{}:{} (Ctrl-C stops)\n", options.model_path, options.host,
-             server.port());
+  fmt::print("serving {} on http://{}:{} (Ctrl-C stops)\n", model_name(options.model_path),
+             options.host, server.port());
   std::fflush(stdout);
 
   std::atomic<bool> running{true};
@@ -69,9 +72,12 @@ Action add_serve_command(CLI::App& app) {
       "(digit models), or drop or pick a picture (any other model), and a JSON API: POST "
       "/predict (a picture as the body, or {\"pixels\": [...]}), POST /explain (the heat map of "
       "a picture: a PNG, or ?format=json), GET /health");
-  cmd->add_option("model", options->model_path,
-                  "A model file written by imgcls (model.safetensors)")
-      ->required();
+  CLI::Option* model = cmd->add_option(
+      "model", options->model_path,
+      "A model file written by imgcls (model.safetensors); default: the built-in digits model "
+      "(models/digits.safetensors)");
+  cmd->add_option("--model", options->model_path, "The same as the MODEL argument")
+      ->excludes(model);
   cmd->add_option("--host", options->host, "The address to listen on")->capture_default_str();
   cmd->add_option("--port", options->port, "The TCP port to listen on (0: any free port)")
       ->capture_default_str()

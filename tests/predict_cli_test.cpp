@@ -22,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kModel = std::string(IMGCLS_PREDICT_FIXTURES_DIR) + "/seed_model.safetensors";
+const std::string kShippedModel = std::string(IMGCLS_SOURCE_DIR) + "/models/digits.safetensors";
 const std::string kDigits = std::string(IMGCLS_PREDICT_IMAGES_DIR) + "/digits";
 // Two pictures the fixture gets right (a 4 drawn by hand, a 3 in a font; see labels.csv).
 const std::string kFour = kDigits + "/hand_004.pgm";
@@ -107,6 +108,26 @@ TEST_F(PredictCli, UsageErrorsExitTwo) {
   EXPECT_EQ(predict({kModel}).exit_code, 2);
   EXPECT_EQ(predict({kModel, kFour, "--top", "0"}).exit_code, 2);
   EXPECT_EQ(predict({kModel, kFour, "--no-such-flag"}).exit_code, 2);
+}
+
+// Without a model the built-in digits model answers: the committed models/digits.safetensors,
+// so its answers are that file's. The model may be named with --model or first among the paths.
+TEST_F(PredictCli, WithoutAModelTheBuiltInDigitsModelAnswers) {
+  const Outcome builtin = predict({kFour, kThree, "--json"});
+  ASSERT_EQ(builtin.exit_code, 0) << builtin.err;
+  const std::vector<std::string> lines = lines_of(builtin.out);
+  ASSERT_EQ(lines.size(), 2u) << builtin.out;
+  EXPECT_EQ(nlohmann::json::parse(lines[0]).at("label"), 4);
+  EXPECT_EQ(nlohmann::json::parse(lines[1]).at("label"), 3);
+  const Outcome committed = predict({"--model", kShippedModel, kFour, kThree, "--json"});
+  EXPECT_EQ(committed.exit_code, 0) << committed.err;
+  EXPECT_EQ(committed.out, builtin.out);
+
+  const Outcome named = predict({"--model", kModel, kFour, "--json"});
+  const Outcome first = predict({kModel, kFour, "--json"});
+  EXPECT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(first.out, named.out);
+  EXPECT_NE(named.out, predict({kFour, "--json"}).out) << "--model was not used";
 }
 
 TEST_F(PredictCli, TopListsTheBestClassesInOrder) {

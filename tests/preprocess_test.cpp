@@ -57,6 +57,49 @@ TEST(Preprocess, WideRectangleKeepsItsAspectRatio) {
   expect_mnist_layout(preprocess_digit(picture, {}, "wide"), 4, 20);
 }
 
+// A shadow across the page: paper from 0.95 on the left to 0.45 on the right (a smooth
+// ramp) with the grain of a photo (+-0.02), a dark 40x8 bar in the middle. The uneven background is
+// detected and subtracted, so the bar alone is left: without that, the shaded half of the paper
+// would be taken for ink and the box would be the whole right half.
+TEST(Preprocess, AShadowAcrossThePaperIsSubtracted) {
+  constexpr std::int64_t kHeight = 90, kWidth = 120;
+  std::mt19937 random(5);
+  std::uniform_real_distribution<float> grain(-0.02f, 0.02f);
+  GreyImage picture(kHeight, kWidth);
+  for (std::int64_t y = 0; y < kHeight; ++y)
+    for (std::int64_t x = 0; x < kWidth; ++x) {
+      const float shade = 1.0f / (1.0f + std::exp(-(float(x) - 70.0f) / 8.0f));
+      picture.at(y, x) = 0.95f - 0.5f * shade + grain(random);
+    }
+  for (std::int64_t y = 25; y < 65; ++y)
+    for (std::int64_t x = 56; x < 64; ++x) picture.at(y, x) *= 0.15f;
+  const GreyImage ink = to_ink(picture);
+  ASSERT_TRUE(uneven_background(ink));
+  const GreyImage flat = flatten_background(ink);
+  float paper_left = 0.0f, paper_right = 0.0f;
+  for (std::int64_t y = 0; y < kHeight; ++y) {
+    paper_left = std::max(paper_left, flat.at(y, 10));
+    paper_right = std::max(paper_right, flat.at(y, 110));
+  }
+  EXPECT_LT(paper_left, 0.1f);  // grain left
+  EXPECT_LT(paper_right, 0.1f);
+  EXPECT_GT(flat.at(45, 60), 0.4f);  // the bar stays ink
+  expect_mnist_layout(preprocess_digit(picture, {}, "shadow"), 20, 4);
+}
+
+// Even paper, and paper a digit touches or crosses at an edge, is left as it is: bit for bit.
+TEST(Preprocess, EvenPaperIsNotFlattened) {
+  const GreyImage even =
+      rectangle_picture(60, 50, {.top = 10, .left = 20, .bottom = 50, .right = 30}, 0.9f, 0.1f);
+  const GreyImage touching =
+      rectangle_picture(60, 50, {.top = 0, .left = 15, .bottom = 60, .right = 35}, 1.0f, 0.0f);
+  for (const GreyImage& picture : {even, touching}) {
+    const GreyImage ink = to_ink(picture);
+    EXPECT_FALSE(uneven_background(ink));
+    EXPECT_EQ(flatten_background(ink).pixels, ink.pixels);
+  }
+}
+
 TEST(Preprocess, LightPaperIsInvertedDarkIsNot) {
   const Box box{.top = 20, .left = 30, .bottom = 70, .right = 50};
   const GreyImage on_paper = rectangle_picture(90, 80, box, 0.95f, 0.1f);

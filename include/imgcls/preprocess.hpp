@@ -5,7 +5,10 @@
 // keeping its aspect ratio and anti-aliased, so the longer side is 20 px; placed in a
 // 28x28 field with its centre of mass at the centre. preprocess_digit rebuilds that:
 //   1. background: the median of the picture's border ring; a light one (> 0.5) means dark
-//      ink on light paper, and the picture is inverted so ink is bright;
+//      ink on light paper, and the picture is inverted so ink is bright; when the paper is lit
+//      unevenly (the paper levels of the four sides' strips differ by more than 0.12: a shadow
+//      across a photo), a background estimated by a grey-level opening larger than the strokes
+//      is subtracted first;
 //   2. contrast: the paper level (the median) and its noise (1.4826 * median absolute
 //      deviation) set a noise floor 5 noise widths above the paper; the ink level is the
 //      90th percentile of the pixels above it; the floor is then raised to at least 8% of

@@ -3,6 +3,7 @@
 #include "data/preprocess.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -13,14 +14,18 @@ namespace imgcls {
 
 namespace {
 
-constexpr double kBorderFraction = 0.02;  // border ring thickness, of the shorter side
-constexpr float kLightBackground = 0.5f;  // border median above this: dark ink on paper
-constexpr float kMadToSigma = 1.4826f;    // MAD of a normal distribution -> its sigma
-constexpr float kNoiseWidths = 5.0f;      // floor: this many noise sigmas above paper
-constexpr float kFloorFraction = 0.08f;   // ... and at least this far from paper to ink
-constexpr double kInkPercentile = 0.9;    // of the pixels above the noise floor
-constexpr float kMinContrast = 0.05f;     // ink - floor below this: no digit
-constexpr double kSpeckFraction = 0.01;   // regions with less of the total ink are specks
+constexpr double kBorderFraction = 0.02;       // border ring thickness, of the shorter side
+constexpr float kLightBackground = 0.5f;       // border median above this: dark ink on paper
+constexpr float kMadToSigma = 1.4826f;         // MAD of a normal distribution -> its sigma
+constexpr float kNoiseWidths = 5.0f;           // floor: this many noise sigmas above paper
+constexpr float kFloorFraction = 0.08f;        // ... and at least this far from paper to ink
+constexpr double kInkPercentile = 0.9;         // of the pixels above the noise floor
+constexpr float kMinContrast = 0.05f;          // ink - floor below this: no digit
+constexpr double kSpeckFraction = 0.01;        // regions with less of the total ink are specks
+constexpr float kUnevenBackground = 0.12f;     // sides' paper levels this far apart: a shadow
+constexpr double kSidePaper = 0.2;             // a side's paper level: this percentile
+constexpr std::int64_t kBackgroundSide = 128;  // the background is estimated this small
+constexpr std::int64_t kBackgroundWindowDivisor = 6;  // window: the shorter side / this
 
 // The value at `fraction` (0 = smallest, 1 = largest) of `values`, reordering them.
 float percentile(std::vector<float>& values, double fraction) {
@@ -148,6 +153,98 @@ GreyImage invert(const GreyImage& picture) {
 
 GreyImage to_ink(const GreyImage& picture) {
   return border_median(picture) > kLightBackground ? invert(picture) : picture;
+}
+
+namespace {
+
+// The paper level of each of the four sides' border strips (each as thick as border_median's
+// ring): the 20th percentile in the ink image, so a digit touching a side does not move it.
+std::array<float, 4> side_paper_levels(const GreyImage& ink) {
+  const std::int64_t ring = std::max<std::int64_t>(
+      1, std::lround(kBorderFraction * double(std::min(ink.height, ink.width))));
+  std::array<std::vector<float>, 4> sides;  // top, bottom, left, right
+  for (std::int64_t y = 0; y < ink.height; ++y)
+    for (std::int64_t x = 0; x < ink.width; ++x) {
+      if (y < ring) sides[0].push_back(ink.at(y, x));
+      if (y >= ink.height - ring) sides[1].push_back(ink.at(y, x));
+      if (x < ring) sides[2].push_back(ink.at(y, x));
+      if (x >= ink.width - ring) sides[3].push_back(ink.at(y, x));
+    }
+  std::array<float, 4> levels{};
+  for (std::size_t i = 0; i < sides.size(); ++i) levels[i] = percentile(sides[i], kSidePaper);
+  return levels;
+}
+
+// A grey-level erosion (the minimum; `maximum`: the dilation) over a window x window square,
+// separable, the window cut at the image's edges.
+GreyImage rank_filter(const GreyImage& image, std::int64_t window, bool maximum) {
+  const std::int64_t half = window / 2;
+  const auto pass = [&](const GreyImage& in, bool rows) {
+    GreyImage out = in;
+    for (std::int64_t y = 0; y < in.height; ++y)
+      for (std::int64_t x = 0; x < in.width; ++x) {
+        float value = in.at(y, x);
+        for (std::int64_t k = -half; k <= half; ++k) {
+          const std::int64_t yy = rows ? y : y + k, xx = rows ? x + k : x;
+          if (yy < 0 || yy >= in.height || xx < 0 || xx >= in.width) continue;
+          value = maximum ? std::max(value, in.at(yy, xx)) : std::min(value, in.at(yy, xx));
+        }
+        out.at(y, x) = value;
+      }
+    return out;
+  };
+  return pass(pass(image, true), false);
+}
+
+// The mean over a window x window square, the window cut at the image's edges.
+GreyImage box_blur(const GreyImage& image, std::int64_t window) {
+  const std::int64_t half = window / 2;
+  const auto pass = [&](const GreyImage& in, bool rows) {
+    GreyImage out = in;
+    for (std::int64_t y = 0; y < in.height; ++y)
+      for (std::int64_t x = 0; x < in.width; ++x) {
+        float sum = 0.0f;
+        int count = 0;
+        for (std::int64_t k = -half; k <= half; ++k) {
+          const std::int64_t yy = rows ? y : y + k, xx = rows ? x + k : x;
+          if (yy < 0 || yy >= in.height || xx < 0 || xx >= in.width) continue;
+          sum += in.at(yy, xx);
+          ++count;
+        }
+        out.at(y, x) = sum / float(count);
+      }
+    return out;
+  };
+  return pass(pass(image, true), false);
+}
+
+}  // namespace
+
+bool uneven_background(const GreyImage& ink) {
+  IMGCLS_CHECK(ink.size() > 0, "empty image");
+  const std::array<float, 4> levels = side_paper_levels(ink);
+  const auto [low, high] = std::minmax_element(levels.begin(), levels.end());
+  return *high - *low > kUnevenBackground;
+}
+
+GreyImage flatten_background(const GreyImage& ink) {
+  if (!uneven_background(ink)) return ink;
+  // The background is smooth: it is estimated on a copy whose longer side is at most
+  // kBackgroundSide, then enlarged back.
+  const double shrink =
+      std::min(1.0, double(kBackgroundSide) / double(std::max(ink.height, ink.width)));
+  const std::int64_t height = std::max<std::int64_t>(1, std::lround(double(ink.height) * shrink));
+  const std::int64_t width = std::max<std::int64_t>(1, std::lround(double(ink.width) * shrink));
+  const GreyImage small = resize_image(ink, height, width);
+  const std::int64_t window =
+      std::max<std::int64_t>(3, std::min(height, width) / kBackgroundWindowDivisor) | 1;
+  // An opening removes the ink (brighter and thinner than the window) and keeps the paper.
+  const GreyImage opened = rank_filter(rank_filter(small, window, false), window, true);
+  const GreyImage background = resize_image(box_blur(opened, window), ink.height, ink.width);
+  GreyImage flat = ink;
+  for (std::size_t i = 0; i < flat.pixels.size(); ++i)
+    flat.pixels[i] = std::max(0.0f, ink.pixels[i] - background.pixels[i]);
+  return flat;
 }
 
 InkLevels measure_ink_levels(const GreyImage& ink) {
@@ -283,7 +380,7 @@ GreyImage digit_input(const GreyImage& picture, const PreprocessOptions& options
   IMGCLS_CHECK(options.digit_side >= 1 && options.digit_side <= options.canvas_side,
                "digit side {} in a canvas of {}", options.digit_side, options.canvas_side);
   IMGCLS_CHECK(picture.size() > 0, "empty picture from {}", source);
-  const GreyImage ink = to_ink(picture);
+  const GreyImage ink = flatten_background(to_ink(picture));
   const InkLevels levels = measure_ink_levels(ink);
   if (levels.ink - levels.floor < kMinContrast)
     throw InputError(

@@ -17,6 +17,16 @@ GreyImage invert(const GreyImage& picture);
 // The picture as ink: inverted when its border is light (> 0.5), as is otherwise.
 GreyImage to_ink(const GreyImage& picture);
 
+// Step 1b. Paper lit unevenly (a shadow across a photo): the paper levels of the four sides'
+// border strips (each strip's 20th percentile in the ink image, which a digit touching the side
+// leaves alone) differ by more than 0.12.
+bool uneven_background(const GreyImage& ink);
+// For an uneven background only (else `ink` as it is): the background, estimated by a grey-level
+// opening (erosion then dilation over a square of a sixth of the shorter side, which removes
+// strokes thinner than that) on a copy at most 128 px long, blurred and enlarged back, is
+// subtracted; values below 0 become 0.
+GreyImage flatten_background(const GreyImage& ink);
+
 // Step 2. Levels measured on an ink image.
 struct InkLevels {
   float paper = 0.0f;  // the median: the background level

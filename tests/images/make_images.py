@@ -14,12 +14,20 @@ kind of variation:
     tiny         a 20x20 canvas
     large        a 1000x800 canvas
     dark         light ink on a dark background (a chalkboard)
-and saved in one of the formats PNG (grey, RGB, RGBA, grey+alpha, palette, 16-bit grey),
+    script       handwriting fonts (Humor Sans, Breip, Dancing Script)
+    thin         hand strokes with a fine pen (3 to 5% of the height)
+    thick        hand strokes with a felt marker (20 to 28% of the height)
+    photo        a close-up photo of paper: a shadow across it, seen at an angle (perspective),
+                 slightly out of focus
+    lowres       a low-resolution scan: a 1-bit picture of about 24 px, enlarged 4 times
+    border       a digit filling its canvas, cut by or touching its edges
+(the last six, 30 pictures each, make the set harder; the first ten have 20 each) and saved in one of the formats PNG (grey, RGB, RGBA, grey+alpha, palette, 16-bit grey),
 JPEG, BMP (24-bit colour, 8-bit grey), PGM and PPM. Everything is drawn from a fixed seed, so a rerun with the same
-Debian packages rewrites the same files.
+Debian packages rewrites the same files (the kinds are drawn in order, so adding a kind at the
+end leaves the pictures of the others as they were).
 
 Writes into the folder of this script:
-    digits/<kind>_<nnn>.<ext>   the pictures (200)
+    digits/<kind>_<nnn>.<ext>   the pictures (380)
     labels.csv                  file,label,kind,format,source
     formats/pattern_<format>.<ext>, formats/expected.json
                                 one small 16x12 pattern (a colour gradient with an alpha
@@ -29,7 +37,8 @@ Writes into the folder of this script:
                                 for the C++ decoder tests to agree with.
 
 Needs Debian's python3-pil and python3-numpy, and the fonts of fonts-dejavu-core,
-fonts-liberation2, fonts-freefont-ttf and fonts-comic-neue. The C++ tests read the
+fonts-liberation2, fonts-freefont-ttf, fonts-comic-neue, fonts-humor-sans, fonts-breip and
+fonts-dancingscript. The C++ tests read the
 committed pictures; CI never runs this script.
 
 Usage (from the repository root):  /usr/bin/python3 tests/images/make_images.py
@@ -44,13 +53,14 @@ import shutil
 import sys
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, "digits")
 MANIFEST = os.path.join(HERE, "labels.csv")
 SEED = 20240601
 PER_DIGIT = 2  # pictures per digit and kind
+PER_DIGIT_HARDER = 3  # for the kinds from `script` on
 
 FONTS = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -79,7 +89,20 @@ FORMATS = {
     "tiny": GENERAL_FORMATS,
     "large": ["png-grey", "jpeg", "png-palette", "png16", "png-rgb"],  # compressed formats only
     "dark": GENERAL_FORMATS,
+    "script": GENERAL_FORMATS,
+    "thin": GENERAL_FORMATS,
+    "thick": GENERAL_FORMATS,
+    "photo": ["jpeg", "png-rgb", "jpeg", "ppm", "jpeg"],
+    "lowres": ["png-grey", "bmp-grey", "pgm", "png-palette"],
+    "border": GENERAL_FORMATS,
 }
+HARDER_KINDS = ["script", "thin", "thick", "photo", "lowres", "border"]
+SCRIPT_FONTS = [
+    "/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf",
+    "/usr/share/fonts/truetype/breip/Breip.ttf",
+    "/usr/share/fonts/opentype/dancingscript/DancingScript-Regular.otf",
+    "/usr/share/fonts/opentype/dancingscript/DancingScript-Bold.otf",
+]
 EXTENSIONS = {"png-grey": "png", "png-rgb": "png", "png-rgba": "png", "png-la": "png",
               "png16": "png", "png-palette": "png", "png-palette-alpha": "png", "jpeg": "jpg",
               "bmp": "bmp", "bmp-grey": "bmp", "pgm": "pgm", "ppm": "ppm"}
@@ -160,10 +183,13 @@ def wobble(points, rng, amplitude):
     return out
 
 
-def hand_glyph(digit, rng):
+def hand_glyph(digit, rng, pen_width=None):
+    """pen_width: the stroke width as a share of the height (default: 9 to 15%, drawn)."""
     slant = rng.uniform(-0.3, 0.15)        # x shift per unit of height above the baseline
     x_scale = rng.uniform(0.75, 1.2)
     width = rng.uniform(0.09, 0.15)        # stroke width, of the height
+    if pen_width is not None:
+        width = pen_width
     margin = 0.2
     size = GLYPH_HEIGHT
     image = Image.new("L", (int(size * 1.6), int(size * (1 + 2 * margin))), 0)
@@ -296,8 +322,16 @@ def render(kind, digit, index, rng):
         glyph, source = font_glyph(digit, font), os.path.splitext(os.path.basename(font))[0]
     elif kind == "hand":
         glyph, source = hand_glyph(digit, rng), "hand"
+    elif kind == "script":
+        font = SCRIPT_FONTS[(digit + index * 3) % len(SCRIPT_FONTS)]
+        glyph, source = font_glyph(digit, font), os.path.splitext(os.path.basename(font))[0]
+    elif kind in ("thin", "thick"):
+        width = rng.uniform(0.03, 0.05) if kind == "thin" else rng.uniform(0.2, 0.28)
+        glyph, source = hand_glyph(digit, rng, pen_width=width), f"hand-{kind}"
     else:
         glyph, source = pick_glyph(digit, index + digit, rng)
+    if kind in HARDER_KINDS:
+        return render_harder(kind, glyph, rng), source
 
     w = h = int(rng.integers(48, 112))
     height = h * rng.uniform(0.55, 0.8)
@@ -333,6 +367,67 @@ def render(kind, digit, index, rng):
     if kind == "paper":
         picture = add_paper_texture(picture, rng)
     return {"rgb": picture}, source
+
+
+def shadow_and_perspective(picture, rng):
+    """A photo of the paper: a soft shadow darkening one side, the sheet seen at an angle
+    (each corner moved by up to 12% of the side), slightly out of focus."""
+    h, w, _ = picture.shape
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    direction = rng.uniform(0, 2 * math.pi)
+    along = (np.cos(direction) * (gx / w - 0.5) + np.sin(direction) * (gy / h - 0.5)) * 2
+    edge = rng.uniform(-0.3, 0.3)
+    shade = 1 - rng.uniform(0.35, 0.55) / (1 + np.exp(-(along - edge) * 8))  # dark on one side
+    picture = picture * shade[..., None]
+    image = Image.fromarray(to_u8(picture), "RGB")
+    corners = [(0, 0), (w, 0), (w, h), (0, h)]
+    moved = [(x + rng.uniform(-0.12, 0.12) * w, y + rng.uniform(-0.12, 0.12) * h) for x, y in corners]
+    # PIL's PERSPECTIVE maps output to input: the coefficients send `corners` to `moved`.
+    a = []
+    for (x, y), (u, v) in zip(corners, moved):
+        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    b = np.array([c for point in moved for c in point], dtype=np.float64)
+    coefficients = np.linalg.solve(np.array(a, dtype=np.float64), b)
+    paper_colour = tuple(int(c) for c in to_u8(picture[0, 0]))
+    image = image.transform((w, h), Image.PERSPECTIVE, tuple(coefficients), Image.BICUBIC,
+                            fillcolor=paper_colour)
+    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0)))
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def render_harder(kind, glyph, rng):
+    """The save arguments of a picture of one of HARDER_KINDS."""
+    if kind == "photo":  # taken close up: the sheet fills the frame, its edges out of sight
+        w, h = int(rng.integers(140, 200)), int(rng.integers(110, 160))
+        big_w, big_h = round(w * 1.4), round(h * 1.4)
+        height = h * rng.uniform(0.4, 0.6)
+        centre = (big_w / 2 + rng.uniform(-0.08, 0.08) * w, big_h / 2 + rng.uniform(-0.08, 0.08) * h)
+        paper_rgb = tuple(np.array([0.93, 0.91, 0.85]) + rng.uniform(-0.04, 0.04))
+        sheet = compose(place(glyph, big_w, big_h, height, centre), paper(big_w, big_h, paper_rgb), INKS[0])
+        photo = shadow_and_perspective(add_paper_texture(sheet, rng), rng)
+        top, left = (big_h - h) // 2, (big_w - w) // 2
+        return {"rgb": photo[top:top + h, left:left + w]}
+    if kind == "lowres":
+        side = int(rng.integers(20, 29))
+        small = place(glyph, side, side, side * rng.uniform(0.6, 0.8), centred(side, side))
+        bits = (small > rng.uniform(0.35, 0.6)).astype(np.float32)  # a 1-bit scan
+        big = Image.fromarray(to_u8(bits), "L").resize((side * 4, side * 4), Image.NEAREST)
+        coverage = np.asarray(big, dtype=np.float32) / 255.0
+        return {"rgb": compose(coverage, paper(side * 4, side * 4, WHITE), INKS[0])}
+    if kind == "border":
+        w = h = int(rng.integers(48, 96))
+        height = h * rng.uniform(0.95, 1.08)  # reaches the top and bottom edges, or past them
+        aspect = glyph.shape[1] / glyph.shape[0]
+        half_width = height * aspect / 2
+        side = rng.choice([-1, 1])  # touches the left or the right edge too
+        centre = (w / 2 + side * max(0.0, w / 2 - half_width), h / 2 + rng.uniform(-0.03, 0.03) * h)
+        return {"rgb": compose(place(glyph, w, h, height, centre), paper(w, h, WHITE), INKS[0])}
+    # script, thin, thick: clean ink on white, as the font and hand kinds
+    w = h = int(rng.integers(48, 112))
+    height = h * rng.uniform(0.55, 0.8)
+    centre = (w / 2 + rng.uniform(-0.05, 0.05) * w, h / 2 + rng.uniform(-0.05, 0.05) * h)
+    return {"rgb": compose(place(glyph, w, h, height, centre), paper(w, h, WHITE), INKS[0])}
 
 
 # ---- the format fixtures ------------------------------------------------------------------
@@ -413,7 +508,7 @@ def main():
     rows = []
     for kind, formats in FORMATS.items():
         n = 0
-        for index in range(PER_DIGIT):
+        for index in range(PER_DIGIT_HARDER if kind in HARDER_KINDS else PER_DIGIT):
             for digit in range(10):
                 fmt = formats[n % len(formats)]
                 name = f"{kind}_{n:03d}.{EXTENSIONS[fmt]}"
