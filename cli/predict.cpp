@@ -1,4 +1,5 @@
-// imgcls predict: classify the user's own pictures with a trained model. Each PATH is a
+// imgcls predict: classify the user's own pictures with a trained model (--model, or a model
+// file first among the paths), or the built-in digits model (builtin_model.hpp). Each PATH is a
 // picture or a folder (its pictures, sorted by name). Pictures are prepared as the model file
 // says (imgcls/preprocess.hpp: a digit model's MNIST-form preprocessing, or a resize to the
 // model's input, stretched or cropped, grey or colour); --no-preprocess replaces digit
@@ -300,8 +301,9 @@ Action add_predict_command(CLI::App& app) {
   auto options = std::make_shared<PredictOptions>();
   CLI::App* cmd = app.add_subcommand(
       "predict",
-      "Classify your own pictures (PNG, JPEG, BMP, PGM, PPM) with a trained model; "
-      "prints one line per picture: file, label, confidence");
+      "Classify your own pictures (PNG, JPEG, BMP, PGM, PPM) with a trained model, or the "
+      "built-in digits model when none is named; prints one line per picture: file, label, "
+      "confidence");
   cmd->add_option("paths", options->paths,
                   "Pictures, or folders whose pictures (by extension, sorted by name) are read. "
                   "A model file (.safetensors) first, as in imgcls predict MODEL PICTURE..., is "

@@ -1,8 +1,8 @@
 // imgcls serve: a web page where a person draws a digit (digit models) or gives a picture
 // (any other model) and watches the model classify it, and the JSON API behind it
-// (src/serve/server.hpp). Runs until SIGINT or SIGTERM, then finishes the requests in progress and
-// exits 0: stopping is how a server ends, not an interruption of work. A port that cannot be bound
-// is bad input (exit 1).
+// (src/serve/server.hpp), over the model named or the built-in digits model. Runs until SIGINT or
+// SIGTERM, then finishes the requests in progress and exits 0: stopping is how a server ends, not
+// an interruption of work. A port that cannot be bound is bad input (exit 1).
 #include <fmt/core.h>
 
 #include <atomic>

@@ -499,6 +499,30 @@ TEST_F(ServeTest, CommandServesAndStopsCleanlyOnSigterm) {
   EXPECT_NE(outcome.out.find("stopped by SIGTERM"), std::string::npos) << outcome.out;
 }
 
+// Without a model the command serves the built-in digits model, a digit model the page draws
+// on; a model named twice (argument and --model) is a usage error.
+TEST_F(ServeTest, CommandWithoutAModelServesTheBuiltInDigitsModel) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "serve_builtin";
+  fs::create_directories(dir);
+  Child child(IMGCLS_BINARY, {"serve", "--port", "0"}, dir);
+  ASSERT_TRUE(child.started());
+  const int port = wait_for_port(dir / "stdout");
+  ASSERT_GT(port, 0) << testing_support::read_file(dir / "stderr");
+  EXPECT_NE(testing_support::read_file(dir / "stdout").find("serving the built-in digits model"),
+            std::string::npos);
+  httplib::Client c("127.0.0.1", port);
+  const nlohmann::json health = body_of(c.Get("/health"));
+  EXPECT_EQ(health["model"], "digits.safetensors (built in)");
+  EXPECT_EQ(health["preprocessing"], "mnist-digit");
+  EXPECT_EQ(body_of(c.Post("/predict", digits_[0].png, "image/png"))["label"], digits_[0].label());
+  child.send(SIGTERM);
+  EXPECT_EQ(child.wait().exit_code, 0);
+
+  const testing_support::Outcome twice = testing_support::run_process(
+      IMGCLS_BINARY, {"serve", kModel, "--model", kModel, "--port", "0"}, dir);
+  EXPECT_EQ(twice.exit_code, 2) << twice.err;
+}
+
 TEST_F(ServeTest, CommandExitsWith1WhenThePortIsTaken) {
   const fs::path dir = fs::path(::testing::TempDir()) / "serve_port_taken";
   fs::create_directories(dir);

@@ -20,7 +20,7 @@ kind of variation:
     photo        a close-up photo of paper: a shadow across it, seen at an angle (perspective),
                  slightly out of focus
     lowres       a low-resolution scan: a 1-bit picture of about 24 px, enlarged 4 times
-    border       a digit filling its canvas, cut by or touching its edges
+    border       a digit filling its canvas, cut by or touching its edges (at most 40% ink)
 (the last six, 30 pictures each, make the set harder; the first ten have 20 each) and saved in one of the formats PNG (grey, RGB, RGBA, grey+alpha, palette, 16-bit grey),
 JPEG, BMP (24-bit colour, 8-bit grey), PGM and PPM. Everything is drawn from a fixed seed, so a rerun with the same
 Debian packages rewrites the same files (the kinds are drawn in order, so adding a kind at the
@@ -422,7 +422,11 @@ def render_harder(kind, glyph, rng):
         half_width = height * aspect / 2
         side = rng.choice([-1, 1])  # touches the left or the right edge too
         centre = (w / 2 + side * max(0.0, w / 2 - half_width), h / 2 + rng.uniform(-0.03, 0.03) * h)
-        return {"rgb": compose(place(glyph, w, h, height, centre), paper(w, h, WHITE), INKS[0])}
+        coverage = place(glyph, w, h, height, centre)
+        while coverage.mean() > 0.4:  # paper stays the larger part (the preprocessing needs it)
+            height *= 0.95
+            coverage = place(glyph, w, h, height, centre)
+        return {"rgb": compose(coverage, paper(w, h, WHITE), INKS[0])}
     # script, thin, thick: clean ink on white, as the font and hand kinds
     w = h = int(rng.integers(48, 112))
     height = h * rng.uniform(0.55, 0.8)
