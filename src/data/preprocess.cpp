@@ -27,6 +27,12 @@ constexpr double kSidePaper = 0.2;             // a side's paper level: this per
 constexpr std::int64_t kBackgroundSide = 128;  // the background is estimated this small
 constexpr std::int64_t kBackgroundWindowDivisor = 6;  // window: the shorter side / this
 
+// The border ring's thickness: about 2% of the shorter side, at least 1 px.
+std::int64_t ring_thickness(const GreyImage& image) {
+  return std::max<std::int64_t>(
+      1, std::lround(kBorderFraction * double(std::min(image.height, image.width))));
+}
+
 // The value at `fraction` (0 = smallest, 1 = largest) of `values`, reordering them.
 float percentile(std::vector<float>& values, double fraction) {
   IMGCLS_CHECK(!values.empty() && fraction >= 0.0 && fraction <= 1.0, "{} values, fraction {}",
@@ -133,8 +139,7 @@ double flood_region(const GreyImage& ink, std::int64_t seed, std::int32_t label,
 
 float border_median(const GreyImage& picture) {
   IMGCLS_CHECK(picture.size() > 0, "empty picture");
-  const std::int64_t ring = std::max<std::int64_t>(
-      1, std::lround(kBorderFraction * double(std::min(picture.height, picture.width))));
+  const std::int64_t ring = ring_thickness(picture);
   std::vector<float> border;
   for (std::int64_t y = 0; y < picture.height; ++y)
     for (std::int64_t x = 0; x < picture.width; ++x) {
@@ -160,8 +165,7 @@ namespace {
 // The paper level of each of the four sides' border strips (each as thick as border_median's
 // ring): the 20th percentile in the ink image, so a digit touching a side does not move it.
 std::array<float, 4> side_paper_levels(const GreyImage& ink) {
-  const std::int64_t ring = std::max<std::int64_t>(
-      1, std::lround(kBorderFraction * double(std::min(ink.height, ink.width))));
+  const std::int64_t ring = ring_thickness(ink);
   std::array<std::vector<float>, 4> sides;  // top, bottom, left, right
   for (std::int64_t y = 0; y < ink.height; ++y)
     for (std::int64_t x = 0; x < ink.width; ++x) {
@@ -175,47 +179,40 @@ std::array<float, 4> side_paper_levels(const GreyImage& ink) {
   return levels;
 }
 
-// A grey-level erosion (the minimum; `maximum`: the dilation) over a window x window square,
-// separable, the window cut at the image's edges.
-GreyImage rank_filter(const GreyImage& image, std::int64_t window, bool maximum) {
+// Each pixel replaced by `combine` of the pixels of the window x window square about it (cut at
+// the image's edges), as a pass along the rows, then one along the columns. combine(values,
+// count): values of the window's pixels on one axis.
+template <typename Combine>
+GreyImage separable_filter(const GreyImage& image, std::int64_t window, Combine combine) {
   const std::int64_t half = window / 2;
+  std::vector<float> values;
   const auto pass = [&](const GreyImage& in, bool rows) {
     GreyImage out = in;
     for (std::int64_t y = 0; y < in.height; ++y)
       for (std::int64_t x = 0; x < in.width; ++x) {
-        float value = in.at(y, x);
+        values.clear();
         for (std::int64_t k = -half; k <= half; ++k) {
           const std::int64_t yy = rows ? y : y + k, xx = rows ? x + k : x;
-          if (yy < 0 || yy >= in.height || xx < 0 || xx >= in.width) continue;
-          value = maximum ? std::max(value, in.at(yy, xx)) : std::min(value, in.at(yy, xx));
+          if (yy >= 0 && yy < in.height && xx >= 0 && xx < in.width)
+            values.push_back(in.at(yy, xx));
         }
-        out.at(y, x) = value;
+        out.at(y, x) = combine(values);
       }
     return out;
   };
   return pass(pass(image, true), false);
 }
 
-// The mean over a window x window square, the window cut at the image's edges.
-GreyImage box_blur(const GreyImage& image, std::int64_t window) {
-  const std::int64_t half = window / 2;
-  const auto pass = [&](const GreyImage& in, bool rows) {
-    GreyImage out = in;
-    for (std::int64_t y = 0; y < in.height; ++y)
-      for (std::int64_t x = 0; x < in.width; ++x) {
-        float sum = 0.0f;
-        int count = 0;
-        for (std::int64_t k = -half; k <= half; ++k) {
-          const std::int64_t yy = rows ? y : y + k, xx = rows ? x + k : x;
-          if (yy < 0 || yy >= in.height || xx < 0 || xx >= in.width) continue;
-          sum += in.at(yy, xx);
-          ++count;
-        }
-        out.at(y, x) = sum / float(count);
-      }
-    return out;
-  };
-  return pass(pass(image, true), false);
+float minimum(const std::vector<float>& values) {
+  return *std::min_element(values.begin(), values.end());
+}
+float maximum(const std::vector<float>& values) {
+  return *std::max_element(values.begin(), values.end());
+}
+float mean(const std::vector<float>& values) {
+  float sum = 0.0f;
+  for (float v : values) sum += v;
+  return sum / float(values.size());
 }
 
 }  // namespace
@@ -239,8 +236,10 @@ GreyImage flatten_background(const GreyImage& ink) {
   const std::int64_t window =
       std::max<std::int64_t>(3, std::min(height, width) / kBackgroundWindowDivisor) | 1;
   // An opening removes the ink (brighter and thinner than the window) and keeps the paper.
-  const GreyImage opened = rank_filter(rank_filter(small, window, false), window, true);
-  const GreyImage background = resize_image(box_blur(opened, window), ink.height, ink.width);
+  const GreyImage opened =
+      separable_filter(separable_filter(small, window, minimum), window, maximum);
+  const GreyImage background =
+      resize_image(separable_filter(opened, window, mean), ink.height, ink.width);
   GreyImage flat = ink;
   for (std::size_t i = 0; i < flat.pixels.size(); ++i)
     flat.pixels[i] = std::max(0.0f, ink.pixels[i] - background.pixels[i]);
