@@ -66,15 +66,15 @@ void require(bool condition, const char* message) {
 
 int class_count(const imgcls_model& m) { return static_cast<int>(m.class_names.size()); }
 
-// probabilities [1, classes] -> the caller's buffer; returns the most probable class.
+// probabilities [1, classes] -> the caller's buffer; returns the model's answer (answer():
+// the most probable class, or the rejection class when the model rejects the picture).
 int deliver(const imgcls_model& m, const imgcls::Tensor& probabilities, float* out) {
   const int classes = class_count(m);
-  int best = 0;
-  for (int c = 1; c < classes; ++c)
-    if (probabilities.data()[c] > probabilities.data()[best]) best = c;
   if (out != nullptr)
     for (int c = 0; c < classes; ++c) out[c] = probabilities.data()[c];
-  return best;
+  const imgcls::Answer given = imgcls::answer(
+      m.model, std::span<const float>(probabilities.data(), static_cast<std::size_t>(classes)));
+  return static_cast<int>(given.rejected ? m.model.rejection_class() : given.label);
 }
 
 void require_output_room(const imgcls_model& m, const float* out, size_t capacity) {
@@ -93,12 +93,23 @@ int predict_input(imgcls_model& m, const imgcls::Image& input, float* out) {
   return deliver(m, probabilities, out);
 }
 
-// As `imgcls predict` does: the model's own preprocessing.
+// As `imgcls predict` does: the model's own preprocessing. A model with a rejection rule
+// rejects a picture digit preprocessing finds no digit in: probability 1 for the rejection
+// class, 0 for the others.
 int predict_picture(imgcls_model& m, const imgcls::Image& picture, const std::string& source,
                     float* out) {
-  return predict_input(
-      m, imgcls::picture_to_input(picture, m.model.input_shape(), m.model.preprocessing(), source),
-      out);
+  imgcls::Image input;
+  try {
+    input =
+        imgcls::picture_to_input(picture, m.model.input_shape(), m.model.preprocessing(), source);
+  } catch (const imgcls::NoDigitError&) {
+    if (!m.model.rejection()) throw;
+    const auto rejection = static_cast<int>(m.model.rejection_class());
+    if (out != nullptr)
+      for (int c = 0; c < class_count(m); ++c) out[c] = c == rejection ? 1.0f : 0.0f;
+    return rejection;
+  }
+  return predict_input(m, input, out);
 }
 
 // An 8-bit picture of `channels` (1 or 3) interleaved, `stride` bytes a row -> values / 255.
@@ -168,6 +179,14 @@ const char* imgcls_model_class_name(const imgcls_model* model, int label) {
     return IMGCLS_OK;
   });
   return name;
+}
+
+int imgcls_model_rejection_class(const imgcls_model* model, int* rejection_class) {
+  return guarded("imgcls_model_rejection_class", [&] {
+    require(model != nullptr && rejection_class != nullptr, "model or rejection_class is NULL");
+    *rejection_class = static_cast<int>(model->model.rejection_class());
+    return IMGCLS_OK;
+  });
 }
 
 int imgcls_predict(imgcls_model* model, const float* pixels, int height, int width,

@@ -303,9 +303,64 @@ TrainingData load_training_data(const std::string& dir, const std::optional<Shap
   return data;
 }
 
+void add_negatives(TrainingData& data, const std::string& dir, const std::string& name,
+                   const PictureOptions& options, std::FILE* log) {
+  const bool digits = data.splits.class_names.empty();
+  const std::vector<std::string> names =
+      digits ? numbered(static_cast<std::size_t>(data.classes)) : data.splits.class_names;
+  if (std::find(names.begin(), names.end(), name) != names.end())
+    throw InputError("--negatives-name", "\"" + name + "\" is already a class of the data",
+                     "name the negatives' class something else");
+  const Preprocessing preprocessing = digits ? Preprocessing::mnist_digit : data.resize;
+  check_picture_input(data.input_shape, preprocessing, dir);
+  ImageFolderOptions folder{.skip_bad_files = options.skip_bad_files};
+  if (log != nullptr && isatty(fileno(log)) != 0)
+    folder.on_progress = [log](std::int64_t done, std::int64_t total) {
+      fmt::print(log, "\r  preparing negatives: {}/{}{}", done, total, done == total ? "\n" : "");
+      std::fflush(log);
+    };
+  NegativePictures negatives;
+  try {
+    negatives = read_negative_pictures(dir, data.input_shape, preprocessing,
+                                       static_cast<std::int32_t>(data.classes), folder);
+  } catch (const InputError& e) {
+    if (options.skip_bad_files || !has_image_extension(e.source())) throw;
+    throw InputError(e.source(), e.problem(),
+                     "fix or remove the file, or pass --skip-bad-files to leave such pictures out");
+  }
+  for (const SkippedFile& file : negatives.skipped)
+    fmt::print(stderr, "imgcls: warning: {}: left out: {}\n", file.path, file.reason);
+  Dataset& train = data.splits.train;
+  const std::int64_t before = train.size();
+  std::vector<std::uint8_t> bytes(train.images.data(), train.images.data() + train.images.size());
+  bytes.insert(bytes.end(), negatives.data.images.data(),
+               negatives.data.images.data() + negatives.data.images.size());
+  Shape shape = train.images.shape();
+  shape[0] = before + negatives.data.size();
+  train.images = PixelTensor(shape, std::move(bytes));
+  train.labels.insert(train.labels.end(), negatives.data.labels.begin(),
+                      negatives.data.labels.end());
+  data.classes += 1;
+  data.rejection_name = name;
+  fmt::print(
+      log, "  {} negatives (\"{}\", class {}) from {}{}{}\n", negatives.data.size(), name,
+      data.classes - 1, dir,
+      negatives.without_digit > 0
+          ? fmt::format("; {} pictures without a digit to find left out", negatives.without_digit)
+          : "",
+      negatives.skipped.empty()
+          ? ""
+          : fmt::format("; {} that do not decode left out", negatives.skipped.size()));
+}
+
 void fit_model_to_data(Sequential& model, const TrainingData& data, const std::string& dir) {
-  const std::vector<std::string>& names = data.splits.class_names;
-  if (names.empty()) return;  // digits: numbered classes, MNIST's preprocessing
+  std::vector<std::string> names = data.splits.class_names;
+  if (names.empty() && !data.rejection_name)
+    return;  // digits: numbered classes, MNIST's preprocessing
+  if (data.rejection_name) {
+    if (names.empty()) names = numbered(static_cast<std::size_t>(data.classes - 1));
+    names.push_back(*data.rejection_name);
+  }
   if (static_cast<std::int64_t>(names.size()) != element_count(model.output_shape()))
     throw InputError(dir,
                      fmt::format("{} classes ({}) for a model with {} outputs", names.size(),
@@ -313,15 +368,16 @@ void fit_model_to_data(Sequential& model, const TrainingData& data, const std::s
                      "use a preset (--arch seed, fast, lenet5, strong, cifar: built for the data), "
                      "or an architecture file whose last layer has one unit per class");
   model.set_class_names(names);
-  model.set_preprocessing(data.resize);
+  if (!data.splits.class_names.empty()) model.set_preprocessing(data.resize);
 }
 
 Dataset load_test_data(const std::string& dir, const Sequential& model,
                        const PictureOptions& options, std::FILE* log) {
   if (!is_image_folder(dir)) {
     FolderSplits data = load_data_files(dir, true);
-    // Digits carry no names: any model that numbers its classes takes them.
-    const std::vector<std::string> model_names = class_names(model);
+    // Digits carry no names: any model that numbers its classes takes them. A model with a
+    // rejection output is labelled in its other classes.
+    const std::vector<std::string> model_names = answer_class_names(model);
     const std::vector<std::string> data_names =
         data.class_names.empty() ? numbered(model_names.size()) : data.class_names;
     if (data_names != model_names)
@@ -350,8 +406,9 @@ Dataset load_test_data(const std::string& dir, const Sequential& model,
                                   .resize = rule,
                                   .skip_bad_files = options.skip_bad_files};
   FolderSplits data = load_folder(dir, folder, true, options.skip_bad_files, log);
+  // A model with a rejection output may be tested with or without pictures of that class.
   const std::vector<std::string> model_names = class_names(model);
-  if (data.class_names != model_names)
+  if (data.class_names != model_names && data.class_names != answer_class_names(model))
     throw InputError(dir,
                      "the folder's classes [" + joined(data.class_names) +
                          "] differ from the model's [" + joined(model_names) + "]",

@@ -71,6 +71,8 @@ struct TrainingData {
   Shape input_shape;         // one image, [H, W, C]
   std::int64_t classes = 0;  // label range: the data's classes, or 10 for digits
   Preprocessing resize = Preprocessing::stretch;  // data with class names: the model's rule
+  // With negatives (add_negatives): the name of their class, the last of `classes`.
+  std::optional<std::string> rejection_name;
 };
 // --data DIR of train: IDX or CIFAR files as they are (--channels and --image-size, when
 // given, must describe them), or an image folder (imgcls/data.hpp) whose pictures are made
@@ -83,8 +85,16 @@ struct TrainingData {
 TrainingData load_training_data(const std::string& dir, const std::optional<Shape>& model_input,
                                 std::optional<Preprocessing> model_resize,
                                 const PictureOptions& options, std::FILE* log);
+// --negatives DIR of train: the pictures of DIR (and its subfolders) that are none of the
+// data's classes, made inputs as predict would make them for the model the data trains (a
+// digits model: digit preprocessing; else the resize rule), appended to the training split
+// as one more class, `name`, the last (read_negative_pictures, imgcls/data.hpp). Pictures
+// without a digit to find are left out and counted; the counts are printed on `log`.
+void add_negatives(TrainingData& data, const std::string& dir, const std::string& name,
+                   const PictureOptions& options, std::FILE* log);
 // Data with class names gives the model its class names and resize rule (digits leave the
-// model as it is); refuses a model whose output count differs from the class count.
+// model's preprocessing as it is; with negatives they are named "0", "1", ... and the
+// negatives' name); refuses a model whose output count differs from the class count.
 void fit_model_to_data(Sequential& model, const TrainingData& data, const std::string& dir);
 // --data DIR of evaluate and show: the test split (IDX t10k-*, CIFAR's test file, DIR/test/,
 // or DIR), pictures of an image folder made the model's input by the model's resize rule.

@@ -55,20 +55,27 @@ int evaluate_command(const EvaluateOptions& options) {
       for (std::int64_t p = 0; p < classes; ++p) row.push_back(matrix.count(t, p));
       confusion.push_back(row);
     }
-    std::cout << nlohmann::json{{"accuracy", result.accuracy},
-                                {"loss", result.loss},
-                                {"n", result.count},
-                                {"tta", tta.has_value()},
-                                {"views", views},
-                                {"per_class", classes_json},
-                                {"confusion", confusion}}
-                     .dump(2)
-              << std::endl;
+    nlohmann::json report = {
+        {"accuracy", result.accuracy}, {"loss", result.loss}, {"n", result.count},
+        {"tta", tta.has_value()},      {"views", views},      {"per_class", classes_json},
+        {"confusion", confusion}};
+    if (model.rejection()) {
+      report["rejected"] = result.rejected;
+      report["reject_threshold"] = model.rejection()->threshold;
+    }
+    std::cout << report.dump(2) << std::endl;
     return kSuccess;
   }
   fmt::print("{}: {} test images{}\naccuracy {:.4f}  loss {:.4f}\n\n", options.model_path,
              result.count, tta ? fmt::format(", test-time augmentation over {} views", views) : "",
              result.accuracy, result.loss);
+  if (model.rejection())
+    fmt::print(
+        "rejected as \"{}\": {} of {} ({:.2f}%; a picture is rejected from a probability of "
+        "{:g})\n\n",
+        names.back(), result.rejected, result.count,
+        100.0 * double(result.rejected) / double(std::max<std::int64_t>(result.count, 1)),
+        model.rejection()->threshold);
   // Columns as wide as the longest class name ("T-shirt/top"), at least the headings'.
   std::size_t longest = 0;
   for (const std::string& name : names) longest = std::max(longest, name.size());
@@ -117,7 +124,8 @@ Action add_evaluate_command(CLI::App& app) {
   add_tta_options(cmd, options->tta);
   cmd->add_flag("--json", options->json,
                 "Print exactly one JSON object: accuracy, loss, n, tta (true or false), views "
-                "(per picture), per_class, confusion");
+                "(per picture), per_class, confusion; and rejected, reject_threshold for a model "
+                "with a rejection class");
   return [options] { return evaluate_command(*options); };
 }
 

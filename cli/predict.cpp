@@ -19,6 +19,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <span>
 
 #include "builtin_model.hpp"
 #include "commands.hpp"
@@ -26,6 +27,7 @@
 #include "imgcls/error.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/io.hpp"
+#include "imgcls/predictor.hpp"
 #include "imgcls/preprocess.hpp"
 #include "imgcls/runtime.hpp"
 #include "imgcls/train.hpp"
@@ -58,10 +60,12 @@ struct Ranked {
 void report(const InputError& error) { fmt::print(stderr, "imgcls: error: {}\n", error.what()); }
 
 // One input in the order given: a picture file to classify, or a path or picture that could
-// not be used (error set).
+// not be used (error set), or, for a model with a rejection rule, a picture digit
+// preprocessing found no digit in (no_digit set: rejected without running the model).
 struct Entry {
   std::string file;
   std::optional<InputError> error;
+  std::optional<NoDigitError> no_digit;
 };
 
 // How pictures become model inputs: the model's shape and preprocessing, or a plain resize
@@ -140,14 +144,22 @@ class PreprocessedNames {
   std::set<std::string> used_;
 };
 
+// Digit preprocessing's errors with the hint of this command.
+InputError with_preprocessing_hint(const InputError& e) {
+  return {e.source(), e.problem(), "use --no-preprocess for pictures already in MNIST form"};
+}
+
+// Throws NoDigitError as digit preprocessing does (the caller decides: a rejection or an
+// error), and any other InputError with this command's hint.
 Image model_input(const std::string& file, const InputPlan& plan) {
   const Image picture = read_picture(file);
   try {
     return picture_to_input(picture, plan.shape, plan.preprocessing, file);
+  } catch (const NoDigitError&) {
+    throw;
   } catch (const InputError& e) {
     if (plan.preprocessing != Preprocessing::mnist_digit) throw;
-    throw InputError(e.source(), e.problem(),
-                     "use --no-preprocess for pictures already in MNIST form");
+    throw with_preprocessing_hint(e);
   }
 }
 
@@ -168,7 +180,22 @@ double rounded_for_json(float probability) {
   return std::round(double(probability) * kJsonRounding) / kJsonRounding;
 }
 
-// "digit.png  7  0.9987" and, with --top, "  1 0.0010  2 0.0002" after it (class names).
+// The answer first (answer(): the class given, or the rejection output when rejected), then
+// the other most probable outputs, k in all.
+std::vector<Ranked> ranked_answer(const Answer& given, std::int64_t rejection_class,
+                                  const float* probabilities, std::int64_t classes,
+                                  std::int64_t k) {
+  const Ranked first{
+      .label = static_cast<std::int32_t>(given.rejected ? rejection_class : given.label),
+      .probability = given.confidence};
+  std::vector<Ranked> ranked = {first};
+  for (const Ranked& r : top_classes(probabilities, classes, k))
+    if (r.label != first.label && std::ssize(ranked) < k) ranked.push_back(r);
+  return ranked;
+}
+
+// "digit.png  7  0.9987" and, with --top, "  1 0.0010  2 0.0002" after it (class names); a
+// rejected picture gives the rejection output's name ("cat.png  not a digit  0.9712").
 std::string text_line(const std::string& file, const std::vector<Ranked>& ranked,
                       const std::vector<std::string>& names) {
   const auto name = [&](const Ranked& r) { return names[static_cast<std::size_t>(r.label)]; };
@@ -178,19 +205,25 @@ std::string text_line(const std::string& file, const std::vector<Ranked>& ranked
   return line;
 }
 
-// {"file", "label" (class index), "class" (its name), "confidence", "probabilities": [one
-// per class]}; with --top > 1, "top": [{"label", "probability"}, ...]; with --tta, "tta":
-// true and "views" (the views averaged).
+// {"file", "label" (class index; null when rejected), "class" (its name, or the rejection
+// output's), "confidence", "rejected", "probabilities": [one per output]}, and for a model
+// with a rejection rule "rejection_score" (the rejection output's probability); with --top >
+// 1, "top": [{"label", "probability"}, ...]; with --tta, "tta": true and "views" (the views
+// averaged).
 std::string json_line(const std::string& file, const float* probabilities, std::int64_t classes,
-                      const std::vector<Ranked>& ranked, const std::vector<std::string>& names,
+                      const Answer& given, const std::vector<Ranked>& ranked,
+                      const std::vector<std::string>& names, bool rejection_rule,
                       const std::optional<TtaOptions>& tta) {
   nlohmann::json all = nlohmann::json::array();
   for (std::int64_t c = 0; c < classes; ++c) all.push_back(rounded_for_json(probabilities[c]));
-  nlohmann::json line = {{"file", file},
-                         {"label", ranked[0].label},
-                         {"class", names[static_cast<std::size_t>(ranked[0].label)]},
-                         {"confidence", rounded_for_json(ranked[0].probability)},
-                         {"probabilities", all}};
+  nlohmann::json line = {
+      {"file", file},
+      {"label", given.rejected ? nlohmann::json(nullptr) : nlohmann::json(given.label)},
+      {"class", names[static_cast<std::size_t>(ranked[0].label)]},
+      {"confidence", rounded_for_json(ranked[0].probability)},
+      {"rejected", given.rejected}};
+  if (rejection_rule) line["rejection_score"] = rounded_for_json(given.rejection_score);
+  line["probabilities"] = all;
   if (ranked.size() > 1) {
     nlohmann::json top = nlohmann::json::array();
     for (const Ranked& r : ranked)
@@ -209,6 +242,18 @@ std::string json_error_line(const std::string& file, const InputError& error) {
   return nlohmann::json{{"file", file}, {"error", error.what()}}.dump();
 }
 
+// The line of a picture a model with a rejection rule rejects because digit preprocessing
+// found no digit in it: {"file", "label": null, "class", "confidence": 1, "rejected": true,
+// "rejection_score": 1, "reason"}, or "blank.png  not a digit  1.0000  (found no digit...)".
+std::string no_digit_line(const std::string& file, const NoDigitError& why,
+                          const std::string& rejection_name, bool json) {
+  if (!json) return fmt::format("{}  {}  1.0000  ({})", file, rejection_name, why.problem());
+  return nlohmann::json{{"file", file},           {"label", nullptr}, {"class", rejection_name},
+                        {"confidence", 1.0},      {"rejected", true}, {"rejection_score", 1.0},
+                        {"reason", why.problem()}}
+      .dump();
+}
+
 // Classifies the entries that have an input and prints one line per entry, in order: a
 // prediction, or with --json the error of an entry that has none (errors were already
 // reported on stderr).
@@ -222,14 +267,23 @@ void print_predictions(Sequential& model, const std::vector<Entry>& entries,
   const std::int64_t classes = inputs.empty() ? 0 : probabilities.dim(1);
   const std::vector<std::string> names = class_names(model);
   std::int64_t row_index = 0;
+  const std::int64_t rejection_class = model.rejection_class();
   for (const Entry& entry : entries) {
     if (entry.error) {
       if (options.json) fmt::print("{}\n", json_error_line(entry.file, *entry.error));
       continue;
     }
+    if (entry.no_digit) {
+      fmt::print("{}\n", no_digit_line(entry.file, *entry.no_digit, names.back(), options.json));
+      continue;
+    }
     const float* row = probabilities.data() + row_index++ * classes;
-    const std::vector<Ranked> ranked = top_classes(row, classes, options.top);
-    const std::string line = options.json ? json_line(entry.file, row, classes, ranked, names, tta)
+    const Answer given =
+        answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
+    const std::vector<Ranked> ranked =
+        ranked_answer(given, rejection_class, row, classes, options.top);
+    const std::string line = options.json ? json_line(entry.file, row, classes, given, ranked,
+                                                      names, rejection_class >= 0, tta)
                                           : text_line(entry.file, ranked, names);
     fmt::print("{}\n", line);
   }
@@ -276,6 +330,11 @@ int predict_pictures(PredictOptions options) {
         Image input = model_input(entry.file, plan);
         if (!options.save_dir.empty()) write_png(names.path_for(entry.file), input);
         chunk_inputs.push_back(std::move(input));
+      } catch (const NoDigitError& error) {
+        if (model.rejection())
+          entry.no_digit = error;
+        else
+          entry.error = with_preprocessing_hint(error);
       } catch (const InputError& error) {
         entry.error = error;
       }
@@ -317,9 +376,10 @@ Action add_predict_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", options->json,
-                "One JSON object per line and input: file, label, class, confidence, "
-                "probabilities (and tta, views with --tta); or file and "
-                "error for an input that could not be classified");
+                "One JSON object per line and input: file, label (null when rejected), class, "
+                "confidence, rejected, rejection_score (models with a rejection class), "
+                "probabilities (and tta, views with --tta); or file and error for an input that "
+                "could not be classified");
   cmd->add_flag("--no-preprocess", options->no_preprocess,
                 "Digit models: only resize to the model's input (no inversion, cropping or "
                 "centring), for pictures already in MNIST form, white digit on black. Other models "

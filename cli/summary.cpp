@@ -29,6 +29,9 @@ void print_model_file(const std::string& path) {
   fmt::print("input: {} per image; preprocessing: {}\n", to_string(metadata.input_shape),
              metadata.preprocessing);
   fmt::print("classes ({}): {}\n", metadata.class_names.size(), joined(metadata.class_names));
+  if (metadata.rejection)
+    fmt::print("rejection: a picture is \"{}\" (rejected) from a probability of {:g} for it\n",
+               metadata.class_names.back(), metadata.rejection->threshold);
   const nlohmann::json& training = metadata.training;
   if (training.empty()) {
     fmt::print("training: not recorded\n");

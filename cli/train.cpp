@@ -62,6 +62,11 @@ struct RunDefinition {
   // leading layers stay fixed.
   std::string init;
   std::size_t freeze = 0;
+  // Rejection: the folder of negatives (absolute; "": none), their class's name, and the
+  // probability of that class from which a picture is rejected.
+  std::string negatives;
+  std::string negatives_name = "unknown";
+  double reject_threshold = 0.5;
 };
 
 // A key missing from a checkpoint takes the default (checkpoints from before --precision).
@@ -69,7 +74,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunDefinition, arch, data, epoch
                                                 optimizer, learning_rate, momentum, nesterov, beta1,
                                                 beta2, weight_decay, schedule, lr_min, seed,
                                                 val_split, augment, early_stop, precision, channels,
-                                                image_size, resize, init, freeze)
+                                                image_size, resize, init, freeze, negatives,
+                                                negatives_name, reject_threshold)
 
 // The augmentations --augment names, in a fixed order: "digits" (the default of a bare
 // --augment), "handwriting", "crop", "flip". Throws CLI::ValidationError on another name.
@@ -424,6 +430,7 @@ int train(const CLI::App& cmd, TrainOptions options) {
     throw InputError(options.loss_log, "cannot write the file");
   set_num_threads(options.threads);
   options.run.data = data_record(options.run.data);
+  if (!options.run.negatives.empty()) options.run.negatives = absolute_path(options.run.negatives);
   apply_recipe(cmd, options);
   resolve_optimizer_defaults(options, options.run);
   // The picture flags as the run records them (compared with a resumed run's).
@@ -495,8 +502,11 @@ int train(const CLI::App& cmd, TrainOptions options) {
   TrainingData loaded = load_training_data(
       data_dir, model ? std::optional(model->input_shape()) : std::nullopt,
       checkpoint ? std::optional(model->preprocessing()) : std::nullopt, options.pictures, log);
+  if (!r.negatives.empty()) add_negatives(loaded, r.negatives, r.negatives_name, pictures, log);
   if (!model) model = resolve_architecture(r.arch, loaded);
   fit_model_to_data(*model, loaded, data_dir);
+  if (!r.negatives.empty())
+    model->set_rejection(RejectionRule{.threshold = static_cast<float>(r.reject_threshold)});
   if (init_source) check_init_input(*init_source, *model, options.init_path, log);
   if (!checkpoint)
     options.run.freeze = options.freeze ? frozen_layer_count(*options.freeze, *model) : 0;
@@ -756,6 +766,22 @@ Action add_train_command(CLI::App& app) {
       "--csv-log", [options](const std::string& path) { options->csv_log_path = path; },
       "Write one CSV row per epoch (loss, accuracy, learning rate, seconds, validation) to "
       "this file; a resumed run continues its own log");
+  CLI::Option* negatives = cmd->add_option(
+      "--negatives", r.negatives,
+      "A folder of pictures that are none of the data's classes (and its subfolders): trained "
+      "as one more class, the last, so that the model answers such pictures \"rejected\" "
+      "(predict, serve, the C interface). Each is prepared as predict prepares a picture; "
+      "those in which digit preprocessing finds no digit are left out (a digits model rejects "
+      "them without running)");
+  cmd->add_option("--negatives-name", r.negatives_name,
+                  "The name of the negatives' class (e.g. \"not a digit\")")
+      ->capture_default_str()
+      ->needs(negatives);
+  cmd->add_option("--reject-threshold", r.reject_threshold,
+                  "Reject a picture when its probability of the negatives' class is at least this")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1.0))
+      ->needs(negatives);
   add_picture_options(cmd, options->pictures, true);
   cmd->add_flag("--json", options->json,
                 "Print one JSON object with the results on stdout; progress goes to stderr");

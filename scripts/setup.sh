@@ -33,8 +33,11 @@ packages=(
   clang libclang-rt-14-dev libomp-dev
   # make check-style: formatting and static analysis (scripts/check_style.sh)
   clang-format clang-tidy
-  # tests/images/make_images.py (regenerating the committed test pictures; CI does not run it)
+  # tests/images/make_images.py and make_nondigits.py (regenerating the committed test
+  # pictures; CI does not run them) and the negatives of `make models` (make_nondigits.py)
   python3-pil python3-numpy fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-comic-neue
+  fonts-humor-sans fonts-breip fonts-dancingscript
+  fonts-dkg-handwriting fonts-bwht fonts-kaushanscript fonts-kristi fonts-femkeklaver
 )
 
 step() { printf '[setup] %s\n' "$*" >&2; }

@@ -11,6 +11,7 @@
 // executable links both the static C++ library and libimgcls_c.so (whose copy of the library
 // is hidden inside it); each side loads the model file on its own.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -78,7 +79,9 @@ void expect_same(const CAnswer& c, const std::vector<float>& cpp, const std::str
 class CApiColour : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    model_path_ = (fs::path(::testing::TempDir()) / "c_api_colour_model.safetensors").string();
+    model_path_ = (fs::path(::testing::TempDir()) /
+                   ("c_api_colour_model_" + std::to_string(::getpid()) + ".safetensors"))
+                      .string();  // one per process: ctest runs each test in its own, in parallel
     testing_support::write_colour_model(model_path_);
     cpp_model_ = new Sequential(load_model(model_path_));
     c_model_ = imgcls_model_load(model_path_.c_str());

@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 
 const std::string kModel = std::string(IMGCLS_PREDICT_FIXTURES_DIR) + "/seed_model.safetensors";
 const std::string kPicture = std::string(IMGCLS_PREDICT_IMAGES_DIR) + "/digits/font_003.bmp";
+const std::string kShippedModel = std::string(IMGCLS_SOURCE_DIR) + "/models/digits.safetensors";
 constexpr int kSide = 28;
 constexpr int kClasses = 10;
 
@@ -125,6 +126,43 @@ TEST_F(CApi, Grey8PicturesArePreprocessedLikeFiles) {
   EXPECT_EQ(imgcls_predict_grey8(model_, grey.data(), kHeight, kWidth, kWidth - 1, nullptr, 0),
             IMGCLS_ERROR_ARGUMENT);
   EXPECT_NE(last_error().find("stride is less than width"), std::string::npos) << last_error();
+}
+
+// The built-in digits model (models/digits.safetensors) rejects: its class 10, "not a digit",
+// is returned for a blank picture (probability 1) and for a filled square; the fixture model
+// has no rejection class.
+TEST_F(CApi, TheShippedModelRejectsWhatIsNoDigit) {
+  int rejection_class = 0;
+  ASSERT_EQ(imgcls_model_rejection_class(model_, &rejection_class), IMGCLS_OK) << last_error();
+  EXPECT_EQ(rejection_class, -1);
+  EXPECT_EQ(imgcls_model_rejection_class(nullptr, &rejection_class), IMGCLS_ERROR_ARGUMENT);
+  EXPECT_EQ(imgcls_model_rejection_class(model_, nullptr), IMGCLS_ERROR_ARGUMENT);
+
+  imgcls_model* shipped = imgcls_model_load(kShippedModel.c_str());
+  ASSERT_NE(shipped, nullptr) << last_error();
+  ASSERT_EQ(imgcls_model_rejection_class(shipped, &rejection_class), IMGCLS_OK) << last_error();
+  EXPECT_EQ(rejection_class, kClasses);
+  EXPECT_EQ(imgcls_model_class_count(shipped), kClasses + 1);
+  EXPECT_STREQ(imgcls_model_class_name(shipped, rejection_class), "not a digit");
+
+  constexpr int kSize = 40;
+  std::vector<std::uint8_t> grey(kSize * kSize, 250);
+  std::vector<float> probabilities(kClasses + 1, -1.0f);
+  EXPECT_EQ(imgcls_predict_grey8(shipped, grey.data(), kSize, kSize, kSize, probabilities.data(),
+                                 probabilities.size()),
+            rejection_class)
+      << last_error();
+  EXPECT_EQ(probabilities[kClasses], 1.0f);
+  EXPECT_EQ(std::accumulate(probabilities.begin(), probabilities.end(), 0.0f), 1.0f);
+
+  for (int y = 6; y < 34; ++y)
+    for (int x = 6; x < 34; ++x) grey[static_cast<std::size_t>(y * kSize + x)] = 20;
+  EXPECT_EQ(imgcls_predict_grey8(shipped, grey.data(), kSize, kSize, kSize, probabilities.data(),
+                                 probabilities.size()),
+            rejection_class)
+      << "a filled square is no digit; its probability " << probabilities[kClasses];
+  EXPECT_EQ(imgcls_predict_file(shipped, kPicture.c_str(), nullptr, 0), 3) << last_error();
+  imgcls_model_free(shipped);
 }
 
 TEST_F(CApi, PredictTakesTheModelInputAsItIs) {

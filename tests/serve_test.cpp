@@ -9,6 +9,7 @@
 // /health, SIGTERM -> exit 0, a taken port -> exit 1.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -333,7 +334,9 @@ TEST_F(ServeTest, ConcurrentRequestsAreAllAnsweredRight) {
 class ColourServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    model_path_ = (fs::path(::testing::TempDir()) / "serve_colour_model.safetensors").string();
+    model_path_ = (fs::path(::testing::TempDir()) /
+                   ("serve_colour_model_" + std::to_string(::getpid()) + ".safetensors"))
+                      .string();  // one per process: ctest runs each test in its own, in parallel
     testing_support::write_colour_model(model_path_);
     reference_ = std::make_unique<Sequential>(load_model(model_path_));
     server_ = std::make_unique<serve::DigitServer>(load_model(model_path_), "colours.safetensors",
@@ -515,6 +518,24 @@ TEST_F(ServeTest, CommandWithoutAModelServesTheBuiltInDigitsModel) {
   EXPECT_EQ(health["model"], "digits.safetensors (built in)");
   EXPECT_EQ(health["preprocessing"], "mnist-digit");
   EXPECT_EQ(body_of(c.Post("/predict", digits_[0].png, "image/png"))["label"], digits_[0].label());
+  // It says "not a digit": for a blank page without running, for a filled square by its rule.
+  EXPECT_EQ(health["rejection"]["class"], "not a digit");
+  EXPECT_EQ(health["class_names"].size(), 11u);
+  const nlohmann::json blank =
+      body_of(c.Post("/predict", encode_png(GreyImage(kSide, kSide, 1.0f)), "image/png"));
+  EXPECT_TRUE(blank["rejected"].get<bool>()) << blank;
+  EXPECT_TRUE(blank["label"].is_null()) << blank;
+  EXPECT_EQ(blank["class"], "not a digit");
+  EXPECT_NE(blank["reason"].get<std::string>().find("found no digit"), std::string::npos);
+  GreyImage square(40, 40, 1.0f);
+  for (std::int64_t y = 6; y < 34; ++y)
+    for (std::int64_t x = 6; x < 34; ++x) square.at(y, x) = 0.1f;
+  const nlohmann::json filled = body_of(c.Post("/predict", encode_png(square), "image/png"));
+  EXPECT_TRUE(filled["rejected"].get<bool>()) << filled;
+  EXPECT_GE(filled["rejection_score"].get<double>(), 0.5) << filled;
+  EXPECT_EQ(filled["probabilities"].size(), 11u);
+  const nlohmann::json digit = body_of(c.Post("/predict", digits_[0].png, "image/png"));
+  EXPECT_FALSE(digit["rejected"].get<bool>()) << digit;
   child.send(SIGTERM);
   EXPECT_EQ(child.wait().exit_code, 0);
 

@@ -138,6 +138,24 @@ struct ImageFolder {
 // skip_bad_files). Requires height, width >= 1.
 ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& options = {});
 
+// Pictures that are none of a model's classes, to train its rejection output (RejectionRule,
+// model.hpp; imgcls train --negatives DIR): every picture file of `dir` and of its subfolders
+// (by extension, sorted by path), made a model input of `input_shape` ([H, W, C]) by
+// `preprocessing` exactly as predict makes one (picture_to_input), every label `label`.
+// A picture digit preprocessing finds no digit in (NoDigitError) is left out and counted: a
+// model answers such a picture "rejected" without running. One that does not decode is an
+// error naming it, or with options.skip_bad_files left out and listed. Of `options`, only
+// skip_bad_files, threads and on_progress are used. Throws InputError naming `dir` when it
+// is not a folder or gives no input.
+struct NegativePictures {
+  Dataset data;
+  std::int64_t without_digit = 0;  // pictures left out: digit preprocessing found no digit
+  std::vector<SkippedFile> skipped;
+};
+NegativePictures read_negative_pictures(const std::string& dir, const Shape& input_shape,
+                                        Preprocessing preprocessing, std::int32_t label,
+                                        const ImageFolderOptions& options = {});
+
 // A dataset folder as `imgcls train/evaluate --data DIR` take it, one of:
 //   - the four MNIST IDX files (plain or .gz): load_mnist; class_names stays empty;
 //   - CIFAR-10 or CIFAR-100 binary files (see load_cifar_folder below, fine labels);

@@ -78,6 +78,15 @@ IMGCLS_API int imgcls_model_class_count(const imgcls_model* model);
 /* The name of class `label` (valid while the model lives), or NULL. */
 IMGCLS_API const char* imgcls_model_class_name(const imgcls_model* model, int label);
 
+/* Writes to *rejection_class the class that stands for "none of these" (the built-in digits
+ * model's "not a digit"; the last class of a model trained with `imgcls train --negatives`),
+ * or -1 when the model has no rejection rule. The predict functions return that class when
+ * the model rejects a picture: the class's probability reached the model's threshold, or
+ * (the picture functions, digit models) the picture holds no digit to find, when the
+ * probabilities written are 1 for this class and 0 for the others. Returns IMGCLS_OK, or a
+ * negative imgcls_status. */
+IMGCLS_API int imgcls_model_rejection_class(const imgcls_model* model, int* rejection_class);
+
 /* Classifies one model input, used as it is (no preprocessing):
  *   pixels: height * width * channels floats (imgcls_model_input_channels), row-major, the
  *           channels of a pixel side by side, in the model's input form: values in [0, 1];
@@ -86,7 +95,9 @@ IMGCLS_API const char* imgcls_model_class_name(const imgcls_model* model, int la
  *   height, width: must equal imgcls_model_input_size.
  * probabilities: NULL (with capacity 0), or room for `capacity` floats; at least
  * imgcls_model_class_count of them are written (the softmax over the classes).
- * Returns the most probable class (>= 0) or a negative imgcls_status. */
+ * Returns the most probable class (>= 0; for a model with a rejection rule, the most probable
+ * of the others, or imgcls_model_rejection_class when it rejects the input) or a negative
+ * imgcls_status. */
 IMGCLS_API int imgcls_predict(imgcls_model* model, const float* pixels, int height, int width,
                               float* probabilities, size_t capacity);
 
@@ -98,7 +109,8 @@ IMGCLS_API int imgcls_predict(imgcls_model* model, const float* pixels, int heig
  *   inverts dark-on-light pictures, crops to the ink, scales and centres it as MNIST does;
  *   "stretch" and "crop" (models trained on image folders) resize to the input size, the
  *   grey repeated in three channels for colour models.
- * A picture holding no ink fails with IMGCLS_ERROR_INPUT under "mnist-digit".
+ * A picture holding no ink fails with IMGCLS_ERROR_INPUT under "mnist-digit", unless the
+ * model has a rejection rule: then it is rejected (imgcls_model_rejection_class).
  * probabilities and the result as for imgcls_predict. */
 IMGCLS_API int imgcls_predict_grey8(imgcls_model* model, const uint8_t* grey, int height, int width,
                                     size_t stride, float* probabilities, size_t capacity);

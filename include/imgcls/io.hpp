@@ -21,8 +21,9 @@ namespace imgcls {
 // path and the reason.
 void prepare_output_file(const std::string& path);
 
-// Metadata: format, version, architecture, input_shape, class_names, preprocessing, the
-// caller's training summary (JSON), and data_crc32. Refuses weights holding NaN or Inf.
+// Metadata: format, version, architecture, input_shape, class_names, preprocessing,
+// rejection ({"threshold": t}, for a model with a rejection rule), the caller's training
+// summary (JSON), and data_crc32. Refuses weights holding NaN or Inf.
 void save_model(Sequential& model, const std::string& path,
                 const nlohmann::json& training_summary = nlohmann::json::object());
 // Throws InputError naming the file and the problem (bad container, unknown architecture,
@@ -35,6 +36,7 @@ struct ModelMetadata {
   Shape input_shape;
   std::vector<std::string> class_names;
   std::string preprocessing;
+  std::optional<RejectionRule> rejection;  // the model's "none of these" rule, if it has one
   // The training summary save_model was given (the CLI records "data", "run", test
   // accuracy...); an empty object when there is none.
   nlohmann::json training = nlohmann::json::object();

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,14 @@
 #include "imgcls/preprocess.hpp"
 
 namespace imgcls {
+
+// "None of these" (a digits model's "not a digit"): a model trained with negatives (pictures
+// that are none of its classes; `imgcls train --negatives`) has one more output, its last,
+// for them, and rejects a picture when that output's probability is at least `threshold`.
+// answer() (predictor.hpp) applies the rule; model files keep it.
+struct RejectionRule {
+  float threshold = 0.5f;  // in (0, 1]
+};
 
 class Sequential {
  public:
@@ -60,6 +69,12 @@ class Sequential {
   const std::vector<std::string>& declared_class_names() const { return class_names_; }
   void set_preprocessing(Preprocessing preprocessing);
   Preprocessing preprocessing() const { return preprocessing_; }
+  // The rejection rule, or none. Throws InputError for a threshold outside (0, 1] or a model
+  // with fewer than two outputs (the rejection output and at least one class).
+  void set_rejection(std::optional<RejectionRule> rule);
+  const std::optional<RejectionRule>& rejection() const { return rejection_; }
+  // The output that stands for "none of these" (the last), or -1 without a rejection rule.
+  std::int64_t rejection_class() const;
 
   // A table like Keras's model.summary(): layer, output shape, parameter count, totals. The
   // parameters of the first `frozen_layers` layers (<= the layer count; fixed in fine-tuning,
@@ -80,12 +95,16 @@ class Sequential {
   std::vector<std::int64_t> buffer_counts_;  // per layer: non-trainable values
   std::vector<std::string> class_names_;
   Preprocessing preprocessing_ = Preprocessing::mnist_digit;
+  std::optional<RejectionRule> rejection_;
 };
 
 // The names of the model's output classes, one per output unit, in output order: those the
 // model declares (set_class_names; kept in model files), else "0", "1", ... Every picture and
 // report takes its names from here.
 std::vector<std::string> class_names(const Sequential& model);
+// The classes a picture can be given: class_names without the rejection output's name (its
+// last) when the model has a rejection rule. Test data is labelled in these.
+std::vector<std::string> answer_class_names(const Sequential& model);
 
 namespace presets {
 // What a preset is built for: the input (one image, [H, W, C]) and the number of classes.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "imgcls/model.hpp"
@@ -94,6 +95,19 @@ class Predictor {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What a model answers for one picture, from its probabilities (a row of Predictor::predict).
+// A model with a rejection rule (RejectionRule, model.hpp) rejects the picture when its
+// rejection output's probability reaches the threshold; otherwise, and for other models,
+// the answer is the most probable class among the others.
+struct Answer {
+  std::int64_t label = 0;   // the class given (its output index); -1 when rejected
+  float confidence = 0.0f;  // label's probability; when rejected, rejection_score
+  bool rejected = false;
+  float rejection_score = 0.0f;  // the rejection output's probability; 0 without a rule
+};
+// probabilities: the model's output count of them.
+Answer answer(const Sequential& model, std::span<const float> probabilities);
 
 // Predictors of one model for callers on many threads (a server, the C interface): each call
 // borrows a free predictor, or makes one when all are busy, and returns it afterwards. Only

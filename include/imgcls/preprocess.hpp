@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 
+#include "imgcls/error.hpp"
 #include "imgcls/image.hpp"
 #include "imgcls/tensor.hpp"
 
@@ -62,6 +63,14 @@ GreyImage preprocess_digit(const GreyImage& picture, const PreprocessOptions& op
 // bilinear (pixel centres aligned) when enlarging, a copy when equal. No inversion, no
 // cropping: for pictures already in MNIST form. Requires a non-empty image and sizes >= 1.
 GreyImage resize_image(const GreyImage& image, std::int64_t height, std::int64_t width);
+
+// What digit preprocessing throws when it finds no digit in a picture (blank, or almost no
+// contrast): a model with a rejection rule answers such a picture "rejected" (predict, serve,
+// the C API); for others it is an error.
+class NoDigitError : public InputError {
+ public:
+  using InputError::InputError;
+};
 
 // How a model's inputs are made from pictures; a model file records it.
 //   mnist_digit  grey; preprocess_digit with mnist_layout(side): a digit drawn or photographed

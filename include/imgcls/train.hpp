@@ -110,8 +110,11 @@ struct Evaluation {
   double loss = 0.0;
   double accuracy = 0.0;
   std::int64_t count = 0;
-  Tensor probabilities;                 // [N, classes]
-  std::vector<std::int32_t> predicted;  // [N]
+  Tensor probabilities;  // [N, classes]
+  // [N]: the model's answers (answer(), predictor.hpp): the most probable class, or for a
+  // model with a rejection rule the rejection output when it rejects the picture.
+  std::vector<std::int32_t> predicted;
+  std::int64_t rejected = 0;  // pictures the model's rejection rule rejected
 };
 
 // In batches of batch_size (see kInferenceBatch); the model is only read.

@@ -1,6 +1,7 @@
 // Pictures, drawn with cairo: classified images in a grid, the most confident mistakes, a
-// confusion matrix and training curves. Each draw_* function returns a Picture, which
-// encodes as PNG or SVG and saves atomically, choosing the format from the file name.
+// confusion matrix, training curves, explanations and the rejection curve. Each draw_* function
+// returns a Picture, which encodes as PNG or SVG and saves atomically, choosing the format from the
+// file name.
 //
 //   const Dataset test = load_mnist_test("data/mnist");
 //   const Evaluation result = evaluate(model, test);
@@ -105,5 +106,27 @@ Picture draw_training_curves(const History& history);
 Picture draw_explanation(const Explanation& explanation, const Image& input, const Image& picture,
                          const InputPlacement& placement,
                          const std::vector<std::string>& class_names, const std::string& source);
+
+// What a model with a rejection rule (RejectionRule, model.hpp) rejects: its rejection
+// scores (the rejection output's probability) on pictures of its classes and on pictures
+// that are none of them.
+struct RejectionScores {
+  std::vector<float> known;    // pictures of the model's classes (test digits)
+  std::vector<float> unknown;  // pictures that are none of them (non-digits)
+  std::string known_source;    // what they are, for the picture: "10000 test images of ..."
+  std::string unknown_source;
+  std::string rejection_class;  // the rejection output's name: "not a digit"
+  float threshold = 0.5f;       // the model's
+};
+// The shares rejected from `threshold` on: a picture is rejected when its score >= threshold.
+struct RejectionRates {
+  double known = 0.0, unknown = 0.0;
+};
+RejectionRates rejection_rates(const RejectionScores& scores, float threshold);
+// The rejection curve: for every threshold, the share of known pictures rejected (x) against
+// the share of unknown pictures rejected (y), with the model's threshold marked and its rates
+// written out. The x axis spans what matters for a classifier (up to 5% of its own pictures
+// rejected, or more when the model's threshold rejects more). Requires both lists non-empty.
+Picture draw_rejection_curve(const RejectionScores& scores);
 
 }  // namespace imgcls

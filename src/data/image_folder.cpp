@@ -1,5 +1,7 @@
 // Image-folder datasets (DIR/<class>/<picture>) and the choice between them and IDX folders
 // for `--data DIR`. The contracts are in imgcls/data.hpp.
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -240,6 +242,71 @@ ImageFolder read_image_folder(const std::string& dir, const ImageFolderOptions& 
   folder.data.images =
       PixelTensor({std::ssize(kept), size.height, size.width, channels}, std::move(images));
   return folder;
+}
+
+NegativePictures read_negative_pictures(const std::string& dir, const Shape& input_shape,
+                                        Preprocessing preprocessing, std::int32_t label,
+                                        const ImageFolderOptions& options) {
+  IMGCLS_CHECK(input_shape.size() == 3, "negatives for an input {}", to_string(input_shape));
+  if (!is_folder(dir)) throw InputError(dir, "not a folder of pictures");
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->is_regular_file(entry_ec) && has_image_extension(it->path().string()))
+      files.push_back(it->path());
+  }
+  if (ec) throw InputError(dir, "cannot list the folder: " + ec.message());
+  std::sort(files.begin(), files.end());
+  if (files.empty())
+    throw InputError(dir, "no pictures in this folder or its subfolders",
+                     "imgcls reads .png .jpg .jpeg .bmp .pgm .ppm .pnm files");
+
+  const std::int64_t item = element_count(input_shape);
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(item) * files.size());
+  // Per file: empty when made an input; "" when no digit was found; else the problem.
+  std::vector<std::optional<std::string>> outcome(files.size());
+  run_parallel(std::ssize(files), thread_count(options), options, [&](std::int64_t i) {
+    const auto at = static_cast<std::size_t>(i);
+    try {
+      const Image input = picture_to_input(read_picture(files[at].string()), input_shape,
+                                           preprocessing, files[at].string());
+      const PixelTensor bytes = PixelTensor::from_unit(Tensor(input_shape, input.pixels));
+      std::copy(bytes.data(), bytes.data() + item,
+                pixels.begin() + static_cast<std::ptrdiff_t>(at) * item);
+    } catch (const NoDigitError&) {
+      outcome[at] = std::string();
+    } catch (const InputError& e) {
+      outcome[at] = e.problem();
+    }
+  });
+
+  NegativePictures negatives;
+  std::vector<std::uint8_t> images;
+  images.reserve(pixels.size());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (outcome[i] && outcome[i]->empty()) {
+      ++negatives.without_digit;
+      continue;
+    }
+    if (outcome[i]) {
+      if (!options.skip_bad_files) throw InputError(files[i].string(), *outcome[i]);
+      negatives.skipped.push_back({files[i].string(), *outcome[i]});
+      continue;
+    }
+    const auto first = pixels.begin() + static_cast<std::ptrdiff_t>(i) * item;
+    images.insert(images.end(), first, first + item);
+    negatives.data.labels.push_back(label);
+  }
+  if (negatives.data.labels.empty())
+    throw InputError(dir, fmt::format("none of its {} pictures gives a model input", files.size()),
+                     "pictures in which digit preprocessing finds no digit are rejected "
+                     "without training; negatives must show something");
+  Shape shape = {negatives.data.size()};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  negatives.data.images = PixelTensor(shape, std::move(images));
+  return negatives;
 }
 
 bool is_idx_folder(const std::string& dir) {

@@ -382,7 +382,7 @@ GreyImage digit_input(const GreyImage& picture, const PreprocessOptions& options
   const GreyImage ink = flatten_background(to_ink(picture));
   const InkLevels levels = measure_ink_levels(ink);
   if (levels.ink - levels.floor < kMinContrast)
-    throw InputError(
+    throw NoDigitError(
         source, "found no digit: the picture is blank or has almost no contrast",
         "pictures already in MNIST form (a white digit on black) need no digit preprocessing");
   GreyImage clean = stretch_contrast(ink, levels);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "imgcls/error.hpp"
 #include "imgcls/io.hpp"
@@ -36,15 +37,17 @@ void save_model(Sequential& model, const std::string& path,
                          "training diverged; lower the learning rate");
     tensors.emplace_back(p.name, p.value);
   }
-  io::write_safetensors(path,
-                        {{"format", kFormat},
-                         {"version", kVersion},
-                         {"architecture", model.config().dump()},
-                         {"input_shape", nlohmann::json(model.input_shape()).dump()},
-                         {"class_names", nlohmann::json(class_names(model)).dump()},
-                         {"preprocessing", std::string(to_string(model.preprocessing()))},
-                         {"training", training_summary.dump()}},
-                        tensors);
+  std::map<std::string, std::string> metadata = {
+      {"format", kFormat},
+      {"version", kVersion},
+      {"architecture", model.config().dump()},
+      {"input_shape", nlohmann::json(model.input_shape()).dump()},
+      {"class_names", nlohmann::json(class_names(model)).dump()},
+      {"preprocessing", std::string(to_string(model.preprocessing()))},
+      {"training", training_summary.dump()}};
+  if (model.rejection())
+    metadata["rejection"] = nlohmann::json{{"threshold", model.rejection()->threshold}}.dump();
+  io::write_safetensors(path, metadata, tensors);
 }
 
 namespace {
@@ -78,6 +81,16 @@ Sequential model_from_container(const io::SafetensorsFile& file, const std::stri
   }
   if (const auto pre = file.metadata.find("preprocessing"); pre != file.metadata.end())
     model.set_preprocessing(parse_preprocessing(pre->second, path));
+  if (const auto rule = file.metadata.find("rejection"); rule != file.metadata.end()) {
+    const nlohmann::json json = io::parse_bounded_json(rule->second, path, "rejection");
+    if (!json.is_object() || !json.contains("threshold") || !json["threshold"].is_number())
+      throw InputError(path, "rejection must be an object {\"threshold\": number}");
+    try {
+      model.set_rejection(RejectionRule{.threshold = json["threshold"].get<float>()});
+    } catch (const InputError& e) {
+      throw name_the_file(e);
+    }
+  }
   std::size_t used = 0;
   for (const Param& p : stored_tensors(model)) {
     const auto found = file.tensors.find(p.name);
@@ -116,7 +129,8 @@ ModelMetadata read_model_metadata(const std::string& path) {
   const Sequential model = model_from_container(file, path);
   ModelMetadata metadata{.input_shape = model.input_shape(),
                          .class_names = class_names(model),
-                         .preprocessing = std::string(to_string(model.preprocessing()))};
+                         .preprocessing = std::string(to_string(model.preprocessing())),
+                         .rejection = model.rejection()};
   if (const auto training = file.metadata.find("training"); training != file.metadata.end()) {
     metadata.training = io::parse_bounded_json(training->second, path, "the training summary");
     if (!metadata.training.is_object())

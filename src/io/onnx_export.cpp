@@ -119,6 +119,10 @@ std::string to_onnx(const Sequential& model) {
   };
   add_metadata("class_names", nlohmann::json(class_names(model)).dump());
   add_metadata("preprocessing", std::string(to_string(model.preprocessing())));
+  if (model.rejection())  // the last output is "none of these"; the rule is the reader's to apply
+    add_metadata("rejection", nlohmann::json{{"class", model.rejection_class()},
+                                             {"threshold", model.rejection()->threshold}}
+                                  .dump());
 
   onnx::GraphProto& graph = *proto.mutable_graph();
   graph.set_name("imgcls");

@@ -1,4 +1,8 @@
-// What a model's outputs mean and how its inputs are prepared: class names, preprocessing.
+// What a model's outputs mean and how its inputs are prepared: class names, preprocessing,
+// the rejection rule.
+#include <fmt/core.h>
+
+#include "imgcls/error.hpp"
 #include "imgcls/model.hpp"
 
 namespace imgcls {
@@ -29,5 +33,26 @@ void Sequential::set_class_names(std::vector<std::string> names) {
 }
 
 void Sequential::set_preprocessing(Preprocessing preprocessing) { preprocessing_ = preprocessing; }
+
+std::vector<std::string> answer_class_names(const Sequential& model) {
+  std::vector<std::string> names = class_names(model);
+  if (model.rejection()) names.pop_back();
+  return names;
+}
+
+void Sequential::set_rejection(std::optional<RejectionRule> rule) {
+  if (rule) {
+    if (!(rule->threshold > 0.0f && rule->threshold <= 1.0f))
+      throw InputError("rejection", fmt::format("threshold {} is not in (0, 1]", rule->threshold));
+    if (element_count(output_shape()) < 2)
+      throw InputError("rejection",
+                       "a model with one output has no class besides the rejection output");
+  }
+  rejection_ = rule;
+}
+
+std::int64_t Sequential::rejection_class() const {
+  return rejection_ ? element_count(output_shape()) - 1 : -1;
+}
 
 }  // namespace imgcls

@@ -44,6 +44,24 @@ void shift_into(const float* src, float* dst, std::int64_t count, std::int64_t h
 
 }  // namespace
 
+Answer answer(const Sequential& model, std::span<const float> probabilities) {
+  const std::int64_t outputs = element_count(model.output_shape());
+  IMGCLS_CHECK(std::ssize(probabilities) == outputs, "{} probabilities for {} outputs",
+               probabilities.size(), outputs);
+  const std::int64_t rejection = model.rejection_class();
+  const std::int64_t classes = rejection >= 0 ? rejection : outputs;
+  const auto best = std::max_element(probabilities.begin(), probabilities.begin() + classes);
+  Answer result{.label = best - probabilities.begin(), .confidence = *best};
+  if (rejection < 0) return result;
+  result.rejection_score = probabilities[static_cast<std::size_t>(rejection)];
+  if (result.rejection_score >= model.rejection()->threshold) {
+    result.rejected = true;
+    result.label = -1;
+    result.confidence = result.rejection_score;
+  }
+  return result;
+}
+
 Tensor shift_images(const Tensor& images, PixelShift shift) {
   IMGCLS_CHECK(images.rank() == 4, "images {} are not [N, H, W, C]", to_string(images.shape()));
   Tensor shifted(images.shape());

@@ -205,6 +205,10 @@ struct DigitServer::Impl {
             {"classes", names.size()},
             {"class_names", names},
             {"preprocessing", to_string(model.preprocessing())},
+            {"rejection", model.rejection()
+                              ? nlohmann::json{{"class", names.back()},
+                                               {"threshold", model.rejection()->threshold}}
+                              : nlohmann::json(nullptr)},
             {"max_body_bytes", options.max_body_bytes},
             {"max_picture_side", options.image_limits.max_side},
             {"max_picture_pixels", options.image_limits.max_pixels}};
@@ -231,20 +235,41 @@ struct DigitServer::Impl {
     }
   }
 
+  // {"label" (null when rejected), "class", "confidence", "rejected", "probabilities",
+  // "class_names"}, and for a model with a rejection rule "rejection_score"; a picture it
+  // rejects because digit preprocessing found no digit has "reason" and no probabilities.
   nlohmann::json classify(const httplib::Request& req) {
-    const Image input = prepared_input(picture_of(req)).input;
+    const Image picture = picture_of(req);
+    Image input;
+    try {
+      input =
+          prepare_picture(picture, model.input_shape(), model.preprocessing(), kBodySource).input;
+    } catch (const NoDigitError& error) {
+      if (!model.rejection()) throw RequestError{400, error.source() + ": " + error.problem()};
+      return {{"label", nullptr},    {"class", names.back()},  {"confidence", 1.0},
+              {"rejected", true},    {"rejection_score", 1.0}, {"reason", error.problem()},
+              {"class_names", names}};
+    } catch (const InputError& error) {
+      throw RequestError{400, error.source() + ": " + error.problem()};
+    }
     const std::vector<Image> batch{input};
     const Tensor probabilities = predictors.predict(to_batch(batch));  // [1, classes]
     const std::int64_t classes = probabilities.dim(1);
     const float* row = probabilities.data();
-    const std::int64_t label = std::max_element(row, row + classes) - row;
+    const Answer given =
+        answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
     nlohmann::json all = nlohmann::json::array();
     for (std::int64_t c = 0; c < classes; ++c) all.push_back(rounded_for_json(row[c]));
-    return {{"label", label},
-            {"class", names[static_cast<std::size_t>(label)]},
-            {"confidence", rounded_for_json(row[label])},
-            {"probabilities", all},
-            {"class_names", names}};
+    const std::int64_t shown = given.rejected ? model.rejection_class() : given.label;
+    nlohmann::json result = {
+        {"label", given.rejected ? nlohmann::json(nullptr) : nlohmann::json(given.label)},
+        {"class", names[static_cast<std::size_t>(shown)]},
+        {"confidence", rounded_for_json(given.confidence)},
+        {"rejected", given.rejected},
+        {"probabilities", all},
+        {"class_names", names}};
+    if (model.rejection()) result["rejection_score"] = rounded_for_json(given.rejection_score);
+    return result;
   }
 
   // The explanation of the picture in the body: the PNG draw_explanation draws, or with

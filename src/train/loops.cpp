@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "imgcls/train.hpp"
 #include "imgcls/trainer.hpp"
@@ -20,19 +21,28 @@ History fit(Sequential& model, Optimizer& optimizer, const Dataset& data, const 
 
 namespace {
 
-// Loss, accuracy and predictions of `probabilities` [N, classes] against data's labels.
-Evaluation scored(Tensor probabilities, const Dataset& data) {
+// Loss, accuracy and predictions of `probabilities` [N, classes] against data's labels. A
+// prediction is the model's answer (answer(): a rejected picture is predicted as the
+// rejection output, and is wrong unless labelled so).
+Evaluation scored(const Sequential& model, Tensor probabilities, const Dataset& data) {
   Evaluation result;
   result.count = data.size();
   result.probabilities = std::move(probabilities);
   const std::int64_t classes = result.probabilities.dim(1);
+  const std::int64_t rejection_class = model.rejection_class();
   double loss_sum = 0.0;
   std::int64_t correct = 0;
   constexpr double kMinProbability = 1e-30;
   for (std::int64_t i = 0; i < result.count; ++i) {
     const float* row = result.probabilities.data() + i * classes;
     const std::int32_t label = data.labels[static_cast<std::size_t>(i)];
-    const std::int32_t predicted = argmax_row(row, classes);
+    std::int32_t predicted = argmax_row(row, classes);
+    if (rejection_class >= 0) {
+      const Answer given =
+          answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
+      predicted = static_cast<std::int32_t>(given.rejected ? rejection_class : given.label);
+      result.rejected += given.rejected ? 1 : 0;
+    }
     result.predicted.push_back(predicted);
     correct += predicted == label;
     loss_sum -= std::log(std::max(double(row[label]), kMinProbability));
@@ -46,13 +56,13 @@ Evaluation scored(Tensor probabilities, const Dataset& data) {
 
 Evaluation evaluate(const Sequential& model, const Dataset& data, std::int64_t batch_size) {
   check_dataset(model, data, "evaluation data");
-  return scored(Predictor(model, batch_size).predict(data.images), data);
+  return scored(model, Predictor(model, batch_size).predict(data.images), data);
 }
 
 Evaluation evaluate(const Sequential& model, const Dataset& data, const TtaOptions& tta,
                     std::int64_t batch_size) {
   check_dataset(model, data, "evaluation data");
-  return scored(Predictor(model, batch_size).predict(data.images, tta), data);
+  return scored(model, Predictor(model, batch_size).predict(data.images, tta), data);
 }
 
 Tensor predict(const Sequential& model, const Tensor& images, std::int64_t batch_size) {
