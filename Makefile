@@ -91,15 +91,16 @@ SANITIZED_CONFIGURE = cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE
 # statistics), through code that smaller tests run too: under the sanitizers they took about
 # 700 of the 1,360 test seconds. Also left out, for CI's 30 minutes (about 300 more seconds):
 # the C interface's thread tests, which check-tsan runs; its agreement with the library on
-# picture files (the C interface's own tests stay); the MPI run with augmentation and the one
-# over TCP between network namespaces (the step-by-step MPI test stays); the interrupted-run
+# picture files (the C interface's own tests stay); the MPI run with augmentation, the one
+# over TCP between network namespaces and the hung and killed rank tests (the step-by-step and
+# resumed MPI tests stay); the elastic augmentation's statistics; the interrupted-run
 # test (52 s; the storm of stop signals stays); the browser test, the training example and
 # the ONNX Runtime run of every layer kind, whose code paths the unit tests take; the shipped
 # model's rejection rates. All run, at full size, in `make test`. Leaks count, except fontconfig's caches (tests/lsan.supp).
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-SANITIZER_LEFT_OUT = ^(ShippedModel\.IsTheCommittedFileAndReachesItsMnistAccuracy|TtaCli\.EvaluateOnMnistAgreesWithTheLibrary|CifarTest\.FashionMnistByNameTrainsAModelThatNamesClothes|ExplainDeletion\.RemovingTheMostSalientPixelsHurtsMoreThanRandomOnes|CApiAgreement\.PredictOnMnistTestImagesMatchesTheLibrary|PredictAccuracy\.MnistIsAFixedPointOfPreprocessing|FinetuneCli\.FineTuningADigitsModelBeatsTrainingFromScratchOnAFewPictures|ExplainTargets\.MapsAreLargerOnTheStrokesThanOnTheBackground|ExplainSanity\.MapsDependOnTheWeightsAndOnTheClass|CApiThreads\.(TwoModelsUsedAtOnceAnswerAsOneThreadDoes|OneModelSharedByEightThreadsAnswersAsOneThreadDoes)|Mpi\.TwoRanksMatchOneProcessWithAugmentation|serve_browser_test|example_train_mnist|onnx_runtime_every_kind|ShippedModel\.RejectsNonDigitsButNotDigits|CApiAgreement\.(PredictFileOnPictureFilesMatchesTheLibrary|Grey8OnPictureFilesMatchesTheLibrary|Grey8OnMnistPicturesMatchesTheLibrary)|CApiThreads\.LastErrorIsPerThread|Mpi\.TwoHostsOverTcpBetweenNetworkNamespaces|TrainCli\.InterruptedRunsResumeToTheSameWeights)$$
+SANITIZER_LEFT_OUT = ^(ShippedModel\.IsTheCommittedFileAndReachesItsMnistAccuracy|TtaCli\.EvaluateOnMnistAgreesWithTheLibrary|CifarTest\.FashionMnistByNameTrainsAModelThatNamesClothes|ExplainDeletion\.RemovingTheMostSalientPixelsHurtsMoreThanRandomOnes|CApiAgreement\.PredictOnMnistTestImagesMatchesTheLibrary|PredictAccuracy\.MnistIsAFixedPointOfPreprocessing|FinetuneCli\.FineTuningADigitsModelBeatsTrainingFromScratchOnAFewPictures|ExplainTargets\.MapsAreLargerOnTheStrokesThanOnTheBackground|ExplainSanity\.MapsDependOnTheWeightsAndOnTheClass|CApiThreads\.(TwoModelsUsedAtOnceAnswerAsOneThreadDoes|OneModelSharedByEightThreadsAnswersAsOneThreadDoes)|Mpi\.TwoRanksMatchOneProcessWithAugmentation|serve_browser_test|example_train_mnist|onnx_runtime_every_kind|ShippedModel\.RejectsNonDigitsButNotDigits|CApiAgreement\.(PredictFileOnPictureFilesMatchesTheLibrary|Grey8OnPictureFilesMatchesTheLibrary|Grey8OnMnistPicturesMatchesTheLibrary)|CApiThreads\.LastErrorIsPerThread|Mpi\.TwoHostsOverTcpBetweenNetworkNamespaces|TrainCli\.InterruptedRunsResumeToTheSameWeights|Mpi\.(HungRankEndsTheJobThroughTheWatchdog|KilledRankEndsTheJobWithAnErrorInBoundedTime)|Augment\.ElasticAloneWarpsLocallyWithAMoveThatGrowsWithAlpha)$$
 check-sanitizers: setup
 	@$(SANITIZED_CONFIGURE) >/dev/null
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
