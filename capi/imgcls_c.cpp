@@ -74,7 +74,7 @@ int deliver(const imgcls_model& m, const imgcls::Tensor& probabilities, float* o
     for (int c = 0; c < classes; ++c) out[c] = probabilities.data()[c];
   const imgcls::Answer given = imgcls::answer(
       m.model, std::span<const float>(probabilities.data(), static_cast<std::size_t>(classes)));
-  return static_cast<int>(given.rejected ? m.model.rejection_class() : given.label);
+  return static_cast<int>(given.output);
 }
 
 void require_output_room(const imgcls_model& m, const float* out, size_t capacity) {
@@ -103,11 +103,11 @@ int predict_picture(imgcls_model& m, const imgcls::Image& picture, const std::st
     input =
         imgcls::picture_to_input(picture, m.model.input_shape(), m.model.preprocessing(), source);
   } catch (const imgcls::NoDigitError&) {
-    if (!m.model.rejection()) throw;
-    const auto rejection = static_cast<int>(m.model.rejection_class());
+    const std::optional<imgcls::Answer> rejected = imgcls::no_digit_answer(m.model);
+    if (!rejected) throw;
     if (out != nullptr)
-      for (int c = 0; c < class_count(m); ++c) out[c] = c == rejection ? 1.0f : 0.0f;
-    return rejection;
+      for (int c = 0; c < class_count(m); ++c) out[c] = c == rejected->output ? 1.0f : 0.0f;
+    return static_cast<int>(rejected->output);
   }
   return predict_input(m, input, out);
 }

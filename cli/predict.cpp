@@ -182,12 +182,10 @@ double rounded_for_json(float probability) {
 
 // The answer first (answer(): the class given, or the rejection output when rejected), then
 // the other most probable outputs, k in all.
-std::vector<Ranked> ranked_answer(const Answer& given, std::int64_t rejection_class,
-                                  const float* probabilities, std::int64_t classes,
-                                  std::int64_t k) {
-  const Ranked first{
-      .label = static_cast<std::int32_t>(given.rejected ? rejection_class : given.label),
-      .probability = given.confidence};
+std::vector<Ranked> ranked_answer(const Answer& given, const float* probabilities,
+                                  std::int64_t classes, std::int64_t k) {
+  const Ranked first{.label = static_cast<std::int32_t>(given.output),
+                     .probability = given.confidence};
   std::vector<Ranked> ranked = {first};
   for (const Ranked& r : top_classes(probabilities, classes, k))
     if (r.label != first.label && std::ssize(ranked) < k) ranked.push_back(r);
@@ -243,14 +241,19 @@ std::string json_error_line(const std::string& file, const InputError& error) {
 }
 
 // The line of a picture a model with a rejection rule rejects because digit preprocessing
-// found no digit in it: {"file", "label": null, "class", "confidence": 1, "rejected": true,
-// "rejection_score": 1, "reason"}, or "blank.png  not a digit  1.0000  (found no digit...)".
-std::string no_digit_line(const std::string& file, const NoDigitError& why,
-                          const std::string& rejection_name, bool json) {
-  if (!json) return fmt::format("{}  {}  1.0000  ({})", file, rejection_name, why.problem());
-  return nlohmann::json{{"file", file},           {"label", nullptr}, {"class", rejection_name},
-                        {"confidence", 1.0},      {"rejected", true}, {"rejection_score", 1.0},
-                        {"reason", why.problem()}}
+// found no digit in it (no_digit_answer): {"file", "label": null, "class", "confidence": 1,
+// "rejected": true, "rejection_score": 1, "reason"}, or "blank.png  not a digit  1.0000
+// (found no digit...)".
+std::string no_digit_line(const std::string& file, const NoDigitError& why, const Answer& given,
+                          const std::vector<std::string>& names, bool json) {
+  const std::string& name = names[static_cast<std::size_t>(given.output)];
+  if (!json)
+    return fmt::format("{}  {}  {:.4f}  ({})", file, name, given.confidence, why.problem());
+  return nlohmann::json{
+      {"file", file},           {"label", nullptr},
+      {"class", name},          {"confidence", rounded_for_json(given.confidence)},
+      {"rejected", true},       {"rejection_score", rounded_for_json(given.rejection_score)},
+      {"reason", why.problem()}}
       .dump();
 }
 
@@ -267,23 +270,22 @@ void print_predictions(Sequential& model, const std::vector<Entry>& entries,
   const std::int64_t classes = inputs.empty() ? 0 : probabilities.dim(1);
   const std::vector<std::string> names = class_names(model);
   std::int64_t row_index = 0;
-  const std::int64_t rejection_class = model.rejection_class();
   for (const Entry& entry : entries) {
     if (entry.error) {
       if (options.json) fmt::print("{}\n", json_error_line(entry.file, *entry.error));
       continue;
     }
     if (entry.no_digit) {
-      fmt::print("{}\n", no_digit_line(entry.file, *entry.no_digit, names.back(), options.json));
+      fmt::print("{}\n", no_digit_line(entry.file, *entry.no_digit, *no_digit_answer(model), names,
+                                       options.json));
       continue;
     }
     const float* row = probabilities.data() + row_index++ * classes;
     const Answer given =
         answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
-    const std::vector<Ranked> ranked =
-        ranked_answer(given, rejection_class, row, classes, options.top);
+    const std::vector<Ranked> ranked = ranked_answer(given, row, classes, options.top);
     const std::string line = options.json ? json_line(entry.file, row, classes, given, ranked,
-                                                      names, rejection_class >= 0, tta)
+                                                      names, model.rejection().has_value(), tta)
                                           : text_line(entry.file, ranked, names);
     fmt::print("{}\n", line);
   }
@@ -331,7 +333,7 @@ int predict_pictures(PredictOptions options) {
         if (!options.save_dir.empty()) write_png(names.path_for(entry.file), input);
         chunk_inputs.push_back(std::move(input));
       } catch (const NoDigitError& error) {
-        if (model.rejection())
+        if (no_digit_answer(model))
           entry.no_digit = error;
         else
           entry.error = with_preprocessing_hint(error);

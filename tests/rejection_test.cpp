@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -97,6 +98,7 @@ TEST(Rejection, AnswerRejectsFromTheThresholdAndOtherwiseGivesTheBestOtherClass)
   const std::vector<float> a_class = {0.1f, 0.8f, 0.05f, 0.05f};
   // Without a rule, the last output is a class like any other.
   EXPECT_EQ(answer(model, sure_unknown).label, 3);
+  EXPECT_EQ(answer(model, sure_unknown).output, 3);
   EXPECT_FALSE(answer(model, sure_unknown).rejected);
   EXPECT_EQ(answer(model, sure_unknown).rejection_score, 0.0f);
 
@@ -105,12 +107,14 @@ TEST(Rejection, AnswerRejectsFromTheThresholdAndOtherwiseGivesTheBestOtherClass)
   const Answer rejected = answer(model, sure_unknown);
   EXPECT_TRUE(rejected.rejected);
   EXPECT_EQ(rejected.label, -1);
+  EXPECT_EQ(rejected.output, 3);
   EXPECT_FLOAT_EQ(rejected.rejection_score, 0.7f);
   EXPECT_FLOAT_EQ(rejected.confidence, 0.7f);
   // Most probable but under the threshold: the best of the other classes is the answer.
   const Answer kept = answer(model, unknown_first);
   EXPECT_FALSE(kept.rejected);
   EXPECT_EQ(kept.label, 0);
+  EXPECT_EQ(kept.output, 0);
   EXPECT_FLOAT_EQ(kept.confidence, 0.3f);
   EXPECT_FLOAT_EQ(kept.rejection_score, 0.4f);
   EXPECT_EQ(answer(model, a_class).label, 1);
@@ -121,6 +125,19 @@ TEST(Rejection, AnswerRejectsFromTheThresholdAndOtherwiseGivesTheBestOtherClass)
   EXPECT_THROW(model.set_rejection(RejectionRule{.threshold = 0.0f}), InputError);
   EXPECT_THROW(model.set_rejection(RejectionRule{.threshold = 1.5f}), InputError);
   EXPECT_EQ(answer_class_names(model), (std::vector<std::string>{"0", "1", "2"}));
+}
+
+TEST(Rejection, APictureWithNoDigitIsRejectedOnlyByAModelWithARule) {
+  Sequential model = presets::seed({.classes = 4});
+  EXPECT_FALSE(no_digit_answer(model).has_value());
+  model.set_rejection(RejectionRule{.threshold = 0.9f});
+  const std::optional<Answer> given = no_digit_answer(model);
+  ASSERT_TRUE(given.has_value());
+  EXPECT_TRUE(given->rejected);
+  EXPECT_EQ(given->label, -1);
+  EXPECT_EQ(given->output, 3);
+  EXPECT_FLOAT_EQ(given->confidence, 1.0f);
+  EXPECT_FLOAT_EQ(given->rejection_score, 1.0f);
 }
 
 TEST_F(RejectionTest, ModelFilesKeepTheRuleAndTheClassNames) {

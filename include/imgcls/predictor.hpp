@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -102,12 +103,18 @@ class Predictor {
 // the answer is the most probable class among the others.
 struct Answer {
   std::int64_t label = 0;   // the class given (its output index); -1 when rejected
-  float confidence = 0.0f;  // label's probability; when rejected, rejection_score
+  std::int64_t output = 0;  // the output that answers: label, or the rejection class
+  float confidence = 0.0f;  // output's probability
   bool rejected = false;
   float rejection_score = 0.0f;  // the rejection output's probability; 0 without a rule
 };
 // probabilities: the model's output count of them.
 Answer answer(const Sequential& model, std::span<const float> probabilities);
+
+// A picture in which digit preprocessing finds no digit (NoDigitError, preprocess.hpp): a
+// model with a rejection rule rejects it without running (rejection_score 1); for a model
+// without one there is no answer, and the picture stays an input error.
+std::optional<Answer> no_digit_answer(const Sequential& model);
 
 // Predictors of one model for callers on many threads (a server, the C interface): each call
 // borrows a free predictor, or makes one when all are busy, and returns it afterwards. Only

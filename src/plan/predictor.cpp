@@ -51,15 +51,26 @@ Answer answer(const Sequential& model, std::span<const float> probabilities) {
   const std::int64_t rejection = model.rejection_class();
   const std::int64_t classes = rejection >= 0 ? rejection : outputs;
   const auto best = std::max_element(probabilities.begin(), probabilities.begin() + classes);
-  Answer result{.label = best - probabilities.begin(), .confidence = *best};
+  const std::int64_t label = best - probabilities.begin();
+  Answer result{.label = label, .output = label, .confidence = *best};
   if (rejection < 0) return result;
   result.rejection_score = probabilities[static_cast<std::size_t>(rejection)];
   if (result.rejection_score >= model.rejection()->threshold) {
     result.rejected = true;
     result.label = -1;
+    result.output = rejection;
     result.confidence = result.rejection_score;
   }
   return result;
+}
+
+std::optional<Answer> no_digit_answer(const Sequential& model) {
+  if (!model.rejection()) return std::nullopt;
+  return Answer{.label = -1,
+                .output = model.rejection_class(),
+                .confidence = 1.0f,
+                .rejected = true,
+                .rejection_score = 1.0f};
 }
 
 Tensor shift_images(const Tensor& images, PixelShift shift) {

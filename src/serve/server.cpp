@@ -245,10 +245,11 @@ struct DigitServer::Impl {
       input =
           prepare_picture(picture, model.input_shape(), model.preprocessing(), kBodySource).input;
     } catch (const NoDigitError& error) {
-      if (!model.rejection()) throw RequestError{400, error.source() + ": " + error.problem()};
-      return {{"label", nullptr},    {"class", names.back()},  {"confidence", 1.0},
-              {"rejected", true},    {"rejection_score", 1.0}, {"reason", error.problem()},
-              {"class_names", names}};
+      const std::optional<Answer> rejected = no_digit_answer(model);
+      if (!rejected) throw RequestError{400, error.source() + ": " + error.problem()};
+      nlohmann::json result = answer_fields(*rejected);
+      result["reason"] = error.problem();
+      return result;
     } catch (const InputError& error) {
       throw RequestError{400, error.source() + ": " + error.problem()};
     }
@@ -260,13 +261,19 @@ struct DigitServer::Impl {
         answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
     nlohmann::json all = nlohmann::json::array();
     for (std::int64_t c = 0; c < classes; ++c) all.push_back(rounded_for_json(row[c]));
-    const std::int64_t shown = given.rejected ? model.rejection_class() : given.label;
+    nlohmann::json result = answer_fields(given);
+    result["probabilities"] = all;
+    return result;
+  }
+
+  // {"label" (null when rejected), "class", "confidence", "rejected", "class_names"}, and for
+  // a model with a rejection rule "rejection_score".
+  nlohmann::json answer_fields(const Answer& given) const {
     nlohmann::json result = {
         {"label", given.rejected ? nlohmann::json(nullptr) : nlohmann::json(given.label)},
-        {"class", names[static_cast<std::size_t>(shown)]},
+        {"class", names[static_cast<std::size_t>(given.output)]},
         {"confidence", rounded_for_json(given.confidence)},
         {"rejected", given.rejected},
-        {"probabilities", all},
         {"class_names", names}};
     if (model.rejection()) result["rejection_score"] = rounded_for_json(given.rejection_score);
     return result;

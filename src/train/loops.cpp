@@ -29,7 +29,7 @@ Evaluation scored(const Sequential& model, Tensor probabilities, const Dataset& 
   result.count = data.size();
   result.probabilities = std::move(probabilities);
   const std::int64_t classes = result.probabilities.dim(1);
-  const std::int64_t rejection_class = model.rejection_class();
+  const bool has_rule = model.rejection().has_value();
   double loss_sum = 0.0;
   std::int64_t correct = 0;
   constexpr double kMinProbability = 1e-30;
@@ -37,10 +37,10 @@ Evaluation scored(const Sequential& model, Tensor probabilities, const Dataset& 
     const float* row = result.probabilities.data() + i * classes;
     const std::int32_t label = data.labels[static_cast<std::size_t>(i)];
     std::int32_t predicted = argmax_row(row, classes);
-    if (rejection_class >= 0) {
+    if (has_rule) {
       const Answer given =
           answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
-      predicted = static_cast<std::int32_t>(given.rejected ? rejection_class : given.label);
+      predicted = static_cast<std::int32_t>(given.output);
       result.rejected += given.rejected ? 1 : 0;
     }
     result.predicted.push_back(predicted);
