@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""`make bench`: imgcls and the PyTorch peer side by side, alternating, medians and ratios.
+"""`make bench`: imgcls, PyTorch and ONNX Runtime side by side, alternating, medians and ratios.
 
+It first prints the CPU (model name, family and model, the ISA flags that choose kernels) and
+exports the seed model of tests/fixtures to ONNX for the ONNX Runtime peer.
 Each round runs, in this order:
   1. the GEMM peak (oneDNN sgemm 2048^3, `imgcls_bench --benchmark_filter=SgemmPeak`);
   2. imgcls: one training epoch of the seed model (`imgcls run --epochs E --json`), in fp32
      and with --precision bf16, and the Google Benchmark cases for the training step at
      batch 32/128/256 (fp32 and bf16) and inference at batch 1 and over 10,000 images;
   3. PyTorch (bench/peers/pytorch_seed.py with Debian's /usr/bin/python3, 2 threads,
-     channels_last, OPENBLAS_NUM_THREADS=1): the same epoch and its inference variants.
+     channels_last, OPENBLAS_NUM_THREADS=1): the same epoch and its inference variants;
+  4. ONNX Runtime (bench/peers/onnxruntime_seed.js in onnxruntime-node, which scripts/setup.sh
+     installs into .onnxruntime/): fp32 inference of the exported seed model, one image and
+     the 10,000 test images in batches of 32/256/1000, with 2 threads and, for one image, 1.
 The table holds the median over rounds of each figure, and the median over rounds of each
 round's ratio (above 1: imgcls is better), plus achieved GFLOPS as a share of the GEMM peak
 measured in the same run; then every round's epoch times.
@@ -33,6 +38,27 @@ TRAIN_FLOP_PER_IMAGE = 14.78e6      # the seed model's nominal work per training
 PERFORMED_FLOP_PER_IMAGE = 12.46e6  # what imgcls computes: conv2 over the 10x10 outputs pooling reads
 PREDICT_MODEL = os.path.join(ROOT, "tests", "fixtures", "seed_model.safetensors")
 PREDICT_PICTURE = os.path.join(ROOT, "tests", "images", "digits", "hand_004.pgm")
+ONNXRUNTIME_NODE = os.path.join(ROOT, ".onnxruntime", "node_modules", "onnxruntime-node")
+# The flags of /proc/cpuinfo that decide which kernels oneDNN, PyTorch and ONNX Runtime run.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+             "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_description():
+    """'Intel(R) Xeon(R) Processor (family 6, model 167); ISA: avx2 fma ...', from /proc/cpuinfo."""
+    fields = {}
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if not line.strip():
+                break  # the first processor's block is enough
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    isa = " ".join(flag for flag in ISA_FLAGS if flag in flags)
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return (f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')}, model "
+            f"{fields.get('model', '?')}, {os.cpu_count()} logical CPUs); ISA: {isa or 'none of ' + ' '.join(ISA_FLAGS)}"
+            + (f"; ONEDNN_MAX_CPU_ISA={limit}" if limit else ""))
 
 
 def run_json(cmd, env=None):
@@ -80,6 +106,16 @@ def main():
     peer = ["/usr/bin/python3",
             os.path.join(ROOT, "bench", "peers", "pytorch_seed.py")]
     peer_env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    if not os.path.isdir(ONNXRUNTIME_NODE):
+        sys.exit(f"run_bench.py: {ONNXRUNTIME_NODE}: onnxruntime-node is not installed "
+                 "(scripts/setup.sh --onnx-runtime installs it)")
+    onnx_model = os.path.join(tempfile.mkdtemp(prefix="imgcls-bench-"), "seed_model.onnx")
+    subprocess.run([imgcls, "export", PREDICT_MODEL, "--onnx", onnx_model], check=True,
+                   stdout=subprocess.DEVNULL)
+    ort_peer = ["node", os.path.join(ROOT, "bench", "peers", "onnxruntime_seed.js"), ONNXRUNTIME_NODE,
+                onnx_model, a.data]
+    cpu = cpu_description()
+    print(f"CPU: {cpu}", file=sys.stderr)
     figures = {}
 
     def add(name, value):
@@ -142,6 +178,13 @@ def main():
                                      "--infer-iters", "1000"], peer_env)["infer"]
         add("torch_latency_1t_us", min(theirs_1t["eager_latency_us"], theirs_1t["jit_latency_us"]))
 
+        ort = run_json(ort_peer + [str(a.threads)])
+        add("ort_latency_us", ort["latency_us"])
+        add("ort_throughput", ort["images_per_second"][str(ort["best_batch"])])
+        add("ort_throughput_batch", ort["best_batch"])
+        add("ort_latency_1t_us", run_json(ort_peer + ["1"])["latency_us"])
+        ort_version = ort["version"]
+
     med = {k: statistics.median(v) for k, v in figures.items()}
 
     def round_ratio(theirs, mine):
@@ -151,7 +194,8 @@ def main():
     def most_common(name):
         return statistics.mode(figures[name])
     peak = med["gemm_peak_gflops"]
-    print(f"\nseed model, {a.threads} threads, medians of {a.rounds} rounds (epochs per round: {a.epochs})")
+    print(f"\nCPU: {cpu}")
+    print(f"seed model, {a.threads} threads, medians of {a.rounds} rounds (epochs per round: {a.epochs})")
     print(f"GEMM peak (oneDNN sgemm 2048^3): {peak:.0f} GFLOPS\n")
     print(f"| figure | imgcls | PyTorch 1.13 (best variant) | ratio |")
     print(f"|---|---|---|---|")
@@ -171,6 +215,20 @@ def main():
     print(f"| throughput, 10,000 test images (images/s; best batch of 32/256/1000) | {med['imgcls_throughput']:.0f} "
           f"(batch {most_common('imgcls_throughput_batch')}) | {med['torch_throughput']:.0f} (batch "
           f"{most_common('torch_throughput_batch')}) | {round_ratio('imgcls_throughput', 'torch_throughput'):.2f}x |")
+    print(f"\nInference against ONNX Runtime {ort_version} (onnxruntime-node: the seed model exported with "
+          f"`imgcls export --onnx`; its one-image time includes the Node.js call):\n")
+    print("| figure | imgcls | ONNX Runtime | ratio |")
+    print("|---|---|---|---|")
+    print(f"| single-image latency (us) | {med['imgcls_latency_us']:.0f} | {med['ort_latency_us']:.0f} "
+          f"| {round_ratio('ort_latency_us', 'imgcls_latency_us'):.2f}x |")
+    print(f"| single-image latency, 1 thread (us) | {med['imgcls_latency_1t_us']:.0f} | "
+          f"{med['ort_latency_1t_us']:.0f} | {round_ratio('ort_latency_1t_us', 'imgcls_latency_1t_us'):.2f}x |")
+    print(f"| throughput, 10,000 test images (images/s; best batch of 32/256/1000) | {med['imgcls_throughput']:.0f} "
+          f"(batch {most_common('imgcls_throughput_batch')}) | {med['ort_throughput']:.0f} (batch "
+          f"{most_common('ort_throughput_batch')}) | {round_ratio('imgcls_throughput', 'ort_throughput'):.2f}x |")
+    print()
+    print("| figure | imgcls | PyTorch 1.13 (best variant) | ratio |")
+    print("|---|---|---|---|")
     print(f"| peak resident memory, training run (MiB) | {med['imgcls_train_rss_mib']:.0f} | "
           f"{med['torch_train_rss_mib']:.0f} (training and inference) | "
           f"{round_ratio('torch_train_rss_mib', 'imgcls_train_rss_mib'):.2f}x |")
