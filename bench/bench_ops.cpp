@@ -65,7 +65,7 @@ void BM_MaxPool(benchmark::State& state, int which, bool backward) {
   g.in_h = g.in_w = which == 1 ? 26 : 11;
   g.channels = which == 1 ? 32 : 64;
   g.window.kernel_h = g.window.kernel_w = g.window.stride_h = g.window.stride_w = 2;
-  backend::Pool2d pool(g, backend::PoolKind::max);
+  backend::Pool2d pool(g, backend::PoolKind::max, /*with_backward=*/true);  // as in training
   auto src = random_values(g.batch * g.in_h * g.in_w * g.channels);
   auto dst = random_values(g.batch * g.out_h() * g.out_w() * g.channels);
   auto diff_src = src;

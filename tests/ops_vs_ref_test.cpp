@@ -229,12 +229,34 @@ TEST(Pool2dVsRef, MaxForwardAndBackward) {
     ref::max_pool2d_forward(g, src.data(), expected_dst.data());
     ref::max_pool2d_backward(g, src.data(), diff_dst.data(), expected_diff_src.data());
 
-    backend::Pool2d pool(g, backend::PoolKind::max);
+    backend::Pool2d pool(g, backend::PoolKind::max, /*with_backward=*/true);
     std::vector<float> dst(expected_dst.size(), NAN), diff_src(src.size(), NAN);
     pool.forward(src.data(), dst.data());
     pool.backward(diff_dst.data(), diff_src.data());
     EXPECT_TRUE(matches_reference(dst, expected_dst)) << "dst";
     EXPECT_TRUE(matches_reference(diff_src, expected_diff_src)) << "diff_src";
+  }
+}
+
+// What an inference plan makes: oneDNN's forward_inference, no positions kept.
+TEST(Pool2dVsRef, ForwardOnlyMatchesTheReferenceAndHasNoBackward) {
+  Rng rng(5);
+  for (const Pool2dGeometry& g : pool_cases()) {
+    SCOPED_TRACE(describe(g));
+    const auto src = random_values(g.batch * g.in_h * g.in_w * g.channels, rng);
+    std::vector<float> expected_max(std::size_t(g.batch * g.out_h() * g.out_w() * g.channels));
+    std::vector<float> expected_average(expected_max.size());
+    ref::max_pool2d_forward(g, src.data(), expected_max.data());
+    ref::avg_pool2d_forward(g, src.data(), expected_average.data());
+    for (const auto& [kind, expected] :
+         {std::pair{backend::PoolKind::max, &expected_max},
+          std::pair{backend::PoolKind::average, &expected_average}}) {
+      backend::Pool2d pool(g, kind, /*with_backward=*/false);
+      std::vector<float> dst(expected->size(), NAN), diff_src(src.size(), NAN);
+      pool.forward(src.data(), dst.data());
+      EXPECT_TRUE(matches_reference(dst, *expected)) << "dst";
+      EXPECT_ANY_THROW(pool.backward(dst.data(), diff_src.data()));
+    }
   }
 }
 
@@ -248,7 +270,7 @@ TEST(Pool2dVsRef, AverageForwardAndBackward) {
     ref::avg_pool2d_forward(g, src.data(), expected_dst.data());
     ref::avg_pool2d_backward(g, diff_dst.data(), expected_diff_src.data());
 
-    backend::Pool2d pool(g, backend::PoolKind::average);
+    backend::Pool2d pool(g, backend::PoolKind::average, /*with_backward=*/true);
     std::vector<float> dst(expected_dst.size(), NAN), diff_src(src.size(), NAN);
     pool.forward(src.data(), dst.data());
     pool.backward(diff_dst.data(), diff_src.data());

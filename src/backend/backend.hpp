@@ -62,12 +62,15 @@ enum class PoolKind { max, average };
 
 class Pool2d {
  public:
-  Pool2d(const Pool2dGeometry& geometry, PoolKind kind);
+  // with_backward false: forward only (oneDNN's forward_inference, which keeps no positions);
+  // backward is then a programming error.
+  Pool2d(const Pool2dGeometry& geometry, PoolKind kind, bool with_backward);
   ~Pool2d();
   Pool2d(const Pool2d&) = delete;
   Pool2d& operator=(const Pool2d&) = delete;
 
-  // src [N, H, W, C] -> dst [N, OH, OW, C]; keeps the max positions for backward.
+  // src [N, H, W, C] -> dst [N, OH, OW, C]; keeps the max positions for backward (when made
+  // with it).
   void forward(const float* src, float* dst);
   // diff_dst [N, OH, OW, C] -> diff_src [N, H, W, C], using the last forward's positions.
   void backward(const float* diff_dst, float* diff_src);

@@ -38,7 +38,8 @@ class GlobalAvgPoolKernel final : public Kernel {
   GlobalAvgPoolKernel(const GlobalAvgPoolLayer& layer, const KernelSpec& spec) : layer_(layer) {
     geometry_ = layer.geometry();
     geometry_.batch = spec.batch;
-    primitives_ = std::make_unique<backend::Pool2d>(geometry_, backend::PoolKind::average);
+    primitives_ =
+        std::make_unique<backend::Pool2d>(geometry_, backend::PoolKind::average, spec.backward);
   }
 
   void forward(const Tensor& src, Tensor& dst) override {

@@ -38,6 +38,10 @@ struct KernelSpec {
   // window maxima, and four times less memory traffic on a 2x2 pool's output).
   bool next_masks_relu = false;
   bool masks_input_relu = false;
+  // Whether backward may follow forward: training, and the gradient plan of explanations
+  // (which runs Mode::infer). An inference plan says no, and a kernel then keeps nothing for
+  // it (max pooling skips writing its window maxima's positions).
+  bool backward = true;
 };
 
 class Kernel {

@@ -32,7 +32,7 @@ class Pool2DKernel final : public Kernel {
                        geometry_.out_w() == layer.geometry().out_w(),
                    "{}: input part {} changes the output", layer.name(), to_string(part));
     }
-    primitives_ = std::make_unique<backend::Pool2d>(geometry_, layer.pool_kind());
+    primitives_ = std::make_unique<backend::Pool2d>(geometry_, layer.pool_kind(), spec.backward);
   }
 
   void forward(const Tensor& src, Tensor& dst) override {

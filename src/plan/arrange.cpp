@@ -43,6 +43,7 @@ std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mod
   for (std::size_t i = 0; i < count; ++i) {
     specs[i].batch = batch;
     specs[i].mode = i < frozen_layers ? Mode::infer : mode;
+    specs[i].backward = mode == Mode::train;
     specs[i].precision =
         specs[i].mode == Mode::train ? precision_of(model.layer(i), precision) : Precision::fp32;
   }
