@@ -36,7 +36,8 @@ void trim(std::int64_t out, std::int64_t& in, std::int64_t kernel, std::int64_t 
   in = read;
 }
 
-// src [N, H, W, C] -> dst [N, H', W', K] (or its top-left part, spec.output_part)
+// src [N, H, W, C] (or its top-left part, spec.input_part) -> dst [N, H', W', K] (or its
+// top-left part, spec.output_part)
 class Conv2DKernel final : public Kernel {
  public:
   Conv2DKernel(const Conv2DLayer& layer, const KernelSpec& spec)
@@ -60,15 +61,23 @@ class Conv2DKernel final : public Kernel {
                    "{}: trimmed to {}x{}, wanted {}", layer.name(), computed_.out_h(),
                    computed_.out_w(), to_string(part));
     }
+    stored_ = {full.in_h, full.in_w, full.in_c};
+    if (spec.input_part) {
+      stored_ = *spec.input_part;
+      IMGCLS_CHECK(stored_.size() == 3 && stored_[2] == full.in_c && stored_[0] >= computed_.in_h &&
+                       stored_[0] <= full.in_h && stored_[1] >= computed_.in_w &&
+                       stored_[1] <= full.in_w,
+                   "{}: input part {} does not hold the {}x{} the output reads", layer.name(),
+                   to_string(stored_), computed_.in_h, computed_.in_w);
+    }
     const Precision precision = spec.mode == Mode::train ? spec.precision : Precision::fp32;
     primitives_ =
         std::make_unique<backend::Conv2d>(computed_, detail::to_post_op(layer.options().activation),
-                                          precision, backend::Extent2d{full.in_h, full.in_w});
+                                          precision, backend::Extent2d{stored_[0], stored_[1]});
   }
 
   void forward(const Tensor& src, Tensor& dst) override {
-    const Conv2dGeometry& full = layer_.geometry();
-    detail::check_src(layer_.name(), src, batch_, {full.in_h, full.in_w, full.in_c});
+    detail::check_src(layer_.name(), src, batch_, stored_);
     dst.resize({batch_, computed_.out_h(), computed_.out_w(), computed_.out_c});
     primitives_->forward(src.data(), layer_.weights().data(), layer_.bias().data(), dst.data());
   }
@@ -93,6 +102,7 @@ class Conv2DKernel final : public Kernel {
   std::int64_t batch_;
   Activation backward_activation_;  // none when the next layer masks
   Conv2dGeometry computed_;         // the full geometry, or its trimmed part
+  Shape stored_;                    // one sample of src: the full input, or its top-left part
   std::unique_ptr<backend::Conv2d> primitives_;
   Tensor scratch_;
 };

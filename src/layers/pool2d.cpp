@@ -13,7 +13,8 @@ namespace imgcls::layers {
 
 namespace {
 
-// src [N, H, W, C] (or its top-left part, spec.input_part) -> dst [N, OH, OW, C]
+// src [N, H, W, C] (or its top-left part, spec.input_part) -> dst [N, OH, OW, C] (or its
+// top-left part, spec.output_part, when the input part computes no more than that)
 class Pool2DKernel final : public Kernel {
  public:
   Pool2DKernel(const Pool2DLayer& layer, const KernelSpec& spec)
@@ -27,10 +28,12 @@ class Pool2DKernel final : public Kernel {
       const Shape& part = *spec.input_part;
       geometry_.in_h = part.at(0);
       geometry_.in_w = part.at(1);
-      IMGCLS_CHECK(part.at(2) == geometry_.channels &&
-                       geometry_.out_h() == layer.geometry().out_h() &&
-                       geometry_.out_w() == layer.geometry().out_w(),
-                   "{}: input part {} changes the output", layer.name(), to_string(part));
+      const Pool2dGeometry& full = layer.geometry();
+      const Shape out = spec.output_part.value_or(Shape{full.out_h(), full.out_w(), full.channels});
+      IMGCLS_CHECK(part.at(2) == geometry_.channels && geometry_.out_h() == out.at(0) &&
+                       geometry_.out_w() == out.at(1),
+                   "{}: input part {} does not give the output {}", layer.name(), to_string(part),
+                   to_string(out));
     }
     primitives_ = std::make_unique<backend::Pool2d>(geometry_, layer.pool_kind(), spec.backward);
   }

@@ -1,6 +1,8 @@
 // The arrangement of kernels (see arrange.hpp).
 #include "plan/arrange.hpp"
 
+#include <optional>
+
 #include "core/check.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
@@ -29,6 +31,54 @@ bool ends_with_relu(const Layer& layer) {
   if (const auto* dense = dynamic_cast<const layers::DenseLayer*>(&layer))
     return dense->options().activation == Activation::relu;
   return false;
+}
+
+const layers::Conv2DLayer* as_conv(const Layer& layer) {
+  return dynamic_cast<const layers::Conv2DLayer*>(&layer);
+}
+const layers::Pool2DLayer* as_pool(const Layer& layer) {
+  return dynamic_cast<const layers::Pool2DLayer*>(&layer);
+}
+
+// The top-left part of its input that a Conv2D or Pool2D without padding reads to compute
+// the top-left `output` part of its output; nullopt for other layers and padded windows.
+std::optional<Shape> unpadded_part_read(const Layer& layer, const Shape& output) {
+  const auto read = [&](const Window2d& w, std::int64_t channels) -> std::optional<Shape> {
+    if (w.pad_top != 0 || w.pad_left != 0 || w.pad_bottom != 0 || w.pad_right != 0)
+      return std::nullopt;
+    return Shape{(output.at(0) - 1) * w.stride_h + w.kernel_h,
+                 (output.at(1) - 1) * w.stride_w + w.kernel_w, channels};
+  };
+  if (const auto* conv = as_conv(layer))
+    return read(conv->geometry().window, conv->geometry().in_c);
+  if (const auto* pool = as_pool(layer))
+    return read(pool->geometry().window, pool->geometry().channels);
+  return std::nullopt;
+}
+
+// Inference: trimming runs further back. A layer that computes part of its output reads part
+// of its input, and the layer before it need compute no more than that part: for the seed,
+// conv2 computes 10x10 of its 11x11, so it reads 12x12 of pool1's 13x13; pool1 computes
+// 12x12, reading 24x24 of conv1's 26x26; conv1 computes 24x24. The parts then pass between
+// them dense, without a copy. A Conv2D can compute part of its output from any input; a
+// Pool2D only from a part of its input, so only after a layer that can do the same.
+// (Training keeps the full outputs: backward would have to pad the gradients back.)
+void trim_back(const Sequential& model, std::vector<KernelSpec>& specs) {
+  const std::size_t count = specs.size();
+  std::vector<bool> computes_part(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Layer& layer = model.layer(i);
+    computes_part[i] =
+        as_conv(layer) != nullptr || (as_pool(layer) && i > 0 && computes_part[i - 1] &&
+                                      unpadded_part_read(layer, {1, 1, 1}).has_value());
+  }
+  for (std::size_t i = count; i-- > 1;) {
+    if (!specs[i].output_part || !computes_part[i - 1]) continue;
+    const std::optional<Shape> read = unpadded_part_read(model.layer(i), *specs[i].output_part);
+    if (!read || *read == model.output_shape_of(i - 1)) continue;
+    specs[i].input_part = *read;
+    specs[i - 1].output_part = *read;
+  }
 }
 
 }  // namespace
@@ -61,6 +111,7 @@ std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mod
       specs[i + 1].masks_input_relu = true;
     }
   }
+  if (mode == Mode::infer) trim_back(model, specs);
   return specs;
 }
 
