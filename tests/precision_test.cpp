@@ -266,6 +266,26 @@ TEST(TrimmedConvolution, InferenceTrimsBackToTheFirstConvolution) {
   for (const KernelSpec& spec : specs) EXPECT_FALSE(spec.backward);
 }
 
+// A convolution keeps its weights converted into oneDNN's layout while they do not change
+// (FormatBridge::to_primitive_if_changed): a predictor kept across a change of the model's
+// weights must see the change, down to a single value.
+TEST(ConvertedWeights, APredictorSeesEveryChangeOfTheWeights) {
+  Sequential model = presets::seed();
+  model.initialize(5);
+  Rng rng(21);
+  const Tensor images = random_tensor({4, 28, 28, 1}, rng);
+  Predictor kept(model, 4);
+  const std::vector<float> before = kept.logits(images).values();
+  Tensor& conv2 = *model.params()[2].value;  // conv2's weights (conv1's are 0 and 1)
+  ASSERT_EQ(conv2.shape(), (Shape{64, 32, 3, 3})) << model.params()[2].name;
+  conv2[0] += 0.5f;
+  const std::vector<float> after = kept.logits(images).values();
+  EXPECT_GT(relative_difference(after, before), 1e-6) << "the change was not seen";
+  EXPECT_EQ(after, Predictor(model, 4).logits(images).values());
+  conv2[0] -= 0.5f;
+  EXPECT_LT(relative_difference(kept.logits(images).values(), before), 1e-6);
+}
+
 TEST(TrimmedConvolution, SeedLikeModelMatchesItsLayersRunAlone) {
   expect_trimmed_model_matches_layers(seed_like_layers, {15, 15, 2}, 3);
 }

@@ -1,6 +1,8 @@
 // The oneDNN engine, stream, thread count and FormatBridge.
 #include <omp.h>
 
+#include <cstring>
+
 #include "backend/backend.hpp"
 #include "backend/dnnl_common.hpp"
 #include "core/check.hpp"
@@ -39,6 +41,17 @@ dnnl::memory FormatBridge::to_primitive(const float* user_data) {
   if (same_) return user_;
   to_primitive_.execute(thread_stream(), user_, primitive_);
   return primitive_;
+}
+
+dnnl::memory FormatBridge::to_primitive_if_changed(const float* user_data) {
+  if (same_) return to_primitive(user_data);
+  const std::size_t count = user_.get_desc().get_size() / sizeof(float);
+  if (converted_from_.size() == count &&
+      std::memcmp(user_data, converted_from_.data(), count * sizeof(float)) == 0)
+    return primitive_;
+  dnnl::memory converted = to_primitive(user_data);
+  converted_from_.assign(user_data, user_data + count);
+  return converted;
 }
 
 dnnl::memory FormatBridge::primitive_output(float* user_data) {
@@ -101,7 +114,7 @@ void WeightedPrimitives::forward(const float* src, const float* weights, const f
                                  float* dst) {
   auto& stream = thread_stream();
   forward_.execute(stream, {{DNNL_ARG_SRC, src_.to_primitive(src)},
-                            {DNNL_ARG_WEIGHTS, forward_weights_.to_primitive(weights)},
+                            {DNNL_ARG_WEIGHTS, forward_weights_.to_primitive_if_changed(weights)},
                             {DNNL_ARG_BIAS, bind(bias_, bias)},
                             {DNNL_ARG_DST, bind(dst_, dst)},
                             {DNNL_ARG_SCRATCHPAD, forward_scratchpad_}});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dnnl.hpp>
+#include <vector>
 
 #include "backend/backend.hpp"
 #include "core/check.hpp"
@@ -65,6 +66,11 @@ class FormatBridge {
   FormatBridge(const dnnl::memory::desc& user, const dnnl::memory::desc& primitive);
   // Memory in the primitive's layout holding the values of `user_data`.
   dnnl::memory to_primitive(const float* user_data);
+  // The same for a dense user tensor that seldom changes (weights between updates): the
+  // conversion is skipped when `user_data` holds the values of the last call, bit for bit,
+  // compared with a copy kept here (a read of the weights instead of a reorder into a new
+  // layout).
+  dnnl::memory to_primitive_if_changed(const float* user_data);
   // Memory the primitive writes into; call to_user() afterwards.
   dnnl::memory primitive_output(float* user_data);
   void to_user(float* user_data);
@@ -77,6 +83,7 @@ class FormatBridge {
   dnnl::memory::desc primitive_md_;
   dnnl::memory user_, primitive_;
   dnnl::reorder to_primitive_, to_user_;
+  std::vector<float> converted_from_;  // to_primitive_if_changed: the values last converted
 };
 
 // The data type convolution and inner product multiply in. bf16 only where the CPU
