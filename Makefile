@@ -68,9 +68,10 @@ models: setup
 check-style: setup configure
 	scripts/check_style.sh $(BUILD_DIR)
 
-# Side-by-side benchmark with the PyTorch peer (needs Debian's python3-torch; setup --bench
-# installs it). Prints a table of medians and ratios, then the time to 99% MNIST accuracy of
-# the seed and fast recipes, the fast one beside PyTorch's (bench/time_to_accuracy.py).
+# Side-by-side benchmark with the PyTorch and ONNX Runtime peers (Debian's python3-torch,
+# which setup --bench installs; onnxruntime-node, which setup installs). Prints the CPU, tables
+# of medians and ratios, then the time to 99% MNIST accuracy of the seed and fast recipes, the
+# fast one beside PyTorch's (bench/time_to_accuracy.py).
 bench: setup
 	@scripts/setup.sh --bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DIMGCLS_BENCH=ON -DIMGCLS_TESTS=OFF >/dev/null
