@@ -72,7 +72,7 @@ void BM_MaxPool(benchmark::State& state, int which, bool backward) {
   pool.forward(src.data(), dst.data());
   for (auto _ : state) {
     if (backward)
-      pool.backward(dst.data(), diff_src.data());
+      pool.backward(src.data(), dst.data(), diff_src.data());
     else
       pool.forward(src.data(), dst.data());
   }

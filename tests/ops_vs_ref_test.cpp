@@ -232,10 +232,39 @@ TEST(Pool2dVsRef, MaxForwardAndBackward) {
     backend::Pool2d pool(g, backend::PoolKind::max, /*with_backward=*/true);
     std::vector<float> dst(expected_dst.size(), NAN), diff_src(src.size(), NAN);
     pool.forward(src.data(), dst.data());
-    pool.backward(diff_dst.data(), diff_src.data());
+    pool.backward(src.data(), diff_dst.data(), diff_src.data());
     EXPECT_TRUE(matches_reference(dst, expected_dst)) << "dst";
     EXPECT_TRUE(matches_reference(diff_src, expected_diff_src)) << "diff_src";
   }
+}
+
+// Max pooling without padding (every Pool2D layer's) finds each window's maximum again in
+// backward (backend/pool2d.cpp). After a ReLU many windows hold equal values (zeros); the
+// gradient goes to the first of them, and overlapping windows add up in the reference's
+// order: equal to the reference bit for bit. (Padded windows, oneDNN's backward with its
+// workspace, differ from it here in the last bits.)
+TEST(Pool2dVsRef, UnpaddedMaxBackwardWithTiesEqualsTheReference) {
+  Rng rng(6);
+  int checked = 0;
+  for (const Pool2dGeometry& g : pool_cases()) {
+    const Window2d& w = g.window;
+    if (w.pad_top != 0 || w.pad_left != 0 || w.pad_bottom != 0 || w.pad_right != 0) continue;
+    ++checked;
+    SCOPED_TRACE(describe(g));
+    auto src = random_values(g.batch * g.in_h * g.in_w * g.channels, rng);
+    for (float& v : src) v = std::max(0.0f, std::round(v * 2.0f) / 2.0f);  // few levels, many 0s
+    const auto diff_dst = random_values(g.batch * g.out_h() * g.out_w() * g.channels, rng);
+    std::vector<float> expected_dst(diff_dst.size()), expected_diff_src(src.size());
+    ref::max_pool2d_forward(g, src.data(), expected_dst.data());
+    ref::max_pool2d_backward(g, src.data(), diff_dst.data(), expected_diff_src.data());
+    backend::Pool2d pool(g, backend::PoolKind::max, /*with_backward=*/true);
+    std::vector<float> dst(expected_dst.size(), NAN), diff_src(src.size(), NAN);
+    pool.forward(src.data(), dst.data());
+    pool.backward(src.data(), diff_dst.data(), diff_src.data());
+    EXPECT_EQ(dst, expected_dst);
+    EXPECT_EQ(diff_src, expected_diff_src);
+  }
+  EXPECT_EQ(checked, 18);  // kernels 2 and 3, strides 1 to 3, channels 1, 3 and 17
 }
 
 // What an inference plan makes: oneDNN's forward_inference, no positions kept.
@@ -255,7 +284,7 @@ TEST(Pool2dVsRef, ForwardOnlyMatchesTheReferenceAndHasNoBackward) {
       std::vector<float> dst(expected->size(), NAN), diff_src(src.size(), NAN);
       pool.forward(src.data(), dst.data());
       EXPECT_TRUE(matches_reference(dst, *expected)) << "dst";
-      EXPECT_ANY_THROW(pool.backward(dst.data(), diff_src.data()));
+      EXPECT_ANY_THROW(pool.backward(src.data(), dst.data(), diff_src.data()));
     }
   }
 }
@@ -273,7 +302,7 @@ TEST(Pool2dVsRef, AverageForwardAndBackward) {
     backend::Pool2d pool(g, backend::PoolKind::average, /*with_backward=*/true);
     std::vector<float> dst(expected_dst.size(), NAN), diff_src(src.size(), NAN);
     pool.forward(src.data(), dst.data());
-    pool.backward(diff_dst.data(), diff_src.data());
+    pool.backward(src.data(), diff_dst.data(), diff_src.data());
     EXPECT_TRUE(matches_reference(dst, expected_dst)) << "dst";
     EXPECT_TRUE(matches_reference(diff_src, expected_diff_src)) << "diff_src";
   }

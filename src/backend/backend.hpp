@@ -72,8 +72,9 @@ class Pool2d {
   // src [N, H, W, C] -> dst [N, OH, OW, C]; keeps the max positions for backward (when made
   // with it).
   void forward(const float* src, float* dst);
-  // diff_dst [N, OH, OW, C] -> diff_src [N, H, W, C], using the last forward's positions.
-  void backward(const float* diff_dst, float* diff_src);
+  // diff_dst [N, OH, OW, C] -> diff_src [N, H, W, C], using the last forward's positions or,
+  // for max pooling without padding, the maxima found again in src (the last forward's).
+  void backward(const float* src, const float* diff_dst, float* diff_src);
 
  private:
   struct Impl;

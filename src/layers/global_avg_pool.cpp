@@ -54,7 +54,7 @@ class GlobalAvgPoolKernel final : public Kernel {
                  to_string(diff_dst.shape()), to_string(dst.shape()));
     if (!diff_src) return;
     diff_src->resize(src.shape());
-    primitives_->backward(diff_dst.data(), diff_src->data());
+    primitives_->backward(src.data(), diff_dst.data(), diff_src->data());
   }
 
  private:

@@ -55,7 +55,7 @@ class Pool2DKernel final : public Kernel {
     const Tensor& diff =
         detail::gradient_before_activation(input_relu_backward_, dst, diff_dst, scratch_);
     diff_src->resize(src.shape());
-    primitives_->backward(diff.data(), diff_src->data());
+    primitives_->backward(src.data(), diff.data(), diff_src->data());
   }
 
  private:
