@@ -56,13 +56,15 @@ std::optional<Shape> unpadded_part_read(const Layer& layer, const Shape& output)
   return std::nullopt;
 }
 
-// Inference: trimming runs further back. A layer that computes part of its output reads part
+// Trimming runs further back. A layer that computes part of its output reads part
 // of its input, and the layer before it need compute no more than that part: for the seed,
 // conv2 computes 10x10 of its 11x11, so it reads 12x12 of pool1's 13x13; pool1 computes
 // 12x12, reading 24x24 of conv1's 26x26; conv1 computes 24x24. The parts then pass between
 // them dense, without a copy. A Conv2D can compute part of its output from any input; a
-// Pool2D only from a part of its input, so only after a layer that can do the same.
-// (Training keeps the full outputs: backward would have to pad the gradients back.)
+// Pool2D only from a part of its input, so only after a layer that can do the same. In
+// training the rows and columns left out have no gradient (nothing reads them), so the
+// weight gradients are those of the full outputs; only layers without batch statistics
+// (Conv2D, Pool2D) are trimmed, so nothing is averaged over a part instead of the whole.
 void trim_back(const Sequential& model, std::vector<KernelSpec>& specs) {
   const std::size_t count = specs.size();
   std::vector<bool> computes_part(count);
@@ -111,7 +113,7 @@ std::vector<KernelSpec> arrange(const Sequential& model, std::int64_t batch, Mod
       specs[i + 1].masks_input_relu = true;
     }
   }
-  if (mode == Mode::infer) trim_back(model, specs);
+  trim_back(model, specs);
   return specs;
 }
 

@@ -4,10 +4,10 @@
 //  - output trimming: a pooling layer whose windows do not reach its input's last rows or
 //    columns (MaxPool 2x2 over 11x11 reads 10x10) lets the Conv2D before it compute only the
 //    part it reads (17% less work for the seed's conv2); results are unchanged and the
-//    declared shapes (summary, export) stay the full ones. In an inference arrangement the
-//    trimming runs further back, through poolings and convolutions without padding, so
-//    that the parts pass between layers without a copy (the seed: pool1 computes 12x12 of
-//    13x13, conv1 24x24 of 26x26);
+//    declared shapes (summary, export) stay the full ones. The trimming runs further back,
+//    through poolings and convolutions without padding, so that the parts pass between
+//    layers without a copy (the seed: pool1 computes 12x12 of 13x13, conv1 24x24 of
+//    26x26); what no later layer reads has no gradient either, so training is unchanged;
 //  - an inference arrangement says no backward follows (KernelSpec::backward): max pooling
 //    keeps no positions;
 //  - ReLU fusion in backward: max pooling of a fused ReLU's output sends gradient only to
