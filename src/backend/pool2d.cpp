@@ -17,10 +17,6 @@ namespace imgcls::backend {
 
 namespace {
 
-bool unpadded(const Window2d& w) {
-  return w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
-}
-
 // Max pooling's gradient over one image, windows without padding: each window's gradient
 // goes to the first position, row by row, holding its maximum in src (what the reference
 // does, and where oneDNN's workspace points). offsets: of each window position from the
@@ -59,16 +55,22 @@ void max_pool_backward_image(const Pool2dGeometry& g, const std::vector<std::int
     }
 }
 
+// The offsets max_pool_backward_image takes: of each window position from the first, row
+// by row, in an NHWC image of g's size.
+std::vector<std::int64_t> window_offsets(const Pool2dGeometry& g) {
+  std::vector<std::int64_t> offsets;
+  for (std::int64_t y = 0; y < g.window.kernel_h; ++y)
+    for (std::int64_t x = 0; x < g.window.kernel_w; ++x)
+      offsets.push_back((y * g.in_w + x) * g.channels);
+  return offsets;
+}
+
 // The same over a batch, in parallel over images, so every diff_src element is summed in
 // one order whatever the thread count.
-void max_pool_backward(const Pool2dGeometry& g, const float* src, const float* diff_dst,
-                       float* diff_src) {
+void max_pool_backward(const Pool2dGeometry& g, const std::vector<std::int64_t>& offsets,
+                       const float* src, const float* diff_dst, float* diff_src) {
   using i64 = std::int64_t;
-  const i64 channels = g.channels, row = g.in_w * channels, image = g.in_h * row;
-  std::vector<i64> offsets;
-  for (i64 y = 0; y < g.window.kernel_h; ++y)
-    for (i64 x = 0; x < g.window.kernel_w; ++x) offsets.push_back(y * row + x * channels);
-  const i64 out_image = g.out_h() * g.out_w() * channels;
+  const i64 image = g.in_h * g.in_w * g.channels, out_image = g.out_h() * g.out_w() * g.channels;
 #pragma omp parallel for schedule(static)
   for (i64 n = 0; n < g.batch; ++n)
     max_pool_backward_image(g, offsets, src + n * image, diff_dst + n * out_image,
@@ -81,6 +83,7 @@ struct Pool2d::Impl {
   Pool2dGeometry g;
   bool with_backward;
   bool own_backward;  // max pooling without padding: forward_inference, backward here
+  std::vector<std::int64_t> offsets;  // own_backward's: window_offsets(g)
   dnnl::algorithm algorithm;
   dnnl::memory::desc src_md, dst_md;
   dnnl::pooling_forward::primitive_desc forward_pd;
@@ -94,8 +97,9 @@ struct Pool2d::Impl {
   Impl(const Pool2dGeometry& geometry, PoolKind kind, bool keeps_positions)
       : g(geometry),
         with_backward(keeps_positions),
-        own_backward(kind == PoolKind::max && unpadded(geometry.window)) {
+        own_backward(kind == PoolKind::max && !has_padding(geometry.window)) {
     auto& engine = context().engine;
+    if (own_backward) offsets = window_offsets(g);
     algorithm = kind == PoolKind::max ? dnnl::algorithm::pooling_max
                                       : dnnl::algorithm::pooling_avg_exclude_padding;
     src_md = f32_desc({g.batch, g.channels, g.in_h, g.in_w}, tag::nhwc);
@@ -147,7 +151,7 @@ void Pool2d::forward(const float* src, float* dst) {
 void Pool2d::backward(const float* src, const float* diff_dst, float* diff_src) {
   auto& s = *impl_;
   IMGCLS_CHECK(s.with_backward, "pooling made for forward only");
-  if (s.own_backward) return max_pool_backward(s.g, src, diff_dst, diff_src);
+  if (s.own_backward) return max_pool_backward(s.g, s.offsets, src, diff_dst, diff_src);
   s.prepare_backward();
   auto& stream = thread_stream();
   s.backward.execute(stream, {{DNNL_ARG_DIFF_DST, bind(s.diff_dst, diff_dst)},

@@ -24,6 +24,8 @@ class Pool2DKernel final : public Kernel {
                  "{}: only max pooling passes gradient to window maxima alone", layer.name());
     geometry_ = layer.geometry();
     geometry_.batch = spec.batch;
+    IMGCLS_CHECK(!spec.output_part || spec.input_part,
+                 "{}: an output part comes from an input part", layer.name());
     if (spec.input_part) {
       const Shape& part = *spec.input_part;
       geometry_.in_h = part.at(0);

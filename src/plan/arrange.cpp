@@ -44,8 +44,7 @@ const layers::Pool2DLayer* as_pool(const Layer& layer) {
 // the top-left `output` part of its output; nullopt for other layers and padded windows.
 std::optional<Shape> unpadded_part_read(const Layer& layer, const Shape& output) {
   const auto read = [&](const Window2d& w, std::int64_t channels) -> std::optional<Shape> {
-    if (w.pad_top != 0 || w.pad_left != 0 || w.pad_bottom != 0 || w.pad_right != 0)
-      return std::nullopt;
+    if (has_padding(w)) return std::nullopt;
     return Shape{(output.at(0) - 1) * w.stride_h + w.kernel_h,
                  (output.at(1) - 1) * w.stride_w + w.kernel_w, channels};
   };
@@ -72,7 +71,7 @@ void trim_back(const Sequential& model, std::vector<KernelSpec>& specs) {
     const Layer& layer = model.layer(i);
     computes_part[i] =
         as_conv(layer) != nullptr || (as_pool(layer) && i > 0 && computes_part[i - 1] &&
-                                      unpadded_part_read(layer, {1, 1, 1}).has_value());
+                                      !has_padding(as_pool(layer)->geometry().window));
   }
   for (std::size_t i = count; i-- > 1;) {
     if (!specs[i].output_part || !computes_part[i - 1]) continue;

@@ -14,6 +14,10 @@ struct Window2d {
   std::int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
 };
 
+inline bool has_padding(const Window2d& w) {
+  return w.pad_top != 0 || w.pad_left != 0 || w.pad_bottom != 0 || w.pad_right != 0;
+}
+
 // Output extent of a window sliding over `in` (floor division, as Keras and PyTorch).
 inline std::int64_t window_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                        std::int64_t pad_before, std::int64_t pad_after) {

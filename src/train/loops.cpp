@@ -29,20 +29,16 @@ Evaluation scored(const Sequential& model, Tensor probabilities, const Dataset& 
   result.count = data.size();
   result.probabilities = std::move(probabilities);
   const std::int64_t classes = result.probabilities.dim(1);
-  const bool has_rule = model.rejection().has_value();
   double loss_sum = 0.0;
   std::int64_t correct = 0;
   constexpr double kMinProbability = 1e-30;
   for (std::int64_t i = 0; i < result.count; ++i) {
     const float* row = result.probabilities.data() + i * classes;
     const std::int32_t label = data.labels[static_cast<std::size_t>(i)];
-    std::int32_t predicted = argmax_row(row, classes);
-    if (has_rule) {
-      const Answer given =
-          answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
-      predicted = static_cast<std::int32_t>(given.output);
-      result.rejected += given.rejected ? 1 : 0;
-    }
+    const Answer given =
+        answer(model, std::span<const float>(row, static_cast<std::size_t>(classes)));
+    const auto predicted = static_cast<std::int32_t>(given.output);
+    result.rejected += given.rejected ? 1 : 0;
     result.predicted.push_back(predicted);
     correct += predicted == label;
     loss_sum -= std::log(std::max(double(row[label]), kMinProbability));
